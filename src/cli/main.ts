@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+import { Command } from "commander";
+import { registerCleanupFailedCommand } from "./commands/cleanup-failed-command.js";
+import { registerCompactCommand } from "./commands/compact-command.js";
+import { registerDemoCommand } from "./commands/demo-command.js";
+import { registerResetCommand } from "./commands/reset-command.js";
+import { registerSearchCommand } from "./commands/search-command.js";
+import { registerSetupCommand } from "./commands/setup-command.js";
+import { registerStatusCommand } from "./commands/status-command.js";
+import { registerSyncCommand } from "./commands/sync-command.js";
+
+const program = new Command()
+  .name("lancedb-sync")
+  .description("Keep a LanceDB knowledge base in step with your documents.")
+  .version("0.1.0")
+  .exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? 0 : 1);
+  });
+for (const register of [
+  registerSyncCommand,
+  registerStatusCommand,
+  registerSearchCommand,
+  registerDemoCommand,
+  registerSetupCommand,
+  registerCompactCommand,
+  registerCleanupFailedCommand,
+  registerResetCommand,
+]) {
+  register(program);
+}
+await program.parseAsync(process.argv);

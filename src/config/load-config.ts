@@ -1,0 +1,116 @@
+import { existsSync, readFileSync } from "node:fs";
+import { parse as parseDotenv } from "dotenv";
+import { SyncError } from "../errors/sync-error.js";
+import { ENV_VARS, type EnvVarName } from "./schema.js";
+
+/** Validated, frozen configuration. Only the CLI and the server build it; the library takes typed options. */
+export interface Config {
+  lancedbUri: string;
+  documentsTable: string;
+  chunksTable: string;
+  stateDbPath: string;
+  maxConcurrentProcessing: number;
+  readChunkBytes: number;
+  maxFileBytes: number;
+  textChunkSize: number;
+  textChunkOverlap: number;
+  writeBatchDocs: number;
+  massDeleteThreshold: number;
+  maxRetryAttempts: number;
+  versionRetentionHours: number;
+  embedding: {
+    provider: "hashing" | "openai";
+    dimensions: number | undefined;
+    model: string;
+    baseUrl: string;
+    apiKey: string;
+    batchSize: number;
+    timeoutMs: number;
+  };
+  syncIntervalSeconds: number;
+  defaultPollIntervalSeconds: number;
+  enableSourceMonitoring: boolean;
+  s3: { bucket: string; prefix: string; endpoint: string; region: string };
+  logLevel: string;
+  logFile: string;
+}
+
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** Variables to read; defaults to `process.env`. They win over the `.env` file. */
+  env?: NodeJS.ProcessEnv;
+  /** Path of the `.env` file; defaults to `.env` in the working directory. Missing is fine. */
+  envFile?: string;
+}
+
+const MB = 1024 * 1024;
+
+/**
+ * Reads every variable of {@link ENV_VARS} from the environment and `.env`, validates each once and returns a
+ * frozen {@link Config}. Throws `SYNC_E_CONFIG_INVALID` naming each bad variable and its value (secrets masked).
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const file = options.envFile ?? ".env";
+  const fromFile = existsSync(file) ? parseDotenv(readFileSync(file)) : {};
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, spec] of Object.entries(ENV_VARS) as [EnvVarName, (typeof ENV_VARS)[EnvVarName]][]) {
+    const raw = env[name] ?? fromFile[name] ?? spec.default;
+    if (raw === "" && spec.default === "") {
+      values[name] = "";
+      continue;
+    }
+    const parsed = spec.schema.safeParse(raw);
+    if (parsed.success) values[name] = parsed.data;
+    else {
+      const shown = /KEY|SECRET|TOKEN|PASSWORD/.test(name) ? "***" : JSON.stringify(raw);
+      problems.push(`${name}=${shown}: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
+    }
+  }
+  const v = values as Record<EnvVarName, never>;
+  if (problems.length === 0 && (v.TEXT_CHUNK_OVERLAP as number) >= (v.TEXT_CHUNK_SIZE as number)) {
+    problems.push(
+      `TEXT_CHUNK_OVERLAP=${v.TEXT_CHUNK_OVERLAP}: must be smaller than TEXT_CHUNK_SIZE (${v.TEXT_CHUNK_SIZE})`,
+    );
+  }
+  if (problems.length > 0) {
+    throw new SyncError("SYNC_E_CONFIG_INVALID", `invalid configuration: ${problems.join(", ")}`);
+  }
+  const config: Config = {
+    lancedbUri: v.LANCEDB_URI,
+    documentsTable: v.LANCEDB_TABLE_NAME,
+    chunksTable: v.LANCEDB_CHUNKS_TABLE_NAME,
+    stateDbPath: v.STATE_DB_PATH,
+    maxConcurrentProcessing: v.MAX_CONCURRENT_PROCESSING,
+    readChunkBytes: Math.round((v.CHUNK_SIZE_MB as number) * MB),
+    maxFileBytes: Math.round((v.MAX_FILE_SIZE_MB as number) * MB),
+    textChunkSize: v.TEXT_CHUNK_SIZE,
+    textChunkOverlap: v.TEXT_CHUNK_OVERLAP,
+    writeBatchDocs: v.WRITE_BATCH_DOCS,
+    massDeleteThreshold: v.MASS_DELETE_THRESHOLD,
+    maxRetryAttempts: v.MAX_RETRY_ATTEMPTS,
+    versionRetentionHours: v.VERSION_RETENTION_HOURS,
+    embedding: {
+      provider: v.EMBEDDING_PROVIDER,
+      dimensions: (v.EMBEDDING_DIMENSIONS as number | "") || undefined,
+      model: v.EMBEDDING_MODEL,
+      baseUrl: v.EMBEDDING_BASE_URL,
+      apiKey: v.EMBEDDING_API_KEY,
+      batchSize: v.EMBEDDING_BATCH_SIZE,
+      timeoutMs: v.EMBEDDING_TIMEOUT_MS,
+    },
+    syncIntervalSeconds: v.SYNC_INTERVAL,
+    defaultPollIntervalSeconds: v.DEFAULT_POLL_INTERVAL,
+    enableSourceMonitoring: v.ENABLE_SOURCE_MONITORING,
+    s3: { bucket: v.S3_BUCKET, prefix: v.S3_PREFIX, endpoint: v.S3_ENDPOINT, region: v.AWS_REGION },
+    logLevel: v.LOG_LEVEL,
+    logFile: v.LOG_FILE,
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(obj: T): T {
+  for (const value of Object.values(obj)) if (value && typeof value === "object") deepFreeze(value);
+  return Object.freeze(obj);
+}

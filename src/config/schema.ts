@@ -1,0 +1,149 @@
+import { z } from "zod";
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ["true", "false", "1", "0", "yes", "no", "on", "off"].includes(v), "expected true or false")
+  .transform((v) => ["true", "1", "yes", "on"].includes(v));
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, "expected an integer")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+const num = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+(\.\d+)?$/, "expected a number")
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
+const str = z.string().trim().min(1, "must not be empty");
+
+/**
+ * Every environment variable lancedb-sync reads: its default (as the env string) and its documentation.
+ * This is the single source for validation, the `.env` template and the README table.
+ */
+export const ENV_VARS = {
+  LANCEDB_URI: {
+    schema: str,
+    default: "data/lancedb",
+    doc: "LanceDB directory (local path) of the primary store.",
+  },
+  LANCEDB_TABLE_NAME: { schema: str, default: "processed_documents", doc: "Table of one row per document." },
+  LANCEDB_CHUNKS_TABLE_NAME: {
+    schema: str,
+    default: "document_chunks",
+    doc: "Table of chunks with vectors.",
+  },
+  STATE_DB_PATH: {
+    schema: str,
+    default: "data/state.db",
+    doc: "SQLite journal: fingerprints, runs, failures.",
+  },
+  MAX_CONCURRENT_PROCESSING: { schema: int(1, 256), default: "5", doc: "Items read and parsed at once." },
+  CHUNK_SIZE_MB: {
+    schema: num(0.0625, 256),
+    default: "4",
+    doc: "Read unit (MB) when streaming large files.",
+  },
+  MAX_FILE_SIZE_MB: {
+    schema: num(0.001, 4096),
+    default: "50",
+    doc: "Larger files fail with SYNC_E_FILE_TOO_LARGE.",
+  },
+  TEXT_CHUNK_SIZE: { schema: int(100, 100_000), default: "1000", doc: "Target chunk length in characters." },
+  TEXT_CHUNK_OVERLAP: {
+    schema: int(0, 50_000),
+    default: "150",
+    doc: "Characters shared by neighbouring chunks.",
+  },
+  WRITE_BATCH_DOCS: {
+    schema: int(1, 100_000),
+    default: "1000",
+    doc: "Documents per LanceDB commit (at most).",
+  },
+  MASS_DELETE_THRESHOLD: {
+    schema: num(0, 1),
+    default: "0.5",
+    doc: "Hold deletions when a run would delete more than this share of a source's documents.",
+  },
+  MAX_RETRY_ATTEMPTS: {
+    schema: int(1, 1000),
+    default: "5",
+    doc: "Failed items are retried on each run until this many attempts (or until they change).",
+  },
+  VERSION_RETENTION_HOURS: {
+    schema: num(0, 100_000),
+    default: "24",
+    doc: "`compact` removes table versions older than this.",
+  },
+  EMBEDDING_PROVIDER: {
+    schema: z.enum(["hashing", "openai"]),
+    default: "hashing",
+    doc: "`hashing` (offline, lexical) or `openai` (any OpenAI-compatible /v1/embeddings server).",
+  },
+  EMBEDDING_DIMENSIONS: {
+    schema: int(8, 8192),
+    default: "",
+    doc: "Vector width. Hashing: default 384. OpenAI: optional, learned from the server when unset.",
+  },
+  EMBEDDING_MODEL: {
+    schema: str,
+    default: "text-embedding-3-small",
+    doc: "Model name for the openai provider.",
+  },
+  EMBEDDING_BASE_URL: {
+    schema: z.string().trim().url(),
+    default: "https://api.openai.com/v1",
+    doc: "Base URL of the OpenAI-compatible server (Ollama: http://127.0.0.1:11434/v1).",
+  },
+  EMBEDDING_API_KEY: {
+    schema: z.string(),
+    default: "",
+    doc: "API key for the openai provider (never logged).",
+  },
+  EMBEDDING_BATCH_SIZE: { schema: int(1, 4096), default: "64", doc: "Texts per embedding request." },
+  EMBEDDING_TIMEOUT_MS: { schema: int(100, 3_600_000), default: "60000", doc: "Per-request timeout." },
+  SYNC_INTERVAL: {
+    schema: int(1, 604_800),
+    default: "300",
+    doc: "Seconds between scheduled full syncs (service).",
+  },
+  DEFAULT_POLL_INTERVAL: {
+    schema: int(1, 86_400),
+    default: "60",
+    doc: "Seconds between source polls (service).",
+  },
+  ENABLE_SOURCE_MONITORING: {
+    schema: bool,
+    default: "true",
+    doc: "Watch sources for live changes (service).",
+  },
+  S3_BUCKET: { schema: z.string().trim(), default: "", doc: "Backup bucket; empty disables S3 backup." },
+  S3_PREFIX: { schema: z.string().trim(), default: "lancedb-sync/", doc: "Key prefix for backup objects." },
+  S3_ENDPOINT: {
+    schema: z.union([z.literal(""), z.string().trim().url()]),
+    default: "",
+    doc: "Endpoint of an S3-compatible store (empty: AWS).",
+  },
+  AWS_REGION: {
+    schema: z
+      .string()
+      .trim()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, "expected a region such as us-east-1"),
+    default: "us-east-1",
+    doc: "Region of the backup bucket.",
+  },
+  LOG_LEVEL: {
+    schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    default: "info",
+    doc: "pino log level (logs go to stderr).",
+  },
+  LOG_FILE: { schema: z.string().trim(), default: "", doc: "Also append logs here, e.g. `sync_system.log`." },
+} as const;
+
+/** Name of a documented environment variable. */
+export type EnvVarName = keyof typeof ENV_VARS;

@@ -1,0 +1,43 @@
+/**
+ * The table of stable error codes. Codes never change meaning once released; messages may be reworded.
+ * `status` is the HTTP status the API answers with; `retryable` says whether retrying the same input later
+ * can succeed (an outage) or not (a corrupt file stays corrupt until it changes).
+ */
+export const ERROR_CODES = {
+  SYNC_E_CONFIG_INVALID: { status: 500, retryable: false, message: "invalid configuration" },
+  SYNC_E_INVALID_ARGUMENT: { status: 400, retryable: false, message: "invalid argument" },
+  SYNC_E_INVALID_ID: { status: 400, retryable: false, message: "invalid identifier" },
+  SYNC_E_NOT_FOUND: { status: 404, retryable: false, message: "not found" },
+  SYNC_E_FILE_TOO_LARGE: { status: 413, retryable: false, message: "file exceeds the size limit" },
+  SYNC_E_UNSUPPORTED_TYPE: { status: 415, retryable: false, message: "unsupported file type" },
+  SYNC_E_CORRUPT_FILE: { status: 422, retryable: false, message: "file is corrupt or unreadable" },
+  SYNC_E_ENCRYPTED_FILE: { status: 422, retryable: false, message: "file is encrypted" },
+  SYNC_E_BINARY_CONTENT: { status: 422, retryable: false, message: "binary content where text was expected" },
+  SYNC_E_DECODE_FAILED: { status: 422, retryable: false, message: "text could not be decoded" },
+  SYNC_E_SOURCE_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    message: "source listing failed or its root is missing",
+  },
+  SYNC_E_ITEM_GONE: { status: 404, retryable: false, message: "item disappeared before it could be read" },
+  SYNC_E_READ_FAILED: { status: 500, retryable: true, message: "item could not be read" },
+  SYNC_E_EMBEDDING_FAILED: { status: 502, retryable: true, message: "embedding request failed" },
+  SYNC_E_EMBEDDER_MISMATCH: {
+    status: 409,
+    retryable: false,
+    message: "table was built with a different embedder",
+  },
+  SYNC_E_STORAGE: { status: 500, retryable: true, message: "storage operation failed" },
+  SYNC_E_JOURNAL: { status: 500, retryable: true, message: "journal operation failed" },
+  SYNC_E_MASS_DELETE_HELD: {
+    status: 409,
+    retryable: false,
+    message: "deletions held: share of documents to delete exceeds the limit",
+  },
+  SYNC_E_S3_UNREACHABLE: { status: 503, retryable: true, message: "S3 endpoint or bucket unreachable" },
+  SYNC_E_ALREADY_EXISTS: { status: 409, retryable: false, message: "already exists" },
+  SYNC_E_INTERNAL: { status: 500, retryable: false, message: "internal error" },
+} as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
+
+/** One of the stable `SYNC_E_*` codes. */
+export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,33 @@
+import type { Embedder } from "../../core/embedder.js";
+import { HashingEmbedder } from "./hashing-embedder.js";
+
+/** Embedder settings as configured (see `EMBEDDING_*`). */
+export interface EmbedderSettings {
+  provider: "hashing" | "openai";
+  dimensions: number | undefined;
+  model: string;
+  baseUrl: string;
+  apiKey: string;
+  batchSize: number;
+  timeoutMs: number;
+}
+
+/**
+ * Builds the configured embedder. The OpenAI-compatible provider is loaded lazily and, when no dimensions
+ * are configured, asks the server once for them.
+ */
+export async function createEmbedder(settings: EmbedderSettings, signal?: AbortSignal): Promise<Embedder> {
+  if (settings.provider === "hashing") return new HashingEmbedder({ dimensions: settings.dimensions ?? 384 });
+  const { createOpenAIEmbedder } = await import("./openai-embedder.js");
+  return createOpenAIEmbedder(
+    {
+      baseUrl: settings.baseUrl,
+      model: settings.model,
+      apiKey: settings.apiKey || undefined,
+      dimensions: settings.dimensions,
+      batchSize: settings.batchSize,
+      timeoutMs: settings.timeoutMs,
+    },
+    signal,
+  );
+}

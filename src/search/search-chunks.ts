@@ -1,0 +1,100 @@
+import type { Embedder } from "../core/embedder.js";
+import { SyncError } from "../errors/sync-error.js";
+import { userFilter } from "../storage/filter.js";
+import type { LanceDbStore } from "../storage/lancedb-store.js";
+import { ensureFtsIndex } from "./fts-index.js";
+
+/** How to search: by vector, by LanceDB full-text index, or both fused by reciprocal rank. */
+export type SearchMode = "vector" | "fts" | "hybrid";
+
+/** Options of {@link searchChunks}. */
+export interface SearchOptions {
+  query: string;
+  /** Results are always limited to this user's chunks. */
+  userId: string;
+  mode?: SearchMode;
+  /** 1–1000, default 10. */
+  limit?: number;
+}
+
+/** One search result. */
+export interface SearchHit {
+  doc_id: string;
+  chunk_id: string;
+  item_key: string;
+  source_id: string;
+  title: string;
+  text: string;
+  start: number;
+  end: number;
+  /** Higher is better: 1 − cosine distance (vector), BM25 (fts), RRF relevance (hybrid). */
+  score: number;
+}
+
+const COLUMNS = ["doc_id", "chunk_id", "item_key", "source_id", "title", "text", "start", "end"];
+
+/** Searches one user's chunks. The user id is validated and escaped by {@link userFilter}. */
+export async function searchChunks(
+  store: LanceDbStore,
+  embedder: Embedder,
+  options: SearchOptions,
+): Promise<SearchHit[]> {
+  const mode = options.mode ?? "hybrid";
+  const limit = options.limit ?? 10;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new SyncError("SYNC_E_INVALID_ARGUMENT", `limit ${limit} is not an integer in 1..1000`);
+  }
+  const query = options.query.trim();
+  if (query === "") throw new SyncError("SYNC_E_INVALID_ARGUMENT", "search query is empty");
+  const where = userFilter(options.userId);
+  const table = store.chunksTable();
+  if ((await table.countRows()) === 0) return [];
+  if (mode === "vector") {
+    const [vec] = await embedder.embed([query]);
+    const rows = await table
+      .vectorSearch(vec as Float32Array)
+      .distanceType("cosine")
+      .where(where)
+      .select([...COLUMNS, "_distance"])
+      .limit(limit)
+      .toArray();
+    return rows.map((r) => toHit(r, 1 - (r._distance as number)));
+  }
+  await ensureFtsIndex(table);
+  if (mode === "fts") {
+    const rows = await table
+      .search(query, "fts")
+      .where(where)
+      .select([...COLUMNS, "_score"])
+      .limit(limit)
+      .toArray();
+    return rows.map((r) => toHit(r, r._score as number));
+  }
+  const lancedb = await import("@lancedb/lancedb");
+  const [vec] = await embedder.embed([query]);
+  const rows = await table
+    .query()
+    .fullTextSearch(query)
+    .nearestTo(vec as Float32Array)
+    .distanceType("cosine")
+    .where(where)
+    .rerank(await lancedb.rerankers.RRFReranker.create())
+    .select(COLUMNS)
+    .limit(limit)
+    .toArray();
+  return rows.map((r) => toHit(r, r._relevance_score as number));
+}
+
+function toHit(r: Record<string, unknown>, score: number): SearchHit {
+  return {
+    doc_id: r.doc_id as string,
+    chunk_id: r.chunk_id as string,
+    item_key: r.item_key as string,
+    source_id: r.source_id as string,
+    title: r.title as string,
+    text: r.text as string,
+    start: r.start as number,
+    end: r.end as number,
+    score,
+  };
+}

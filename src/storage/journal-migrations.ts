@@ -1,0 +1,57 @@
+/**
+ * Numbered, append-only schema migrations of the SQLite journal. Migration N moves `user_version` from N-1
+ * to N inside one transaction; never edit a released migration, add a new one.
+ */
+export const JOURNAL_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE sources (
+    user_id     TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    config_json TEXT NOT NULL DEFAULT '{}',
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    last_run_at TEXT,
+    healthy     INTEGER NOT NULL DEFAULT 1,
+    last_error  TEXT,
+    PRIMARY KEY (user_id, name)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE items (
+    user_id      TEXT NOT NULL,
+    source_name  TEXT NOT NULL,
+    item_key     TEXT NOT NULL,
+    doc_id       TEXT NOT NULL,
+    fingerprint  TEXT NOT NULL DEFAULT '',
+    content_hash TEXT NOT NULL DEFAULT '',
+    status       TEXT NOT NULL CHECK (status IN ('synced', 'pending')),
+    updated_at   TEXT NOT NULL,
+    PRIMARY KEY (user_id, source_name, item_key)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE failures (
+    user_id         TEXT NOT NULL,
+    source_name     TEXT NOT NULL,
+    item_key        TEXT NOT NULL,
+    fingerprint     TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    code            TEXT NOT NULL,
+    error           TEXT NOT NULL,
+    first_failed_at TEXT NOT NULL,
+    last_failed_at  TEXT NOT NULL,
+    PRIMARY KEY (user_id, source_name, item_key)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE runs (
+    run_id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id     TEXT NOT NULL,
+    source_name TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    status      TEXT NOT NULL,
+    stats_json  TEXT,
+    error       TEXT
+  );
+  CREATE INDEX runs_by_user ON runs (user_id, run_id);
+  `,
+];

@@ -1,0 +1,234 @@
+import { mkdirSync } from "node:fs";
+import type { Connection, Table } from "@lancedb/lancedb";
+import type { Schema } from "apache-arrow";
+import type {
+  ApplyBatch,
+  ChunkRow,
+  DocumentRow,
+  DocumentStore,
+  TableHealth,
+} from "../core/document-store.js";
+import type { Embedder } from "../core/embedder.js";
+import { SyncError } from "../errors/sync-error.js";
+import { and, eq, inList, userFilter } from "./filter.js";
+import { chunksSchema, DIMENSIONS_KEY, documentsSchema, EMBEDDER_ID_KEY } from "./table-schemas.js";
+
+/** Options of {@link LanceDbStore}. */
+export interface LanceDbStoreOptions {
+  /** Local directory (or object-store URI) of the database. */
+  uri: string;
+  documentsTable: string;
+  chunksTable: string;
+}
+
+/** Largest number of ids put into one `IN (...)` filter. */
+const IN_SLICE = 1000;
+
+/**
+ * {@link DocumentStore} on LanceDB. One `applyBatch` is at most four commits whatever the batch size:
+ * delete replaced/deleted chunks, add new chunks, upsert document rows (merge-insert on `doc_id`, counts
+ * checked), delete removed document rows.
+ */
+export class LanceDbStore implements DocumentStore {
+  private conn: Connection | undefined;
+  private docs: Table | undefined;
+  private chunks: Table | undefined;
+
+  constructor(private readonly options: LanceDbStoreOptions) {}
+
+  async open(embedder: Pick<Embedder, "id" | "dimensions">): Promise<void> {
+    const lancedb = await import("@lancedb/lancedb");
+    if (!this.options.uri.includes("://")) mkdirSync(this.options.uri, { recursive: true });
+    try {
+      this.conn = await lancedb.connect(this.options.uri);
+      const names = new Set(await this.conn.tableNames());
+      const { documentsTable, chunksTable } = this.options;
+      this.docs = names.has(documentsTable)
+        ? await this.conn.openTable(documentsTable)
+        : await this.createTable(documentsTable, documentsSchema());
+      if (names.has(chunksTable)) {
+        this.chunks = await this.conn.openTable(chunksTable);
+        checkEmbedder(chunksTable, await this.chunks.schema(), embedder);
+      } else {
+        this.chunks = await this.createTable(chunksTable, chunksSchema(embedder.id, embedder.dimensions));
+      }
+    } catch (err) {
+      if (err instanceof SyncError) throw err;
+      throw new SyncError("SYNC_E_STORAGE", `lancedb: open ${this.options.uri}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /**
+   * Opens existing tables without creating or checking anything (for status and inspection).
+   * Returns false, leaving the store closed, when either table does not exist yet.
+   */
+  async openExisting(): Promise<boolean> {
+    const lancedb = await import("@lancedb/lancedb");
+    const conn = await wrap("connect", () => lancedb.connect(this.options.uri));
+    const names = new Set(await conn.tableNames());
+    if (!names.has(this.options.documentsTable) || !names.has(this.options.chunksTable)) {
+      conn.close();
+      return false;
+    }
+    this.conn = conn;
+    this.docs = await conn.openTable(this.options.documentsTable);
+    this.chunks = await conn.openTable(this.options.chunksTable);
+    return true;
+  }
+
+  /** Embedder id recorded with the chunks table. */
+  async embedderId(): Promise<string | undefined> {
+    return (await this.chunksTable().schema()).metadata.get(EMBEDDER_ID_KEY);
+  }
+
+  /** Rows of documents and chunks, optionally of one user only. */
+  async countRows(userId?: string): Promise<{ documents: number; chunks: number }> {
+    const filter = userId === undefined ? undefined : userFilter(userId);
+    const [documents, chunks] = await Promise.all([
+      this.documentsTable().countRows(filter),
+      this.chunksTable().countRows(filter),
+    ]);
+    return { documents, chunks };
+  }
+
+  private async createTable(name: string, schema: Schema): Promise<Table> {
+    const conn = this.connection();
+    // exist_ok: two processes racing to create the table both end up with it.
+    return conn.createEmptyTable(name, schema, { mode: "create", existOk: true });
+  }
+
+  /** The open connection; throws when {@link open} was not called. */
+  connection(): Connection {
+    if (!this.conn) throw new SyncError("SYNC_E_INTERNAL", "lancedb store used before open()");
+    return this.conn;
+  }
+
+  /** The `processed_documents` table. */
+  documentsTable(): Table {
+    if (!this.docs) throw new SyncError("SYNC_E_INTERNAL", "lancedb store used before open()");
+    return this.docs;
+  }
+
+  /** The `document_chunks` table. */
+  chunksTable(): Table {
+    if (!this.chunks) throw new SyncError("SYNC_E_INTERNAL", "lancedb store used before open()");
+    return this.chunks;
+  }
+
+  async lookupVectors(textHashes: readonly string[]): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    const table = this.chunksTable();
+    for (let i = 0; i < textHashes.length; i += IN_SLICE) {
+      const slice = textHashes.slice(i, i + IN_SLICE);
+      const rows = await wrap("lookup vectors", () =>
+        table.query().where(inList("text_hash", slice)).select(["text_hash", "vector"]).toArray(),
+      );
+      for (const row of rows) {
+        const hash = row.text_hash as string;
+        if (!out.has(hash)) out.set(hash, Float32Array.from(row.vector.toArray() as Float32Array));
+      }
+    }
+    return out;
+  }
+
+  async applyBatch(batch: ApplyBatch): Promise<void> {
+    const docs = this.documentsTable();
+    const chunks = this.chunksTable();
+    const clearChunks = [...batch.replaceDocIds, ...batch.deleteDocIds];
+    for (let i = 0; i < clearChunks.length; i += IN_SLICE) {
+      const slice = clearChunks.slice(i, i + IN_SLICE);
+      await wrap("delete chunks", () => chunks.delete(inList("doc_id", slice)));
+    }
+    const chunkRows = batch.upserts.flatMap((u) => u.chunks as ChunkRow[]);
+    if (chunkRows.length > 0) {
+      await wrap("add chunks", () => chunks.add(chunkRows as unknown as Record<string, unknown>[]));
+    }
+    if (batch.upserts.length > 0) {
+      const rows = batch.upserts.map((u) => u.doc) as unknown as Record<string, unknown>[];
+      if (batch.replaceDocIds.length === 0) {
+        await wrap("add documents", () => docs.add(rows));
+      } else {
+        const res = await wrap("upsert documents", () =>
+          docs.mergeInsert("doc_id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows),
+        );
+        if (res.numInsertedRows + res.numUpdatedRows !== rows.length) {
+          throw new SyncError(
+            "SYNC_E_STORAGE",
+            `lancedb: upsert documents: wrote ${res.numInsertedRows + res.numUpdatedRows} of ${rows.length} rows`,
+          );
+        }
+      }
+    }
+    for (let i = 0; i < batch.deleteDocIds.length; i += IN_SLICE) {
+      const slice = batch.deleteDocIds.slice(i, i + IN_SLICE);
+      await wrap("delete documents", () => docs.delete(inList("doc_id", slice)));
+    }
+  }
+
+  async countChunks(): Promise<number> {
+    return wrap("count chunks", () => this.chunksTable().countRows());
+  }
+
+  async listDocuments(userId: string, sourceId: string): Promise<DocumentRow[]> {
+    const rows = await wrap("list documents", () =>
+      this.documentsTable()
+        .query()
+        .where(and(eq("user_id", userId), eq("source_id", sourceId)))
+        .toArray(),
+    );
+    return rows.map((r) => ({ ...r }) as DocumentRow);
+  }
+
+  async health(): Promise<TableHealth[]> {
+    const out: TableHealth[] = [];
+    for (const table of [this.documentsTable(), this.chunksTable()]) {
+      const [stats, version, versions] = await Promise.all([
+        table.stats(),
+        table.version(),
+        table.listVersions(),
+      ]);
+      out.push({
+        name: table.name,
+        rows: stats.numRows,
+        version,
+        versions: versions.length,
+        fragments: stats.fragmentStats.numFragments,
+        smallFragments: stats.fragmentStats.numSmallFragments,
+      });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.docs?.close();
+    this.chunks?.close();
+    this.conn?.close();
+    this.docs = undefined;
+    this.chunks = undefined;
+    this.conn = undefined;
+  }
+}
+
+function checkEmbedder(table: string, schema: Schema, embedder: Pick<Embedder, "id" | "dimensions">): void {
+  const builtWith = schema.metadata.get(EMBEDDER_ID_KEY);
+  const dims = schema.metadata.get(DIMENSIONS_KEY);
+  if (builtWith !== embedder.id || dims !== String(embedder.dimensions)) {
+    throw new SyncError(
+      "SYNC_E_EMBEDDER_MISMATCH",
+      `table "${table}" was built with embedder "${builtWith ?? "unknown"}" (${dims ?? "?"} dims) but the ` +
+        `configured embedder is "${embedder.id}" (${embedder.dimensions} dims); restore the old embedder ` +
+        "settings, or re-index with `lancedb-sync reset --yes` followed by `lancedb-sync sync`",
+    );
+  }
+}
+
+async function wrap<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof SyncError) throw err;
+    throw new SyncError("SYNC_E_STORAGE", `lancedb: ${what}: ${(err as Error).message}`, { cause: err });
+  }
+}

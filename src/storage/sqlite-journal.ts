@@ -1,0 +1,245 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type { FailureState, ItemState, Journal, RunRecord, RunStats, SourceRecord } from "../core/journal.js";
+import { SyncError } from "../errors/sync-error.js";
+import { JOURNAL_MIGRATIONS } from "./journal-migrations.js";
+
+type Row = Record<string, unknown>;
+
+/**
+ * {@link Journal} on SQLite (WAL, `synchronous=NORMAL`: a committed transaction survives a process crash;
+ * an OS crash may lose the last ones, which the `pending` protocol and idempotent applies tolerate).
+ */
+export class SqliteJournal implements Journal {
+  /** The underlying database (for online backup by later work). */
+  readonly db: Database.Database;
+
+  /** Opens (creating if needed) the journal at `path` and applies pending migrations. */
+  constructor(path: string) {
+    try {
+      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+      this.db = new Database(path);
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma("synchronous = NORMAL");
+      this.db.pragma("busy_timeout = 5000");
+      this.db.pragma("foreign_keys = ON");
+      this.migrate();
+    } catch (err) {
+      throw new SyncError("SYNC_E_JOURNAL", `journal: open ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma("user_version", { simple: true }) as number;
+    for (let v = current; v < JOURNAL_MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(JOURNAL_MIGRATIONS[v] as string);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  upsertSource(s: SourceRecord): void {
+    const now = new Date().toISOString();
+    this.db
+      .prepare(
+        `INSERT INTO sources (user_id, name, type, config_json, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (user_id, name) DO UPDATE SET type = excluded.type, config_json = excluded.config_json,
+           updated_at = excluded.updated_at`,
+      )
+      .run(s.userId, s.name, s.type, JSON.stringify(s.config), now, now);
+  }
+
+  getSource(userId: string, name: string): SourceRecord | undefined {
+    const row = this.db.prepare("SELECT * FROM sources WHERE user_id = ? AND name = ?").get(userId, name);
+    return row ? toSource(row as Row) : undefined;
+  }
+
+  listSources(userId?: string): SourceRecord[] {
+    const rows =
+      userId === undefined
+        ? this.db.prepare("SELECT * FROM sources ORDER BY user_id, name").all()
+        : this.db.prepare("SELECT * FROM sources WHERE user_id = ? ORDER BY name").all(userId);
+    return (rows as Row[]).map(toSource);
+  }
+
+  setSourceHealth(userId: string, name: string, healthy: boolean, error: string | null): void {
+    this.db
+      .prepare(
+        "UPDATE sources SET healthy = ?, last_error = ?, last_run_at = ? WHERE user_id = ? AND name = ?",
+      )
+      .run(healthy ? 1 : 0, error, new Date().toISOString(), userId, name);
+  }
+
+  listItems(userId: string, name: string): Map<string, ItemState> {
+    const rows = this.db
+      .prepare(
+        `SELECT item_key AS key, doc_id AS docId, fingerprint, content_hash AS contentHash, status
+         FROM items WHERE user_id = ? AND source_name = ?`,
+      )
+      .all(userId, name) as ItemState[];
+    return new Map(rows.map((r) => [r.key, r]));
+  }
+
+  markPending(userId: string, name: string, items: ReadonlyArray<{ key: string; docId: string }>): void {
+    const now = new Date().toISOString();
+    const stmt = this.db.prepare(
+      `INSERT INTO items (user_id, source_name, item_key, doc_id, status, updated_at)
+       VALUES (?, ?, ?, ?, 'pending', ?)
+       ON CONFLICT (user_id, source_name, item_key) DO UPDATE SET status = 'pending', updated_at = excluded.updated_at`,
+    );
+    this.db.transaction(() => {
+      for (const it of items) stmt.run(userId, name, it.key, it.docId, now);
+    })();
+  }
+
+  commitItems(
+    userId: string,
+    name: string,
+    items: readonly ItemState[],
+    deletedKeys: readonly string[],
+  ): void {
+    const now = new Date().toISOString();
+    const upsert = this.db.prepare(
+      `INSERT INTO items (user_id, source_name, item_key, doc_id, fingerprint, content_hash, status, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'synced', ?)
+       ON CONFLICT (user_id, source_name, item_key) DO UPDATE SET doc_id = excluded.doc_id,
+         fingerprint = excluded.fingerprint, content_hash = excluded.content_hash, status = 'synced',
+         updated_at = excluded.updated_at`,
+    );
+    const del = this.db.prepare("DELETE FROM items WHERE user_id = ? AND source_name = ? AND item_key = ?");
+    this.db.transaction(() => {
+      for (const it of items) upsert.run(userId, name, it.key, it.docId, it.fingerprint, it.contentHash, now);
+      for (const key of deletedKeys) del.run(userId, name, key);
+    })();
+  }
+
+  listFailures(userId?: string, name?: string): FailureState[] {
+    const where: string[] = [];
+    const args: string[] = [];
+    if (userId !== undefined) {
+      where.push("user_id = ?");
+      args.push(userId);
+    }
+    if (name !== undefined) {
+      where.push("source_name = ?");
+      args.push(name);
+    }
+    const sql = `SELECT user_id AS userId, source_name AS sourceName, item_key AS key, fingerprint, attempts, code,
+        error, first_failed_at AS firstFailedAt, last_failed_at AS lastFailedAt
+      FROM failures ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY user_id, source_name, item_key`;
+    return this.db.prepare(sql).all(...args) as FailureState[];
+  }
+
+  recordFailure(
+    userId: string,
+    name: string,
+    key: string,
+    fingerprint: string,
+    code: string,
+    error: string,
+  ): void {
+    const now = new Date().toISOString();
+    this.db
+      .prepare(
+        `INSERT INTO failures (user_id, source_name, item_key, fingerprint, attempts, code, error,
+           first_failed_at, last_failed_at)
+         VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
+         ON CONFLICT (user_id, source_name, item_key) DO UPDATE SET
+           attempts = CASE WHEN failures.fingerprint = excluded.fingerprint THEN failures.attempts + 1 ELSE 1 END,
+           fingerprint = excluded.fingerprint, code = excluded.code, error = excluded.error,
+           last_failed_at = excluded.last_failed_at`,
+      )
+      .run(userId, name, key, fingerprint, code, error, now, now);
+  }
+
+  clearFailures(userId: string, name: string, keys: readonly string[]): void {
+    if (keys.length === 0) return;
+    const del = this.db.prepare(
+      "DELETE FROM failures WHERE user_id = ? AND source_name = ? AND item_key = ?",
+    );
+    this.db.transaction(() => {
+      for (const key of keys) del.run(userId, name, key);
+    })();
+  }
+
+  cleanupFailures(userId?: string, name?: string): number {
+    if (userId === undefined) return this.db.prepare("DELETE FROM failures").run().changes;
+    if (name === undefined)
+      return this.db.prepare("DELETE FROM failures WHERE user_id = ?").run(userId).changes;
+    return this.db.prepare("DELETE FROM failures WHERE user_id = ? AND source_name = ?").run(userId, name)
+      .changes;
+  }
+
+  startRun(userId: string, name: string): number {
+    const res = this.db
+      .prepare("INSERT INTO runs (user_id, source_name, started_at, status) VALUES (?, ?, ?, 'running')")
+      .run(userId, name, new Date().toISOString());
+    return Number(res.lastInsertRowid);
+  }
+
+  finishRun(runId: number, status: RunRecord["status"], stats: RunStats | null, error: string | null): void {
+    this.db
+      .prepare("UPDATE runs SET finished_at = ?, status = ?, stats_json = ?, error = ? WHERE run_id = ?")
+      .run(new Date().toISOString(), status, stats ? JSON.stringify(stats) : null, error, runId);
+  }
+
+  lastRuns(limit: number, userId?: string): RunRecord[] {
+    const rows =
+      userId === undefined
+        ? this.db.prepare("SELECT * FROM runs ORDER BY run_id DESC LIMIT ?").all(limit)
+        : this.db
+            .prepare("SELECT * FROM runs WHERE user_id = ? ORDER BY run_id DESC LIMIT ?")
+            .all(userId, limit);
+    return (rows as Row[]).map((r) => ({
+      runId: r.run_id as number,
+      userId: r.user_id as string,
+      sourceName: r.source_name as string,
+      startedAt: r.started_at as string,
+      finishedAt: (r.finished_at as string | null) ?? null,
+      status: r.status as RunRecord["status"],
+      stats: r.stats_json ? (JSON.parse(r.stats_json as string) as RunStats) : null,
+      error: (r.error as string | null) ?? null,
+    }));
+  }
+
+  /** Counts for status: items, pending items and failures, optionally of one user. */
+  counts(userId?: string): { items: number; pending: number; failures: number } {
+    const scope = userId === undefined ? "" : "WHERE user_id = @userId";
+    const row = this.db
+      .prepare(
+        `SELECT (SELECT count(*) FROM items ${scope}) AS items,
+           (SELECT count(*) FROM items ${scope ? `${scope} AND` : "WHERE"} status = 'pending') AS pending,
+           (SELECT count(*) FROM failures ${scope}) AS failures`,
+      )
+      .get(userId === undefined ? {} : { userId });
+    return row as { items: number; pending: number; failures: number };
+  }
+
+  /** Forgets every item, failure and run (used by `reset`); sources stay registered. */
+  forgetAll(): void {
+    this.db.exec("DELETE FROM items; DELETE FROM failures;");
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function toSource(r: Row): SourceRecord {
+  return {
+    userId: r.user_id as string,
+    name: r.name as string,
+    type: r.type as string,
+    config: JSON.parse(r.config_json as string) as Record<string, unknown>,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+    lastRunAt: (r.last_run_at as string | null) ?? null,
+    healthy: r.healthy === 1,
+    lastError: (r.last_error as string | null) ?? null,
+  };
+}

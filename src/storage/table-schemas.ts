@@ -1,0 +1,59 @@
+import { Field, FixedSizeList, Float32, Float64, Int32, Schema, Utf8 } from "apache-arrow";
+
+/** Schema-metadata key holding the id of the embedder a chunks table was built with. */
+export const EMBEDDER_ID_KEY = "lancedb_sync.embedder_id";
+/** Schema-metadata key holding the vector width. */
+export const DIMENSIONS_KEY = "lancedb_sync.dimensions";
+/** Schema-metadata key holding the table layout version of lancedb-sync. */
+export const LAYOUT_KEY = "lancedb_sync.layout";
+/** Current table layout version. */
+export const LAYOUT_VERSION = "1";
+
+const utf8 = (name: string) => new Field(name, new Utf8(), false);
+
+/** Arrow schema of `processed_documents`. */
+export function documentsSchema(): Schema {
+  return new Schema(
+    [
+      utf8("doc_id"),
+      utf8("user_id"),
+      utf8("source_type"),
+      utf8("source_id"),
+      utf8("item_key"),
+      utf8("title"),
+      utf8("mime_type"),
+      new Field("size_bytes", new Float64(), false),
+      utf8("content_hash"),
+      new Field("chunk_count", new Int32(), false),
+      utf8("modified_at"),
+      utf8("ingested_at"),
+      utf8("metadata"),
+    ],
+    new Map([[LAYOUT_KEY, LAYOUT_VERSION]]),
+  );
+}
+
+/** Arrow schema of `document_chunks` for vectors of `dimensions` floats made by `embedderId`. */
+export function chunksSchema(embedderId: string, dimensions: number): Schema {
+  return new Schema(
+    [
+      utf8("chunk_id"),
+      utf8("doc_id"),
+      utf8("user_id"),
+      new Field("ordinal", new Int32(), false),
+      utf8("text"),
+      utf8("text_hash"),
+      new Field("start", new Int32(), false),
+      new Field("end", new Int32(), false),
+      new Field("vector", new FixedSizeList(dimensions, new Field("item", new Float32(), true)), false),
+      utf8("title"),
+      utf8("source_id"),
+      utf8("item_key"),
+    ],
+    new Map([
+      [EMBEDDER_ID_KEY, embedderId],
+      [DIMENSIONS_KEY, String(dimensions)],
+      [LAYOUT_KEY, LAYOUT_VERSION],
+    ]),
+  );
+}

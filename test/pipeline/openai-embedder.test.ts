@@ -1,0 +1,285 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describeError, SyncError } from "../../src/errors/sync-error.js";
+import {
+  createOpenAIEmbedder,
+  OpenAIEmbedder,
+  type OpenAIEmbedderOptions,
+} from "../../src/pipeline/embed/openai-embedder.js";
+import {
+  type EmbeddingsServer,
+  embeddingFor,
+  sequence,
+  startEmbeddingsServer,
+} from "../helpers/embeddings-server.js";
+
+const API_KEY = "sk-test-0123456789abcdef";
+
+let server: EmbeddingsServer;
+let authServer: EmbeddingsServer;
+
+beforeAll(async () => {
+  server = await startEmbeddingsServer({ shuffle: true });
+  authServer = await startEmbeddingsServer({ apiKey: API_KEY });
+});
+
+afterAll(async () => {
+  await server.close();
+  await authServer.close();
+});
+
+beforeEach(() => {
+  server.reset();
+  authServer.reset();
+});
+
+function embedder(options: Partial<OpenAIEmbedderOptions> = {}): OpenAIEmbedder {
+  return new OpenAIEmbedder({ baseUrl: server.url, model: "test-model", retryBaseMs: 1, ...options });
+}
+
+function inputsOf(index: number): unknown {
+  const body = server.requests[index]?.body as { input?: unknown } | undefined;
+  return body?.input;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error("expected a rejection");
+}
+
+const texts = (n: number) => Array.from({ length: n }, (_, i) => `text number ${i}`);
+const error500 = { status: 500, body: { error: { message: "boom" } } };
+
+describe("OpenAIEmbedder", () => {
+  it("batches N inputs into ceil(N/batchSize) requests and preserves order despite shuffled data", async () => {
+    const inputs = texts(10);
+    const vectors = await embedder({ batchSize: 3, dimensions: 16 }).embed(inputs);
+    expect(server.requests).toHaveLength(4);
+    const sizes = server.requests.map((_, i) => (inputsOf(i) as string[]).length).sort((a, b) => a - b);
+    expect(sizes).toEqual([1, 3, 3, 3]);
+    expect(vectors).toHaveLength(10);
+    vectors.forEach((v, i) => {
+      expect(v).toBeInstanceOf(Float32Array);
+      expect(Array.from(v)).toEqual(embeddingFor(inputs[i] ?? "", 16));
+    });
+  });
+
+  it("sends model, encoding_format float, JSON content type and no Authorization without a key", async () => {
+    await embedder().embed(["a"]);
+    const request = server.requests[0];
+    expect(request?.path).toBe("/v1/embeddings");
+    expect(request?.body).toEqual({ model: "test-model", input: ["a"], encoding_format: "float" });
+    expect(request?.headers["content-type"]).toBe("application/json");
+    expect(request?.headers.authorization).toBeUndefined();
+  });
+
+  it("replaces empty strings by a space, which the server would reject", async () => {
+    const vectors = await embedder().embed(["", "x"]);
+    expect(inputsOf(0)).toEqual([" ", "x"]);
+    expect(Array.from(vectors[0] ?? [])).toEqual(embeddingFor(" ", 16));
+  });
+
+  it("returns [] for no texts without a request", async () => {
+    expect(await embedder().embed([])).toEqual([]);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("runs at most `concurrency` requests at once", async () => {
+    let inFlight = 0;
+    let peak = 0;
+    server.setBehaviour(async () => {
+      peak = Math.max(peak, ++inFlight);
+      await new Promise((r) => setTimeout(r, 30));
+      inFlight--;
+      return "default" as const;
+    });
+    await embedder({ batchSize: 1, concurrency: 3 }).embed(texts(9));
+    expect(server.requests).toHaveLength(9);
+    expect(peak).toBe(3);
+  });
+
+  it("createOpenAIEmbedder probes the width once when dimensions are unset", async () => {
+    const e = await createOpenAIEmbedder({ baseUrl: server.url, model: "test-model" });
+    expect(server.requests).toHaveLength(1);
+    expect(e.dimensions).toBe(16);
+    expect(e.id).toBe("openai-compatible:test-model:16");
+    expect(e.normalized).toBe(false);
+  });
+
+  it("createOpenAIEmbedder does not probe when dimensions are set, and sends them", async () => {
+    const e = await createOpenAIEmbedder({ baseUrl: `${server.url}/`, model: "test-model", dimensions: 8 });
+    expect(server.requests).toHaveLength(0);
+    expect(e.id).toBe("openai-compatible:test-model:8");
+    const [v] = await e.embed(["hello"]);
+    expect(server.requests[0]?.body).toMatchObject({ dimensions: 8 });
+    expect(Array.from(v ?? [])).toEqual(embeddingFor("hello", 8));
+  });
+
+  it("id and dimensions throw before the width is known", () => {
+    const e = embedder();
+    expect(() => e.dimensions).toThrow(SyncError);
+    expect(() => e.id).toThrow(/not known/);
+  });
+
+  it("retries a 429 honouring Retry-After: 0, then succeeds", async () => {
+    server.setBehaviour(
+      sequence([{ status: 429, headers: { "retry-after": "0" }, body: { error: { message: "slow down" } } }]),
+    );
+    const started = Date.now();
+    // retryBaseMs is large: finishing quickly proves Retry-After was used instead of the backoff.
+    const vectors = await embedder({ retryBaseMs: 10_000 }).embed(["a"]);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(vectors).toHaveLength(1);
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it("honours Retry-After in seconds", async () => {
+    server.setBehaviour(sequence([{ status: 503, headers: { "retry-after": "1" }, body: "unavailable" }]));
+    const started = Date.now();
+    await embedder().embed(["a"]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it("retries 500 and dropped connections, then succeeds", async () => {
+    server.setBehaviour(sequence([error500, "destroy", { status: 408, body: "" }]));
+    const vectors = await embedder().embed(["a", "b"]);
+    expect(vectors.map((v) => Array.from(v))).toEqual([embeddingFor("a"), embeddingFor("b")]);
+    expect(server.requests).toHaveLength(4);
+  });
+
+  it("gives up after maxRetries with a retryable SYNC_E_EMBEDDING_FAILED", async () => {
+    server.setBehaviour(() => error500);
+    const err = await rejection(embedder({ maxRetries: 2 }).embed(["a"]));
+    expect(err).toBeInstanceOf(SyncError);
+    expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_FAILED", retryable: true });
+    expect((err as Error).message).toMatch(/^openai-compatible: .*3 attempt.*HTTP 500: boom/);
+    expect(server.requests).toHaveLength(3);
+  });
+
+  it("fails at once on 400 with the server's message and retryable false", async () => {
+    server.setBehaviour(() => ({ status: 400, body: { error: { message: "input too long" } } }));
+    const err = await rejection(embedder().embed(["a"]));
+    expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_FAILED", retryable: false });
+    expect((err as Error).message).toContain("HTTP 400: input too long");
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("sends the key as a Bearer token", async () => {
+    const e = new OpenAIEmbedder({ baseUrl: authServer.url, model: "m", apiKey: API_KEY });
+    await e.embed(["a"]);
+    expect(authServer.requests[0]?.headers.authorization).toBe(`Bearer ${API_KEY}`);
+  });
+
+  it("fails at once on 401 without retry and never puts the key in the error", async () => {
+    const wrongKey = "sk-wrong-key-9876543210";
+    const e = new OpenAIEmbedder({ baseUrl: authServer.url, model: "m", apiKey: wrongKey, retryBaseMs: 1 });
+    const err = await rejection(e.embed(["a"]));
+    expect(authServer.requests).toHaveLength(1);
+    expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_FAILED", retryable: false });
+    const message = (err as Error).message;
+    expect(message).toContain("HTTP 401");
+    expect(message).toContain("Incorrect API key provided");
+    // The fake server echoes the key it received; the client must redact it.
+    expect(describeError(err)).not.toContain(wrongKey);
+    expect(JSON.stringify(err)).not.toContain(wrongKey);
+  });
+
+  it("times out a hanging server within about timeoutMs", async () => {
+    server.setBehaviour(() => "hang");
+    const started = Date.now();
+    const err = await rejection(embedder({ timeoutMs: 300, maxRetries: 0 }).embed(["a"]));
+    const elapsed = Date.now() - started;
+    expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_FAILED", retryable: true });
+    expect((err as Error).message).toContain("no response within 300 ms");
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+    expect(elapsed).toBeLessThan(2000);
+  });
+
+  it("retries after a timeout", async () => {
+    server.setBehaviour(sequence(["hang"]));
+    const vectors = await embedder({ timeoutMs: 200 }).embed(["a"]);
+    expect(vectors).toHaveLength(1);
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it("aborts an in-flight request with the signal's reason", async () => {
+    server.setBehaviour(() => "hang");
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    const started = Date.now();
+    const err = await rejection(embedder().embed(["a"], controller.signal));
+    expect(err).toBe(controller.signal.reason);
+    expect((err as Error).name).toBe("AbortError");
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it("abort stops the backoff between retries promptly", async () => {
+    server.setBehaviour(() => error500);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("stop now")), 100);
+    const started = Date.now();
+    const err = await rejection(embedder({ retryBaseMs: 20_000 }).embed(["a"], controller.signal));
+    expect((err as Error).message).toBe("stop now");
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("does not send anything when the signal is already aborted", async () => {
+    const err = await rejection(embedder().embed(["a"], AbortSignal.abort()));
+    expect((err as Error).name).toBe("AbortError");
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("rejects a response of the wrong width", async () => {
+    server.setBehaviour(() => ({ body: { data: [{ index: 0, embedding: embeddingFor("a", 8) }] } }));
+    const err = await rejection(embedder({ dimensions: 16 }).embed(["a"]));
+    expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_FAILED", retryable: false });
+    expect((err as Error).message).toContain("has 8 dimensions, expected 16");
+  });
+
+  it("rejects a width change after the width was learned", async () => {
+    const e = await createOpenAIEmbedder({ baseUrl: server.url, model: "test-model" });
+    server.setBehaviour(() => ({ body: { data: [{ index: 0, embedding: embeddingFor("a", 12) }] } }));
+    const err = await rejection(e.embed(["a"]));
+    expect((err as Error).message).toContain("has 12 dimensions, expected 16");
+    expect(e.dimensions).toBe(16);
+  });
+
+  it("rejects a response with the wrong number of embeddings", async () => {
+    server.setBehaviour(() => ({ body: { data: [{ index: 0, embedding: embeddingFor("a") }] } }));
+    const err = await rejection(embedder().embed(["a", "b"]));
+    expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_FAILED", retryable: false });
+    expect((err as Error).message).toContain("expected 2 embeddings, got 1");
+  });
+
+  it("rejects a non-JSON 200 and base64 embeddings", async () => {
+    server.setBehaviour(() => ({ body: "<html>proxy</html>" }));
+    expect(((await rejection(embedder().embed(["a"]))) as Error).message).toContain("not JSON");
+    server.setBehaviour(() => ({ body: { data: [{ index: 0, embedding: "AAAA" }] } }));
+    expect(((await rejection(embedder().embed(["a"]))) as Error).message).toContain("not an array");
+  });
+
+  it("aborts in-flight sibling batches and starts no more once one fails for good", async () => {
+    server.setBehaviour((request) =>
+      (request.body as { input: string[] }).input[0] === "text number 0"
+        ? { status: 401, body: "no", delayMs: 50 }
+        : "hang",
+    );
+    const started = Date.now();
+    const err = await rejection(embedder({ batchSize: 1, concurrency: 2 }).embed(texts(6)));
+    expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_FAILED", retryable: false });
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it("validates options", () => {
+    expect(() => embedder({ batchSize: 0 })).toThrow(/batchSize/);
+    expect(() => embedder({ baseUrl: "not a url" })).toThrow(/baseUrl/);
+    expect(() => embedder({ model: "" })).toThrow(/model/);
+    expect(() => embedder({ dimensions: 1.5 })).toThrow(/dimensions/);
+  });
+});
