@@ -4,8 +4,11 @@ import type { Embedder } from "../core/embedder.js";
 import type { Logger } from "../core/logger.js";
 import { createEmbedder } from "../pipeline/embed/create-embedder.js";
 import { createContentProcessor } from "../pipeline/process-content.js";
-import { LanceDbStore } from "../storage/lancedb-store.js";
+import type { LanceDbStore } from "../storage/lancedb-store.js";
 import { SqliteJournal } from "../storage/sqlite-journal.js";
+
+/** Journal setting holding the embedder the tables were last opened with. */
+export const EMBEDDER_META_KEY = "embedder_id";
 
 /** Everything a command needs, built from one {@link Config}. Close it when done. */
 export interface AppContext {
@@ -16,6 +19,11 @@ export interface AppContext {
   process: ContentProcessor;
   /** Opens the LanceDB store once (creating tables or checking the embedder) and returns it. */
   openStore(): Promise<LanceDbStore>;
+  /**
+   * Fails with `SYNC_E_EMBEDDER_MISMATCH` when the configured embedder differs from the one the tables were
+   * built with. Cheap when they agree (a journal lookup); opens the store only when they may not.
+   */
+  checkEmbedder(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -30,6 +38,22 @@ export async function openAppContext(config: Config, logger: Logger): Promise<Ap
     throw err;
   }
   let store: Promise<LanceDbStore> | undefined;
+  const openStore = (): Promise<LanceDbStore> => {
+    store ??= (async () => {
+      // Loaded on first use: a run with nothing to write never pays for LanceDB and Arrow.
+      const { LanceDbStore } = await import("../storage/lancedb-store.js");
+      const s = new LanceDbStore({
+        uri: config.lancedbUri,
+        documentsTable: config.documentsTable,
+        chunksTable: config.chunksTable,
+        maxChunkRowsPerCommit: config.writeBatchChunks,
+      });
+      await s.open(embedder);
+      journal.setMeta(EMBEDDER_META_KEY, embedder.id);
+      return s;
+    })();
+    return store;
+  };
   return {
     config,
     logger,
@@ -40,17 +64,10 @@ export async function openAppContext(config: Config, logger: Logger): Promise<Ap
       chunkSize: config.textChunkSize,
       chunkOverlap: config.textChunkOverlap,
     }),
-    openStore() {
-      store ??= (async () => {
-        const s = new LanceDbStore({
-          uri: config.lancedbUri,
-          documentsTable: config.documentsTable,
-          chunksTable: config.chunksTable,
-        });
-        await s.open(embedder);
-        return s;
-      })();
-      return store;
+    openStore,
+    async checkEmbedder() {
+      const recorded = journal.getMeta(EMBEDDER_META_KEY);
+      if (recorded !== undefined && recorded !== embedder.id) await openStore();
     },
     async close() {
       if (store) await (await store.catch(() => undefined))?.close();

@@ -2,7 +2,6 @@ import { accessSync, constants, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Config } from "../config/load-config.js";
 import { describeError } from "../errors/sync-error.js";
-import { LanceDbStore } from "../storage/lancedb-store.js";
 
 /** One check of {@link checkEnvironment}. */
 export interface EnvironmentCheck {
@@ -30,6 +29,7 @@ export async function checkEnvironment(config: Config, signal?: AbortSignal): Pr
       checks.push({ name, ok: false, detail: `${dir}: ${describeError(err)}` });
     }
   }
+  const { LanceDbStore } = await import("../storage/lancedb-store.js");
   const store = new LanceDbStore({
     uri: config.lancedbUri,
     documentsTable: config.documentsTable,

@@ -1,6 +1,5 @@
 import type { TableHealth } from "../core/document-store.js";
 import { validateId } from "../storage/filter.js";
-import { LanceDbStore } from "../storage/lancedb-store.js";
 import type { AppContext } from "./app-context.js";
 
 /** The status report of `lancedb-sync status --json` (and later `GET /api/v1/status`). */
@@ -43,6 +42,7 @@ export interface StatusReport {
 export async function collectStatus(ctx: AppContext, userId?: string): Promise<StatusReport> {
   if (userId !== undefined) validateId("user id", userId);
   const { config, journal } = ctx;
+  const { LanceDbStore } = await import("../storage/lancedb-store.js");
   const store = new LanceDbStore({
     uri: config.lancedbUri,
     documentsTable: config.documentsTable,

@@ -50,6 +50,7 @@ export async function syncFolders(ctx: AppContext, options: SyncFoldersOptions):
     .update([...paths].sort().join("\0"))
     .digest("hex")
     .slice(0, 8)}`;
+  await ctx.checkEmbedder();
   ctx.journal.upsertSource({ userId, name, type: "fs", config: { paths, patterns } });
   const { config } = ctx;
   const source = new FsSource({
@@ -71,6 +72,7 @@ export async function syncFolders(ctx: AppContext, options: SyncFoldersOptions):
       userId,
       source,
       writeBatchDocs: config.writeBatchDocs,
+      writeBatchChunks: config.writeBatchChunks,
       concurrency: config.maxConcurrentProcessing,
       massDeleteThreshold: config.massDeleteThreshold,
       allowMassDelete: options.allowMassDelete,

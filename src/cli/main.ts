@@ -9,6 +9,9 @@ import { registerSetupCommand } from "./commands/setup-command.js";
 import { registerStatusCommand } from "./commands/status-command.js";
 import { registerSyncCommand } from "./commands/sync-command.js";
 
+// LanceDB's native log: hybrid queries print a deprecation warning we cannot avoid in 0.31.0.
+process.env.LANCEDB_LOG ??= "error";
+
 const program = new Command()
   .name("lancedb-sync")
   .description("Keep a LanceDB knowledge base in step with your documents.")

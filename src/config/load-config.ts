@@ -15,6 +15,7 @@ export interface Config {
   textChunkSize: number;
   textChunkOverlap: number;
   writeBatchDocs: number;
+  writeBatchChunks: number;
   massDeleteThreshold: number;
   maxRetryAttempts: number;
   versionRetentionHours: number;
@@ -88,6 +89,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     textChunkSize: v.TEXT_CHUNK_SIZE,
     textChunkOverlap: v.TEXT_CHUNK_OVERLAP,
     writeBatchDocs: v.WRITE_BATCH_DOCS,
+    writeBatchChunks: v.WRITE_BATCH_CHUNKS,
     massDeleteThreshold: v.MASS_DELETE_THRESHOLD,
     maxRetryAttempts: v.MAX_RETRY_ATTEMPTS,
     versionRetentionHours: v.VERSION_RETENTION_HOURS,

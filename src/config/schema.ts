@@ -65,6 +65,11 @@ export const ENV_VARS = {
     default: "1000",
     doc: "Documents per LanceDB commit (at most).",
   },
+  WRITE_BATCH_CHUNKS: {
+    schema: int(64, 1_000_000),
+    default: "2048",
+    doc: "Chunk rows per LanceDB add (bounds peak memory of a write).",
+  },
   MASS_DELETE_THRESHOLD: {
     schema: num(0, 1),
     default: "0.5",

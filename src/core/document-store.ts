@@ -66,8 +66,8 @@ export interface DocumentStore {
   /** Vectors already stored for these chunk text hashes (the embedding cache). */
   lookupVectors(textHashes: readonly string[]): Promise<Map<string, Float32Array>>;
   applyBatch(batch: ApplyBatch): Promise<void>;
-  /** Number of chunk rows in the store (0 lets a first run skip cache lookups). */
-  countChunks(): Promise<number>;
+  /** True when both tables have no rows: a first run then skips cache lookups and replace-deletes. */
+  isEmpty(): Promise<boolean>;
   /** Document rows of one source of one user (to rebuild a lost journal). */
   listDocuments(userId: string, sourceId: string): Promise<DocumentRow[]>;
   health(): Promise<TableHealth[]>;

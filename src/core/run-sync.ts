@@ -1,6 +1,6 @@
 import { describeError, isSyncError, SyncError } from "../errors/sync-error.js";
 import type { ContentProcessor, PreparedContent } from "./content-processor.js";
-import type { ApplyBatch, ChunkRow, DocumentRow, DocumentStore } from "./document-store.js";
+import type { ChunkRow, DocumentRow, DocumentStore } from "./document-store.js";
 import type { Embedder } from "./embedder.js";
 import { hashContent, makeChunkId, makeDocId } from "./ids.js";
 import type { FailureState, ItemState, Journal, RunStats } from "./journal.js";
@@ -25,8 +25,10 @@ export type SyncStep = "listed" | "pending-marked" | "batch-applied" | "batch-co
 export interface SyncOptions {
   userId: string;
   source: Source;
-  /** Documents per write batch (one batch is a handful of LanceDB commits). */
+  /** A write batch closes at this many documents… */
   writeBatchDocs: number;
+  /** …or at this many chunks (default 2048), whichever comes first: bounds memory and commit size. */
+  writeBatchChunks?: number;
   /** Items fetched and processed at once. */
   concurrency: number;
   /** Share of a source's documents above which deletions are held. */
@@ -107,6 +109,20 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
   const warnings: string[] = [];
   let givenUp = 0;
   let store: DocumentStore | undefined;
+  let inflight: Promise<void> | undefined;
+  const settle = async (): Promise<void> => {
+    const p = inflight;
+    inflight = undefined;
+    await p;
+  };
+  const commit = (states: ItemState[]): void => {
+    journal.commitItems(userId, name, states, []);
+    journal.clearFailures(
+      userId,
+      name,
+      states.map((st) => st.key),
+    );
+  };
   const getStore = async (): Promise<DocumentStore> => {
     store ??= await deps.openStore();
     return store;
@@ -159,129 +175,109 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     }
     const movedFrom: ItemState[] = [];
 
-    let cacheable = candidates.length > 0 && (await getStore().then((s) => s.countChunks())) > 0;
-    const total = candidates.length;
-    let done = 0;
-    for (let b = 0; b * options.writeBatchDocs < candidates.length; b++) {
-      signal?.throwIfAborted();
-      const slice = candidates.slice(b * options.writeBatchDocs, (b + 1) * options.writeBatchDocs);
-      const prepared = await mapConcurrent(slice, options.concurrency, async (c) => {
-        const p = await prepareItem(deps, source, c, signal);
-        done++;
-        options.onProgress?.({ done, total });
-        return p;
-      });
-      const writes: Extract<Prepared, { kind: "write" }>[] = [];
-      const touches: ItemState[] = [];
-      for (const p of prepared) {
-        if (p.kind === "touch") touches.push(p.state);
-        else if (p.kind === "write") writes.push(p);
-        else {
-          failures.push(p.failure);
-          journal.recordFailure(userId, name, p.ref.key, p.ref.fingerprint, p.failure.code, p.failure.error);
-          log.warn({ key: p.ref.key, code: p.failure.code }, p.failure.error);
-        }
-      }
-      stats.unchanged += touches.length;
+    // A store that was empty when the run began holds no rows of this run's new documents, so their
+    // writes need no replace-delete and no cache lookup. Otherwise every written document replaces rows it
+    // may have (the journal can lag the store after an OS crash), and the cache is consulted.
+    const storeWasEmpty = candidates.length > 0 && (await getStore().then((st) => st.isEmpty()));
+    let batchNo = 0;
+    let pending: Extract<Prepared, { kind: "write" }>[] = [];
+    let pendingChunks = 0;
+    // Vectors of the batch being written: its rows are not yet visible to cache lookups.
+    let inflightVectors = new Map<string, Float32Array>();
 
-      const upserts: ApplyBatch["upserts"][number][] = [];
-      const replaceDocIds: string[] = [];
-      const states: ItemState[] = [...touches];
-      const chunkTexts = new Map<string, string>();
-      const ingestedAt = now().toISOString();
+    // Builds rows for the pending writes, embeds what the cache lacks, and starts writing them; the write
+    // runs while the next items are read, parsed and embedded.
+    const flush = async (): Promise<void> => {
+      if (pending.length === 0) return;
+      const writes = pending;
+      pending = [];
+      pendingChunks = 0;
+      const b = batchNo++;
+      const rows = buildRows(writes, {
+        userId,
+        source,
+        ingestedAt: now().toISOString(),
+        replaceAll: !storeWasEmpty,
+      });
       for (const w of writes) {
-        const docId = makeDocId(userId, name, w.ref.key);
-        if (w.prev) {
-          replaceDocIds.push(docId);
-          stats.updated++;
-        } else {
+        if (w.prev && w.prev.contentHash !== "") stats.updated++;
+        else {
           const twin = goneByHash.get(w.hash)?.pop();
           if (twin) {
             movedFrom.push(twin);
             stats.moved++;
           } else stats.added++;
         }
-        const doc: DocumentRow = {
-          doc_id: docId,
-          user_id: userId,
-          source_type: source.type,
-          source_id: name,
-          item_key: w.ref.key,
-          title: w.content.title,
-          mime_type: w.content.mimeType,
-          size_bytes: w.size,
-          content_hash: w.hash,
-          chunk_count: w.content.chunks.length,
-          modified_at: w.ref.modifiedAt ?? ingestedAt,
-          ingested_at: ingestedAt,
-          metadata: JSON.stringify(w.content.metadata),
-        };
-        const chunks: ChunkRow[] = w.content.chunks.map((c) => {
-          const textHash = hashContent(c.text);
-          chunkTexts.set(textHash, c.text);
-          return {
-            chunk_id: makeChunkId(docId, c.ordinal),
-            doc_id: docId,
-            user_id: userId,
-            ordinal: c.ordinal,
-            text: c.text,
-            text_hash: textHash,
-            start: c.start,
-            end: c.end,
-            vector: EMPTY,
-            title: w.content.title,
-            source_id: name,
-            item_key: w.ref.key,
-          };
-        });
-        upserts.push({ doc, chunks });
-        states.push({
-          key: w.ref.key,
-          docId,
-          fingerprint: w.fingerprint,
-          contentHash: w.hash,
-          status: "synced",
-        });
       }
-
-      if (upserts.length > 0) {
-        const s = await getStore();
-        const vectors = cacheable
-          ? await s.lookupVectors([...chunkTexts.keys()])
-          : new Map<string, Float32Array>();
-        const missing = [...chunkTexts.keys()].filter((h) => !vectors.has(h));
-        if (missing.length > 0) {
-          const embedded = await embedder.embed(
-            missing.map((h) => chunkTexts.get(h) as string),
-            signal,
-          );
-          for (const [i, h] of missing.entries()) vectors.set(h, embedded[i] as Float32Array);
-        }
-        stats.embedded_chunks += missing.length;
-        for (const u of upserts) {
-          for (const c of u.chunks) {
-            c.vector = vectors.get(c.text_hash) as Float32Array;
-          }
-          stats.reused_chunks += u.chunks.length;
-        }
-        journal.markPending(
-          userId,
-          name,
-          upserts.map((u) => ({ key: u.doc.item_key, docId: u.doc.doc_id })),
+      const s = await getStore();
+      const vectors = new Map<string, Float32Array>();
+      let misses: string[] = [];
+      for (const h of rows.texts.keys()) {
+        const v = inflightVectors.get(h);
+        if (v) vectors.set(h, v);
+        else misses.push(h);
+      }
+      if (!storeWasEmpty && misses.length > 0) {
+        for (const [h, v] of await s.lookupVectors(misses)) vectors.set(h, v);
+        misses = misses.filter((h) => !vectors.has(h));
+      }
+      if (misses.length > 0) {
+        const embedded = await embedder.embed(
+          misses.map((h) => rows.texts.get(h) as string),
+          signal,
         );
-        options.onStep?.("pending-marked", b);
-        await s.applyBatch({ upserts, replaceDocIds, deleteDocIds: [] });
-        options.onStep?.("batch-applied", b);
-        cacheable = true;
+        for (const [i, h] of misses.entries()) vectors.set(h, embedded[i] as Float32Array);
       }
-      journal.commitItems(userId, name, states, []);
-      journal.clearFailures(
+      stats.embedded_chunks += misses.length;
+      for (const u of rows.upserts) {
+        for (const c of u.chunks) c.vector = vectors.get(c.text_hash) as Float32Array;
+        stats.reused_chunks += u.chunks.length;
+      }
+      await settle();
+      inflightVectors = vectors;
+      journal.markPending(
         userId,
         name,
-        states.map((s) => s.key),
+        rows.upserts.map((u) => ({ key: u.doc.item_key, docId: u.doc.doc_id })),
       );
-      options.onStep?.("batch-committed", b);
+      options.onStep?.("pending-marked", b);
+      inflight = (async () => {
+        await s.applyBatch({ upserts: rows.upserts, replaceDocIds: rows.replaceDocIds, deleteDocIds: [] });
+        options.onStep?.("batch-applied", b);
+        commit(rows.states);
+        options.onStep?.("batch-committed", b);
+      })();
+      inflight.catch(() => undefined);
+    };
+
+    const maxChunks = options.writeBatchChunks ?? 2048;
+    const group = Math.max(16, options.concurrency * 4);
+    let done = 0;
+    for (let i = 0; i < candidates.length; i += group) {
+      signal?.throwIfAborted();
+      const prepared = await mapConcurrent(candidates.slice(i, i + group), options.concurrency, async (c) => {
+        const p = await prepareItem(deps, source, c, signal);
+        options.onProgress?.({ done: ++done, total: candidates.length });
+        return p;
+      });
+      const touches: ItemState[] = [];
+      for (const p of prepared) {
+        if (p.kind === "touch") touches.push(p.state);
+        else if (p.kind === "failed") {
+          failures.push(p.failure);
+          journal.recordFailure(userId, name, p.ref.key, p.ref.fingerprint, p.failure.code, p.failure.error);
+          log.warn({ key: p.ref.key, code: p.failure.code }, p.failure.error);
+        } else {
+          pending.push(p);
+          pendingChunks += p.content.chunks.length;
+          if (pending.length >= options.writeBatchDocs || pendingChunks >= maxChunks) await flush();
+        }
+      }
+      if (touches.length > 0) commit(touches);
+      stats.unchanged += touches.length;
     }
+    await flush();
+    await settle();
     stats.reused_chunks -= stats.embedded_chunks;
     stats.failed = failures.length;
 
@@ -322,21 +318,87 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
 
     const status = failures.length > 0 ? "partial" : "succeeded";
     journal.finishRun(runId, status, stats, null);
+    const durationMs = Math.round(performance.now() - t0);
+    log.info({ user: userId, source: name, run: runId, ...stats, duration_ms: durationMs }, "sync finished");
     return {
       ...stats,
       run_id: runId,
-      duration_ms: Math.round(performance.now() - t0),
+      duration_ms: durationMs,
       given_up: givenUp,
       failures,
       warnings,
     };
   } catch (err) {
+    await inflight?.catch(() => undefined);
     journal.finishRun(runId, "failed", stats, describeError(err));
     throw err;
   }
 }
 
 const EMPTY = new Float32Array(0);
+
+interface BatchRows {
+  upserts: { doc: DocumentRow; chunks: ChunkRow[] }[];
+  replaceDocIds: string[];
+  states: ItemState[];
+  /** Chunk text by text hash: what needs a vector. */
+  texts: Map<string, string>;
+}
+
+function buildRows(
+  writes: readonly Extract<Prepared, { kind: "write" }>[],
+  ctx: { userId: string; source: Source; ingestedAt: string; replaceAll: boolean },
+): BatchRows {
+  const { userId, source, ingestedAt, replaceAll } = ctx;
+  const out: BatchRows = { upserts: [], replaceDocIds: [], states: [], texts: new Map() };
+  for (const w of writes) {
+    const docId = makeDocId(userId, source.name, w.ref.key);
+    if (w.prev || replaceAll) out.replaceDocIds.push(docId);
+    const { title, mimeType, chunks, metadata } = w.content;
+    const doc: DocumentRow = {
+      doc_id: docId,
+      user_id: userId,
+      source_type: source.type,
+      source_id: source.name,
+      item_key: w.ref.key,
+      title,
+      mime_type: mimeType,
+      size_bytes: w.size,
+      content_hash: w.hash,
+      chunk_count: chunks.length,
+      modified_at: w.ref.modifiedAt ?? ingestedAt,
+      ingested_at: ingestedAt,
+      metadata: JSON.stringify(metadata),
+    };
+    const rows = chunks.map((c): ChunkRow => {
+      const textHash = hashContent(c.text);
+      out.texts.set(textHash, c.text);
+      return {
+        chunk_id: makeChunkId(docId, c.ordinal),
+        doc_id: docId,
+        user_id: userId,
+        ordinal: c.ordinal,
+        text: c.text,
+        text_hash: textHash,
+        start: c.start,
+        end: c.end,
+        vector: EMPTY,
+        title,
+        source_id: source.name,
+        item_key: w.ref.key,
+      };
+    });
+    out.upserts.push({ doc, chunks: rows });
+    out.states.push({
+      key: w.ref.key,
+      docId,
+      fingerprint: w.fingerprint,
+      contentHash: w.hash,
+      status: "synced",
+    });
+  }
+  return out;
+}
 
 async function prepareItem(
   deps: SyncDeps,

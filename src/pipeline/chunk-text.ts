@@ -40,7 +40,11 @@ export function chunkText(text: string, options: ChunkTextOptions): TextChunk[] 
     let s = start;
     let e = end;
     while (e > s && isSpace(text.charCodeAt(e - 1))) e--;
-    if (e > s) out.push({ ordinal: out.length, text: text.slice(s, e), start: s, end: e });
+    // A chunk that ends where the previous one did is contained in it (a word longer than the window after
+    // a break, or only whitespace left): it would only repeat text, so it is skipped.
+    if (e > s && e > (out[out.length - 1]?.end ?? 0)) {
+      out.push({ ordinal: out.length, text: text.slice(s, e), start: s, end: e });
+    }
     if (end >= n) break;
     let next = end - overlap;
     if (next <= start) next = end;
@@ -76,6 +80,19 @@ function skipSpace(text: string, from: number): number {
   return i;
 }
 
+/** Whitespace as JavaScript's `\s` knows it (ideographic space, line separators and BOM included). */
 function isSpace(c: number): boolean {
-  return c === 32 || c === 10 || c === 13 || c === 9 || c === 12 || c === 0xa0;
+  if (c <= 32) return c === 32 || (c >= 9 && c <= 13);
+  if (c < 0xa0) return false;
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
 }

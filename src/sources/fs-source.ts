@@ -1,5 +1,13 @@
-import { type Dirent, readdirSync, type Stats, statSync } from "node:fs";
-import { open } from "node:fs/promises";
+import {
+  closeSync,
+  type Dirent,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  type Stats,
+  statSync,
+} from "node:fs";
 import { basename, join, relative, resolve, sep } from "node:path";
 import picomatch from "picomatch";
 import type { FetchedItem, Source, SourceItemRef } from "../core/source.js";
@@ -99,16 +107,19 @@ export class FsSource implements Source {
 
   async fetch(ref: SourceItemRef, signal?: AbortSignal): Promise<FetchedItem> {
     const fileName = basename(ref.key);
-    let handle: Awaited<ReturnType<typeof open>>;
+    // Synchronous syscalls: for the small files that make up most corpora they cost microseconds, a
+    // fraction of the async round trips. Files larger than one read unit are read in several steps,
+    // yielding to the event loop between them.
+    let fd: number;
     try {
-      handle = await open(ref.key, "r");
+      fd = openSync(ref.key, "r");
     } catch (err) {
       if (code(err) === "ENOENT")
         throw new SyncError("SYNC_E_ITEM_GONE", `${ref.key}: file vanished before reading`);
       throw new SyncError("SYNC_E_READ_FAILED", `${ref.key}: cannot open: ${code(err)}`, { cause: err });
     }
     try {
-      const st = await handle.stat();
+      const st = fstatSync(fd);
       if (st.size > this.options.maxFileBytes) {
         throw new SyncError(
           "SYNC_E_FILE_TOO_LARGE",
@@ -118,9 +129,10 @@ export class FsSource implements Source {
       const bytes = Buffer.allocUnsafe(st.size);
       let offset = 0;
       while (offset < st.size) {
+        if (offset > 0) await new Promise((r) => setImmediate(r));
         signal?.throwIfAborted();
         const length = Math.min(this.options.readChunkBytes, st.size - offset);
-        const { bytesRead } = await handle.read(bytes, offset, length, offset);
+        const bytesRead = readSync(fd, bytes, offset, length, offset);
         if (bytesRead === 0) break;
         offset += bytesRead;
       }
@@ -129,7 +141,7 @@ export class FsSource implements Source {
       if (err instanceof SyncError || signal?.aborted) throw err;
       throw new SyncError("SYNC_E_READ_FAILED", `${ref.key}: read failed: ${code(err)}`, { cause: err });
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   }
 }

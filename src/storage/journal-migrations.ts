@@ -54,4 +54,10 @@ export const JOURNAL_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX runs_by_user ON runs (user_id, run_id);
   `,
+  `
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

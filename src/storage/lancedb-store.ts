@@ -10,6 +10,7 @@ import type {
 } from "../core/document-store.js";
 import type { Embedder } from "../core/embedder.js";
 import { SyncError } from "../errors/sync-error.js";
+import { rowsToArrow } from "./arrow-rows.js";
 import { and, eq, inList, userFilter } from "./filter.js";
 import { chunksSchema, DIMENSIONS_KEY, documentsSchema, EMBEDDER_ID_KEY } from "./table-schemas.js";
 
@@ -19,20 +20,27 @@ export interface LanceDbStoreOptions {
   uri: string;
   documentsTable: string;
   chunksTable: string;
+  /**
+   * Most chunk rows per `add` call (default 2048). LanceDB's native writer holds several copies of a call's
+   * data, so this bounds peak memory; a batch with more chunks is written in several commits.
+   */
+  maxChunkRowsPerCommit?: number;
 }
 
 /** Largest number of ids put into one `IN (...)` filter. */
 const IN_SLICE = 1000;
 
 /**
- * {@link DocumentStore} on LanceDB. One `applyBatch` is at most four commits whatever the batch size:
- * delete replaced/deleted chunks, add new chunks, upsert document rows (merge-insert on `doc_id`, counts
- * checked), delete removed document rows.
+ * {@link DocumentStore} on LanceDB. One `applyBatch` is a handful of commits whatever the number of documents:
+ * delete replaced/deleted chunks, add new chunks (one commit per `maxChunkRowsPerCommit` rows), upsert
+ * document rows (merge-insert on `doc_id`, counts checked), delete removed document rows.
  */
 export class LanceDbStore implements DocumentStore {
   private conn: Connection | undefined;
   private docs: Table | undefined;
   private chunks: Table | undefined;
+  private docsArrowSchema: Schema | undefined;
+  private chunksArrowSchema: Schema | undefined;
 
   constructor(private readonly options: LanceDbStoreOptions) {}
 
@@ -143,15 +151,25 @@ export class LanceDbStore implements DocumentStore {
     }
     const chunkRows = batch.upserts.flatMap((u) => u.chunks as ChunkRow[]);
     if (chunkRows.length > 0) {
-      await wrap("add chunks", () => chunks.add(chunkRows as unknown as Record<string, unknown>[]));
+      const schema = (this.chunksArrowSchema ??= await chunks.schema());
+      const step = this.options.maxChunkRowsPerCommit ?? 2048;
+      for (let i = 0; i < chunkRows.length; i += step) {
+        const data = rowsToArrow(
+          schema,
+          chunkRows.slice(i, i + step) as unknown as Record<string, unknown>[],
+        );
+        await wrap("add chunks", () => chunks.add(data));
+      }
     }
     if (batch.upserts.length > 0) {
+      const schema = (this.docsArrowSchema ??= await docs.schema());
       const rows = batch.upserts.map((u) => u.doc) as unknown as Record<string, unknown>[];
+      const data = rowsToArrow(schema, rows);
       if (batch.replaceDocIds.length === 0) {
-        await wrap("add documents", () => docs.add(rows));
+        await wrap("add documents", () => docs.add(data));
       } else {
         const res = await wrap("upsert documents", () =>
-          docs.mergeInsert("doc_id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows),
+          docs.mergeInsert("doc_id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data),
         );
         if (res.numInsertedRows + res.numUpdatedRows !== rows.length) {
           throw new SyncError(
@@ -167,8 +185,11 @@ export class LanceDbStore implements DocumentStore {
     }
   }
 
-  async countChunks(): Promise<number> {
-    return wrap("count chunks", () => this.chunksTable().countRows());
+  async isEmpty(): Promise<boolean> {
+    const [docs, chunks] = await wrap("count rows", () =>
+      Promise.all([this.documentsTable().countRows(), this.chunksTable().countRows()]),
+    );
+    return docs === 0 && chunks === 0;
   }
 
   async listDocuments(userId: string, sourceId: string): Promise<DocumentRow[]> {
@@ -207,6 +228,8 @@ export class LanceDbStore implements DocumentStore {
     this.conn?.close();
     this.docs = undefined;
     this.chunks = undefined;
+    this.docsArrowSchema = undefined;
+    this.chunksArrowSchema = undefined;
     this.conn = undefined;
   }
 }

@@ -220,9 +220,26 @@ export class SqliteJournal implements Journal {
     return row as { items: number; pending: number; failures: number };
   }
 
-  /** Forgets every item, failure and run (used by `reset`); sources stay registered. */
+  /** Forgets every item, failure and recorded setting (used by `reset`); sources and runs stay. */
   forgetAll(): void {
-    this.db.exec("DELETE FROM items; DELETE FROM failures;");
+    this.db.exec("DELETE FROM items; DELETE FROM failures; DELETE FROM meta;");
+  }
+
+  /** A recorded setting, e.g. `embedder_id` (the embedder the tables were last opened with). */
+  getMeta(key: string): string | undefined {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
+      | { value: string }
+      | undefined;
+    return row?.value;
+  }
+
+  /** Records a setting. */
+  setMeta(key: string, value: string): void {
+    this.db
+      .prepare(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      )
+      .run(key, value);
   }
 
   close(): void {

@@ -1,4 +1,7 @@
-import { Field, FixedSizeList, Float32, Float64, Int32, Schema, Utf8 } from "apache-arrow";
+import type { Schema } from "apache-arrow";
+import { arrow } from "./arrow.js";
+
+const { Field, FixedSizeList, Float32, Float64, Int32, Utf8 } = arrow;
 
 /** Schema-metadata key holding the id of the embedder a chunks table was built with. */
 export const EMBEDDER_ID_KEY = "lancedb_sync.embedder_id";
@@ -13,7 +16,7 @@ const utf8 = (name: string) => new Field(name, new Utf8(), false);
 
 /** Arrow schema of `processed_documents`. */
 export function documentsSchema(): Schema {
-  return new Schema(
+  return new arrow.Schema(
     [
       utf8("doc_id"),
       utf8("user_id"),
@@ -35,7 +38,7 @@ export function documentsSchema(): Schema {
 
 /** Arrow schema of `document_chunks` for vectors of `dimensions` floats made by `embedderId`. */
 export function chunksSchema(embedderId: string, dimensions: number): Schema {
-  return new Schema(
+  return new arrow.Schema(
     [
       utf8("chunk_id"),
       utf8("doc_id"),

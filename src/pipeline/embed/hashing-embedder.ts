@@ -10,7 +10,8 @@ export interface HashingEmbedderOptions {
  * The default, offline embedder: a *lexical* model, not a semantic one. Each word unigram and bigram is
  * hashed (FNV-1a, signed feature hashing) into a fixed-width vector, which is then L2-normalised. Similar
  * wording gives similar vectors; synonyms do not. Deterministic, needs no download, and costs about a
- * microsecond per word. Tokens are runs of letters and digits, lower-cased.
+ * microsecond per word. Tokens are runs of letters and digits, lower-cased; in CJK, kana and Hangul text
+ * each character is a token.
  */
 export class HashingEmbedder implements Embedder {
   readonly id: string;
@@ -36,20 +37,27 @@ export class HashingEmbedder implements Embedder {
     let prev = 0;
     let hasPrev = false;
     const n = s.length;
+    const emit = (): void => {
+      const uni = fmix(h);
+      add(v, dims, uni, 1);
+      if (hasPrev) add(v, dims, fmix(Math.imul(prev, 0x9e3779b1) ^ uni), 0.5);
+      prev = uni;
+      hasPrev = true;
+      h = 0x811c9dc5;
+      inToken = false;
+    };
     for (let i = 0; i <= n; i++) {
       const c = i < n ? s.charCodeAt(i) : 32;
-      const isWord = (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || (c >= 0xc0 && c !== 0xd7 && c !== 0xf7);
-      if (isWord && c < 0x2000) {
+      const kind = c < 0x80 ? ((c >= 97 && c <= 122) || (c >= 48 && c <= 57) ? 1 : 0) : charKind(c);
+      if (kind === 1) {
         h = Math.imul(h ^ c, 0x01000193);
         inToken = true;
-      } else if (inToken) {
-        const uni = fmix(h);
-        add(v, dims, uni, 1);
-        if (hasPrev) add(v, dims, fmix(Math.imul(prev, 0x9e3779b1) ^ uni), 0.5);
-        prev = uni;
-        hasPrev = true;
-        h = 0x811c9dc5;
-        inToken = false;
+      } else {
+        if (inToken) emit();
+        if (kind === 2) {
+          h = Math.imul(h ^ c, 0x01000193);
+          emit();
+        }
       }
     }
     let norm = 0;
@@ -60,6 +68,20 @@ export class HashingEmbedder implements Embedder {
     }
     return v;
   }
+}
+
+/**
+ * 0: separator; 1: part of a word (Latin, Greek, Cyrillic, …); 2: a word by itself (CJK ideographs, kana,
+ * Hangul syllables — scripts written without spaces, where single characters and their bigrams are the
+ * useful lexical units).
+ */
+function charKind(c: number): 0 | 1 | 2 {
+  if ((c >= 0x3040 && c <= 0x30ff) || (c >= 0x3400 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af)) return 2;
+  if (c >= 0xf900 && c <= 0xfaff) return 2;
+  if (c < 0xc0 || c === 0xd7 || c === 0xf7) return 0;
+  if ((c >= 0x2000 && c <= 0x2bff) || (c >= 0x3000 && c <= 0x303f) || (c >= 0xfe30 && c <= 0xfe4f)) return 0;
+  if ((c >= 0xff00 && c <= 0xff0f) || c === 0xfeff || (c >= 0xd800 && c <= 0xdfff)) return 0;
+  return 1;
 }
 
 function add(v: Float32Array, dims: number, h: number, weight: number): void {

@@ -1,0 +1,248 @@
+import type {
+  FailureState,
+  ItemState,
+  Journal,
+  RunRecord,
+  RunStats,
+  SourceRecord,
+} from "../../src/core/journal.js";
+
+const scope = (userId: string, name: string) => `${userId}\0${name}`;
+
+/**
+ * An in-memory {@link Journal} with the semantics of the SQLite one: `markPending` inserts unknown items with
+ * empty fingerprint and hash and only flips the status of known ones; `recordFailure` increments `attempts`
+ * only when the fingerprint is the recorded one (else restarts at 1); `setSourceHealth` updates a registered
+ * source only. Every read returns copies, so callers cannot change the stored state by mutating results.
+ */
+export class MemoryJournal implements Journal {
+  private readonly sources = new Map<string, SourceRecord>();
+  private readonly items = new Map<string, Map<string, ItemState>>();
+  private readonly failures = new Map<string, Map<string, FailureState>>();
+  private readonly runs: RunRecord[] = [];
+  private clock = 0;
+  closed = false;
+  /** Every call, by method name (for assertions on the protocol). */
+  readonly calls: string[] = [];
+
+  private now(): string {
+    this.clock++;
+    return new Date(Date.UTC(2024, 0, 1, 0, 0, this.clock)).toISOString();
+  }
+
+  upsertSource(source: SourceRecord): void {
+    this.calls.push("upsertSource");
+    const key = scope(source.userId, source.name);
+    const prev = this.sources.get(key);
+    const now = this.now();
+    this.sources.set(key, {
+      ...(prev ?? { createdAt: now, lastRunAt: null, healthy: false, lastError: null }),
+      userId: source.userId,
+      name: source.name,
+      type: source.type,
+      config: structuredClone(source.config),
+      updatedAt: now,
+    });
+  }
+
+  getSource(userId: string, name: string): SourceRecord | undefined {
+    const s = this.sources.get(scope(userId, name));
+    return s ? structuredClone(s) : undefined;
+  }
+
+  listSources(userId?: string): SourceRecord[] {
+    return [...this.sources.values()]
+      .filter((s) => userId === undefined || s.userId === userId)
+      .sort((a, b) => (a.userId + a.name < b.userId + b.name ? -1 : 1))
+      .map((s) => structuredClone(s));
+  }
+
+  setSourceHealth(userId: string, name: string, healthy: boolean, error: string | null): void {
+    this.calls.push("setSourceHealth");
+    const s = this.sources.get(scope(userId, name));
+    if (!s) return; // an UPDATE of no row
+    s.healthy = healthy;
+    s.lastError = error;
+    s.lastRunAt = this.now();
+  }
+
+  private itemMap(userId: string, name: string): Map<string, ItemState> {
+    const key = scope(userId, name);
+    let m = this.items.get(key);
+    if (!m) {
+      m = new Map();
+      this.items.set(key, m);
+    }
+    return m;
+  }
+
+  listItems(userId: string, name: string): Map<string, ItemState> {
+    const m = this.items.get(scope(userId, name)) ?? new Map<string, ItemState>();
+    return new Map([...m.entries()].map(([k, v]) => [k, { ...v }]));
+  }
+
+  markPending(userId: string, name: string, items: ReadonlyArray<{ key: string; docId: string }>): void {
+    this.calls.push("markPending");
+    const m = this.itemMap(userId, name);
+    for (const it of items) {
+      const prev = m.get(it.key);
+      if (prev) prev.status = "pending";
+      else
+        m.set(it.key, { key: it.key, docId: it.docId, fingerprint: "", contentHash: "", status: "pending" });
+    }
+  }
+
+  commitItems(
+    userId: string,
+    name: string,
+    items: readonly ItemState[],
+    deletedKeys: readonly string[],
+  ): void {
+    this.calls.push("commitItems");
+    const m = this.itemMap(userId, name);
+    for (const it of items) m.set(it.key, { ...it, status: "synced" });
+    for (const key of deletedKeys) m.delete(key);
+  }
+
+  listFailures(userId?: string, name?: string): FailureState[] {
+    const out: FailureState[] = [];
+    for (const m of this.failures.values()) {
+      for (const f of m.values()) {
+        if (userId !== undefined && f.userId !== userId) continue;
+        if (name !== undefined && f.sourceName !== name) continue;
+        out.push({ ...f });
+      }
+    }
+    return out.sort((a, b) =>
+      `${a.userId}\0${a.sourceName}\0${a.key}` < `${b.userId}\0${b.sourceName}\0${b.key}` ? -1 : 1,
+    );
+  }
+
+  recordFailure(
+    userId: string,
+    name: string,
+    key: string,
+    fingerprint: string,
+    code: string,
+    error: string,
+  ): void {
+    this.calls.push("recordFailure");
+    const sk = scope(userId, name);
+    let m = this.failures.get(sk);
+    if (!m) {
+      m = new Map();
+      this.failures.set(sk, m);
+    }
+    const now = this.now();
+    const prev = m.get(key);
+    m.set(key, {
+      userId,
+      sourceName: name,
+      key,
+      fingerprint,
+      attempts: prev && prev.fingerprint === fingerprint ? prev.attempts + 1 : 1,
+      code,
+      error,
+      firstFailedAt: prev?.firstFailedAt ?? now,
+      lastFailedAt: now,
+    });
+  }
+
+  clearFailures(userId: string, name: string, keys: readonly string[]): void {
+    this.calls.push("clearFailures");
+    const m = this.failures.get(scope(userId, name));
+    if (!m) return;
+    for (const k of keys) m.delete(k);
+  }
+
+  cleanupFailures(userId?: string, name?: string): number {
+    let n = 0;
+    for (const m of this.failures.values()) {
+      for (const [k, f] of m) {
+        if (userId !== undefined && f.userId !== userId) continue;
+        if (name !== undefined && f.sourceName !== name) continue;
+        m.delete(k);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  startRun(userId: string, name: string): number {
+    this.calls.push("startRun");
+    const runId = this.runs.length + 1;
+    this.runs.push({
+      runId,
+      userId,
+      sourceName: name,
+      startedAt: this.now(),
+      finishedAt: null,
+      status: "running",
+      stats: null,
+      error: null,
+    });
+    return runId;
+  }
+
+  finishRun(runId: number, status: RunRecord["status"], stats: RunStats | null, error: string | null): void {
+    this.calls.push("finishRun");
+    const r = this.runs.find((x) => x.runId === runId);
+    if (!r) throw new Error(`MemoryJournal: no run ${runId}`);
+    r.finishedAt = this.now();
+    r.status = status;
+    r.stats = stats ? { ...stats } : null;
+    r.error = error;
+  }
+
+  lastRuns(limit: number, userId?: string): RunRecord[] {
+    return this.runs
+      .filter((r) => userId === undefined || r.userId === userId)
+      .sort((a, b) => b.runId - a.runId)
+      .slice(0, limit)
+      .map((r) => structuredClone(r));
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  /** A copy of the whole state, for {@link restore}. */
+  snapshot(): unknown {
+    return structuredClone({
+      sources: this.sources,
+      items: this.items,
+      failures: this.failures,
+      runs: this.runs,
+      clock: this.clock,
+    });
+  }
+
+  /**
+   * Puts back a {@link snapshot}: every transaction since is lost, as after an OS crash with
+   * `synchronous=NORMAL` (the store may have kept writes the journal forgot).
+   */
+  restore(snapshot: unknown): void {
+    const s = structuredClone(snapshot) as {
+      sources: Map<string, SourceRecord>;
+      items: Map<string, Map<string, ItemState>>;
+      failures: Map<string, Map<string, FailureState>>;
+      runs: RunRecord[];
+      clock: number;
+    };
+    for (const [target, from] of [
+      [this.sources, s.sources],
+      [this.items, s.items],
+      [this.failures, s.failures],
+    ] as const) {
+      target.clear();
+      for (const [k, v] of from as Map<string, never>) (target as Map<string, never>).set(k, v);
+    }
+    this.runs.splice(0, this.runs.length, ...s.runs);
+    this.clock = s.clock;
+  }
+
+  /** Items of every source still marked `pending`. */
+  pendingItems(): ItemState[] {
+    return [...this.items.values()].flatMap((m) => [...m.values()].filter((s) => s.status === "pending"));
+  }
+}

@@ -1,0 +1,481 @@
+import {
+  appendFileSync,
+  copyFileSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeDocx } from "../fixtures/make-docx.js";
+import { makePdf } from "../fixtures/make-pdf.js";
+import { runCli } from "../helpers/run-cli.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
+import {
+  envFor,
+  expectStoreMatchesFiles,
+  keyOf,
+  listFiles,
+  makeText,
+  prng,
+  readTables,
+  show,
+  sleep,
+  spawnCli,
+} from "./support.js";
+
+/** Long markdown: several chunks at the default TEXT_CHUNK_SIZE. */
+function guideText(): string {
+  return `# Field Guide\n\n${makeText(prng(3), 6000, "guide")}`;
+}
+
+describe("sync as a user would run it: mixed formats, failures, edits, moves, copies, deletes", () => {
+  const tmp = makeTempDir("lancedb-sync-cli-");
+  const docs = join(tmp.path, "docs");
+  const env = envFor(tmp.path);
+  const p = (name: string) => join(docs, name);
+  const sync = (...extra: string[]) =>
+    runCli(["sync", docs, "--user", "alice", "--json", ...extra], { cwd: tmp.path, env });
+  const status = async () => {
+    const r = await runCli(["status", "--json"], { cwd: tmp.path, env });
+    expect(r.code, show(r)).toBe(0);
+    return r.json;
+  };
+  const good = ["guide.md", "notes.txt", "page.html", "report.pdf", "letter.docx"];
+
+  beforeAll(async () => {
+    mkdirSync(docs);
+    writeFileSync(p("guide.md"), guideText());
+    writeFileSync(p("notes.txt"), "Shopping notes. Buy zanzibarquokka food and fresh bread.\n");
+    writeFileSync(
+      p("page.html"),
+      "<html><head><title>Harbour Page</title></head><body><h1>Harbour</h1><p>The harbour opens at dawn.</p></body></html>",
+    );
+    writeFileSync(p("report.pdf"), await makePdf(["Quarterly report on lighthouse maintenance."]));
+    writeFileSync(p("letter.docx"), await makeDocx(["Dear committee,", "the orchard needs new fences."]));
+    writeFileSync(p("broken.pdf"), "%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage without xref or trailer");
+    writeFileSync(p("secret.pdf"), await makePdf(["Top secret plans"], { userPassword: "hunter2" }));
+  });
+  afterAll(() => tmp.cleanup());
+
+  it("first sync: adds the good files, reports the corrupt and the encrypted PDF, exits 2", async () => {
+    const r = await sync();
+    expect(r.code, show(r)).toBe(2);
+    expect(r.json).toMatchObject({ added: good.length, failed: 2, updated: 0, deleted: 0, listed: 7 });
+    const byKey = Object.fromEntries(r.json.failures.map((f: { key: string }) => [f.key, f]));
+    expect(Object.keys(byKey).sort()).toEqual([keyOf(p("broken.pdf")), keyOf(p("secret.pdf"))]);
+    expect(byKey[keyOf(p("broken.pdf"))]).toMatchObject({ code: "SYNC_E_CORRUPT_FILE" });
+    expect(byKey[keyOf(p("broken.pdf"))].error).toContain("broken.pdf");
+    expect(byKey[keyOf(p("secret.pdf"))]).toMatchObject({ code: "SYNC_E_ENCRYPTED_FILE" });
+    expect(byKey[keyOf(p("secret.pdf"))].error).toContain("secret.pdf");
+
+    const { docs: rows, chunks } = await readTables(env.LANCEDB_URI);
+    expect(rows.map((d) => d.item_key).sort()).toEqual(good.map((g) => keyOf(p(g))).sort());
+    expect(rows.find((d) => d.item_key === keyOf(p("page.html")))?.title).toBe("Harbour Page");
+    expect(rows.find((d) => d.item_key === keyOf(p("guide.md")))?.title).toBe("Field Guide");
+    expect(chunks.some((c) => c.text.includes("lighthouse maintenance"))).toBe(true);
+    expect(chunks.some((c) => c.text.includes("orchard needs new fences"))).toBe(true);
+
+    const s = await status();
+    expect(s.documents).toBe(good.length);
+    expect(s.chunks).toBe(chunks.length);
+    expect(s.failed).toBe(2);
+    expect(s.pending).toBe(0);
+    expect(s.tables.map((t: { name: string }) => t.name).sort()).toEqual([
+      "document_chunks",
+      "processed_documents",
+    ]);
+    for (const t of s.tables) {
+      expect(t.version).toBeGreaterThanOrEqual(1);
+      expect(t.versions).toBeGreaterThanOrEqual(1);
+      expect(t.fragments).toBeGreaterThanOrEqual(1);
+      expect(t.rows).toBe(t.name === "document_chunks" ? chunks.length : good.length);
+    }
+    expect(s.last_run).toMatchObject({ user_id: "alice", status: "partial" });
+    expect(s.last_run.stats).toMatchObject({ added: good.length, failed: 2 });
+    expect(s.failures.map((f: { attempts: number }) => f.attempts)).toEqual([1, 1]);
+  });
+
+  it("second sync: nothing re-embedded, the failed items are retried (attempts 2)", async () => {
+    const r = await sync();
+    expect(r.code, show(r)).toBe(2);
+    expect(r.json).toMatchObject({
+      unchanged: good.length,
+      added: 0,
+      updated: 0,
+      embedded_chunks: 0,
+      failed: 2,
+    });
+    const s = await status();
+    expect(s.failed).toBe(2);
+    expect(s.failures.map((f: { attempts: number }) => f.attempts)).toEqual([2, 2]);
+    expect(s.failures.map((f: { key: string }) => f.key).sort()).toEqual(
+      [keyOf(p("broken.pdf")), keyOf(p("secret.pdf"))].sort(),
+    );
+  });
+
+  it("fixing the corrupt file adds it on the next run and drops its failure", async () => {
+    writeFileSync(p("broken.pdf"), await makePdf(["Repaired document about tidal charts."]));
+    const r = await sync();
+    expect(r.code, show(r)).toBe(2);
+    expect(r.json).toMatchObject({ added: 1, unchanged: good.length, failed: 1, embedded_chunks: 1 });
+    expect(r.json.failures.map((f: { key: string }) => f.key)).toEqual([keyOf(p("secret.pdf"))]);
+    const s = await status();
+    expect(s.failed).toBe(1);
+    expect(s.documents).toBe(good.length + 1);
+    expect(s.failures[0]).toMatchObject({ key: keyOf(p("secret.pdf")), attempts: 3 });
+  });
+
+  it("cleanup-failed clears the rest; the item is then retried from scratch", async () => {
+    const c = await runCli(["cleanup-failed", "--json"], { cwd: tmp.path, env });
+    expect(c.code, show(c)).toBe(0);
+    expect(c.json).toEqual({ cleared: 1 });
+    expect((await status()).failed).toBe(0);
+
+    const r = await sync();
+    expect(r.code, show(r)).toBe(2);
+    expect(r.json.failed).toBe(1);
+    const s = await status();
+    expect(s.failures).toHaveLength(1);
+    expect(s.failures[0]).toMatchObject({ key: keyOf(p("secret.pdf")), attempts: 1 });
+
+    rmSync(p("secret.pdf"));
+    const clean = await sync();
+    expect(clean.code, show(clean)).toBe(0);
+    expect(clean.json).toMatchObject({ failed: 0, deleted: 0, unchanged: good.length + 1 });
+    expect((await status()).failed).toBe(0);
+    await expectStoreMatchesFiles(env, listFiles(docs), { userId: "alice" });
+  });
+
+  it("editing a file (appending a paragraph) updates it and re-embeds only the changed chunks", async () => {
+    const before = (await readTables(env.LANCEDB_URI)).docs.find((d) => d.item_key === keyOf(p("guide.md")));
+    expect(before?.chunk_count).toBeGreaterThan(3);
+    appendFileSync(p("guide.md"), "\n\nA new closing paragraph about the quiet pelican migration.\n");
+    const r = await sync();
+    expect(r.code, show(r)).toBe(0);
+    expect(r.json).toMatchObject({ updated: 1, added: 0, deleted: 0, moved: 0 });
+    const after = (await readTables(env.LANCEDB_URI)).docs.find((d) => d.item_key === keyOf(p("guide.md")));
+    expect(r.json.embedded_chunks).toBeGreaterThanOrEqual(1);
+    expect(r.json.embedded_chunks).toBeLessThan(after?.chunk_count as number);
+    expect(r.json.reused_chunks).toBeGreaterThan(0);
+    await expectStoreMatchesFiles(env, listFiles(docs), { userId: "alice" });
+  });
+
+  it("renaming a file is a move: nothing embedded, found under the new path only", async () => {
+    renameSync(p("notes.txt"), p("shopping-notes.txt"));
+    const r = await sync();
+    expect(r.code, show(r)).toBe(0);
+    expect(r.json).toMatchObject({ moved: 1, added: 0, deleted: 0, updated: 0, embedded_chunks: 0 });
+
+    const q = await runCli(["search", "zanzibarquokka", "--user", "alice", "--mode", "fts", "--json"], {
+      cwd: tmp.path,
+      env,
+    });
+    expect(q.code, show(q)).toBe(0);
+    expect(q.json.hits.length).toBeGreaterThan(0);
+    expect(q.json.hits[0].item_key).toBe(keyOf(p("shopping-notes.txt")));
+    for (const h of q.json.hits) expect(h.item_key).not.toBe(keyOf(p("notes.txt")));
+
+    const { docs: rows, chunks } = await readTables(env.LANCEDB_URI);
+    expect(rows.filter((d) => d.item_key === keyOf(p("notes.txt")))).toEqual([]);
+    expect(chunks.filter((c) => c.item_key === keyOf(p("notes.txt")))).toEqual([]);
+    await expectStoreMatchesFiles(env, listFiles(docs), { userId: "alice" });
+  });
+
+  it("copying a file adds it without embedding anything", async () => {
+    copyFileSync(p("guide.md"), p("guide-copy.md"));
+    const r = await sync();
+    expect(r.code, show(r)).toBe(0);
+    expect(r.json).toMatchObject({ added: 1, moved: 0, deleted: 0, updated: 0, embedded_chunks: 0 });
+    const { docs: rows } = await readTables(env.LANCEDB_URI);
+    const orig = rows.find((d) => d.item_key === keyOf(p("guide.md")));
+    const copy = rows.find((d) => d.item_key === keyOf(p("guide-copy.md")));
+    expect(copy?.content_hash).toBe(orig?.content_hash);
+    expect(copy?.doc_id).not.toBe(orig?.doc_id);
+    await expectStoreMatchesFiles(env, listFiles(docs), { userId: "alice" });
+  });
+
+  it("deleting a file removes its rows from both tables", async () => {
+    const { docs: before } = await readTables(env.LANCEDB_URI);
+    const gone = before.find((d) => d.item_key === keyOf(p("page.html")));
+    expect(gone).toBeDefined();
+    rmSync(p("page.html"));
+    const r = await sync();
+    expect(r.code, show(r)).toBe(0);
+    expect(r.json).toMatchObject({ deleted: 1, added: 0, moved: 0, updated: 0, held_deletions: 0 });
+    const { docs: rows, chunks } = await readTables(env.LANCEDB_URI);
+    expect(rows.filter((d) => d.doc_id === gone?.doc_id)).toEqual([]);
+    expect(chunks.filter((c) => c.doc_id === gone?.doc_id)).toEqual([]);
+    await expectStoreMatchesFiles(env, listFiles(docs), { userId: "alice" });
+  });
+});
+
+describe("what a sync reads", () => {
+  it("skips dot-files, node_modules and unsupported types; touching a file re-embeds nothing", async () => {
+    const tmp = makeTempDir("lancedb-sync-cli-");
+    try {
+      const env = envFor(tmp.path);
+      const dir = join(tmp.path, "docs");
+      mkdirSync(join(dir, ".git"), { recursive: true });
+      mkdirSync(join(dir, "node_modules", "pkg"), { recursive: true });
+      writeFileSync(join(dir, "kept.md"), "# Kept\n\nvisible text\n");
+      writeFileSync(join(dir, ".hidden.md"), "# Hidden\n");
+      writeFileSync(join(dir, ".git", "HEAD.txt"), "ref: main\n");
+      writeFileSync(join(dir, "node_modules", "pkg", "README.md"), "# pkg\n");
+      writeFileSync(join(dir, "data.json"), "{}");
+      writeFileSync(join(dir, "image.png"), Buffer.from([0x89, 0x50, 0x4e, 0x47]));
+      const sync = () => runCli(["sync", dir, "--user", "alice", "--json"], { cwd: tmp.path, env });
+      const r = await sync();
+      expect(r.code, show(r)).toBe(0);
+      expect(r.json).toMatchObject({ listed: 1, added: 1 });
+
+      const later = new Date(Date.now() + 60_000);
+      utimesSync(join(dir, "kept.md"), later, later);
+      const t = await sync();
+      expect(t.code, show(t)).toBe(0);
+      expect(t.json).toMatchObject({ unchanged: 1, updated: 0, embedded_chunks: 0 });
+      await expectStoreMatchesFiles(
+        env,
+        listFiles(dir).filter((f) => f.endsWith("kept.md")),
+        {
+          userId: "alice",
+        },
+      );
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it("a file over MAX_FILE_SIZE_MB fails with SYNC_E_FILE_TOO_LARGE; the others are synced", async () => {
+    const tmp = makeTempDir("lancedb-sync-cli-");
+    try {
+      const env = envFor(tmp.path, { MAX_FILE_SIZE_MB: "0.002" });
+      const dir = join(tmp.path, "docs");
+      mkdirSync(dir);
+      writeFileSync(join(dir, "small.txt"), "small file\n");
+      writeFileSync(join(dir, "big.txt"), "x ".repeat(5000));
+      const r = await runCli(["sync", dir, "--user", "alice", "--json"], { cwd: tmp.path, env });
+      expect(r.code, show(r)).toBe(2);
+      expect(r.json).toMatchObject({ added: 1, failed: 1 });
+      expect(r.json.failures[0]).toMatchObject({
+        key: keyOf(join(dir, "big.txt")),
+        code: "SYNC_E_FILE_TOO_LARGE",
+      });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe("a source whose root disappeared", () => {
+  it("fails with SYNC_E_SOURCE_UNAVAILABLE and deletes nothing; recovers when the root is back", async () => {
+    const tmp = makeTempDir("lancedb-sync-cli-");
+    try {
+      const env = envFor(tmp.path);
+      const dir = join(tmp.path, "share");
+      mkdirSync(dir);
+      for (let i = 0; i < 4; i++) writeFileSync(join(dir, `n${i}.md`), `# Note ${i}\n\nSome text ${i}.\n`);
+      const first = await runCli(["sync", dir, "--user", "alice", "--source", "s1", "--json"], {
+        cwd: tmp.path,
+        env,
+      });
+      expect(first.code, show(first)).toBe(0);
+      expect(first.json.added).toBe(4);
+
+      renameSync(dir, join(tmp.path, "share-away"));
+      const r = await runCli(["sync", "--user", "alice", "--source", "s1", "--json"], { cwd: tmp.path, env });
+      expect(r.code, show(r)).toBe(1);
+      expect(r.json.error.code).toBe("SYNC_E_SOURCE_UNAVAILABLE");
+      expect(r.stderr).toContain("SYNC_E_SOURCE_UNAVAILABLE");
+      const { docs, chunks } = await readTables(env.LANCEDB_URI);
+      expect(docs).toHaveLength(4);
+      expect(chunks).toHaveLength(4);
+
+      const s = await runCli(["status", "--json"], { cwd: tmp.path, env });
+      expect(s.json.documents).toBe(4);
+      expect(s.json.sources).toEqual([expect.objectContaining({ name: "s1", healthy: false })]);
+      expect(s.json.last_run).toMatchObject({ source: "s1", status: "failed" });
+
+      renameSync(join(tmp.path, "share-away"), dir);
+      const back = await runCli(["sync", "--user", "alice", "--source", "s1", "--json"], {
+        cwd: tmp.path,
+        env,
+      });
+      expect(back.code, show(back)).toBe(0);
+      expect(back.json).toMatchObject({ unchanged: 4, deleted: 0, added: 0 });
+      await expectStoreMatchesFiles(env, listFiles(dir), { userId: "alice", sourceId: "s1" });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe("the mass-delete guard", () => {
+  it("holds 6 of 10 deletions (exit 3) until --allow-mass-delete", async () => {
+    const tmp = makeTempDir("lancedb-sync-cli-");
+    try {
+      const env = envFor(tmp.path);
+      const dir = join(tmp.path, "docs");
+      mkdirSync(dir);
+      for (let i = 0; i < 10; i++) writeFileSync(join(dir, `f${i}.txt`), `file number ${i} about kites\n`);
+      const sync = (...extra: string[]) =>
+        runCli(["sync", dir, "--user", "alice", "--json", ...extra], { cwd: tmp.path, env });
+      expect((await sync()).json.added).toBe(10);
+
+      for (let i = 0; i < 6; i++) rmSync(join(dir, `f${i}.txt`));
+      const held = await sync();
+      expect(held.code, show(held)).toBe(3);
+      expect(held.json).toMatchObject({ held_deletions: 6, deleted: 0, unchanged: 4 });
+      expect(held.json.warnings.join(" ")).toContain("--allow-mass-delete");
+      expect((await readTables(env.LANCEDB_URI)).docs).toHaveLength(10);
+
+      const again = await sync();
+      expect(again.code, show(again)).toBe(3);
+      expect((await readTables(env.LANCEDB_URI)).docs).toHaveLength(10);
+
+      const allowed = await sync("--allow-mass-delete");
+      expect(allowed.code, show(allowed)).toBe(0);
+      expect(allowed.json).toMatchObject({ deleted: 6, held_deletions: 0 });
+      await expectStoreMatchesFiles(env, listFiles(dir), { userId: "alice" });
+
+      // An emptied folder (the root still exists) is always held, whatever the share.
+      for (let i = 6; i < 10; i++) rmSync(join(dir, `f${i}.txt`));
+      const emptied = await sync();
+      expect(emptied.code, show(emptied)).toBe(3);
+      expect(emptied.json).toMatchObject({ listed: 0, held_deletions: 4, deleted: 0 });
+      expect((await readTables(env.LANCEDB_URI)).docs).toHaveLength(4);
+      const cleared = await sync("--allow-mass-delete");
+      expect(cleared.code, show(cleared)).toBe(0);
+      expect(cleared.json).toMatchObject({ deleted: 4 });
+      const { docs: rows, chunks } = await readTables(env.LANCEDB_URI);
+      expect(rows).toEqual([]);
+      expect(chunks).toEqual([]);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe("--pattern", () => {
+  it('"**/*.md" syncs only Markdown files, nested ones included', async () => {
+    const tmp = makeTempDir("lancedb-sync-cli-");
+    try {
+      const env = envFor(tmp.path);
+      const dir = join(tmp.path, "docs");
+      mkdirSync(join(dir, "sub", "deeper"), { recursive: true });
+      writeFileSync(join(dir, "a.md"), "# A\n\nalpha\n");
+      writeFileSync(join(dir, "sub", "b.md"), "# B\n\nbravo\n");
+      writeFileSync(join(dir, "sub", "deeper", "c.MD"), "# C\n\ncharlie\n");
+      writeFileSync(join(dir, "d.txt"), "delta\n");
+      writeFileSync(join(dir, "sub", "e.html"), "<p>echo</p>");
+      const r = await runCli(["sync", dir, "--user", "alice", "--pattern", "**/*.md", "--json"], {
+        cwd: tmp.path,
+        env,
+      });
+      expect(r.code, show(r)).toBe(0);
+      expect(r.json).toMatchObject({ listed: 3, added: 3 });
+      const { docs } = await readTables(env.LANCEDB_URI);
+      expect(docs.map((d) => d.item_key).sort()).toEqual(
+        [join(dir, "a.md"), join(dir, "sub", "b.md"), join(dir, "sub", "deeper", "c.MD")].map(keyOf).sort(),
+      );
+
+      // The patterns are remembered with the source: a rerun by name lists the same files.
+      const again = await runCli(["sync", "--user", "alice", "--source", r.json.source, "--json"], {
+        cwd: tmp.path,
+        env,
+      });
+      expect(again.code, show(again)).toBe(0);
+      expect(again.json).toMatchObject({ listed: 3, unchanged: 3, deleted: 0 });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe("file names with quotes, spaces and non-ASCII letters", () => {
+  it("are synced, renamed and deleted like any other", async () => {
+    const tmp = makeTempDir("lancedb-sync-cli-");
+    try {
+      const env = envFor(tmp.path);
+      const dir = join(tmp.path, "docs");
+      mkdirSync(join(dir, "it's a folder"), { recursive: true });
+      const names = [
+        "o'brien's notes.md",
+        "naïve café.txt",
+        "semi;colon -- dash.txt",
+        "it's a folder/x' OR '1'='1.md",
+      ];
+      for (const [i, n] of names.entries()) {
+        writeFileSync(join(dir, n), `# Title ${i}\n\nbody number ${i} with pelicans\n`);
+      }
+      const sync = () => runCli(["sync", dir, "--user", "alice", "--json"], { cwd: tmp.path, env });
+      const r = await sync();
+      expect(r.code, show(r)).toBe(0);
+      expect(r.json.added).toBe(names.length);
+      await expectStoreMatchesFiles(env, listFiles(dir), { userId: "alice" });
+
+      renameSync(join(dir, "o'brien's notes.md"), join(dir, "o'neill's notes.md"));
+      rmSync(join(dir, "naïve café.txt"));
+      const r2 = await sync();
+      expect(r2.code, show(r2)).toBe(0);
+      expect(r2.json).toMatchObject({ moved: 1, deleted: 1, added: 0 });
+      await expectStoreMatchesFiles(env, listFiles(dir), { userId: "alice" });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe("two syncs of the same source at the same time", () => {
+  /**
+   * Deterministic interleaving: run A is frozen (SIGSTOP) after it has read the journal but before it writes
+   * anything; run B then syncs the same changes to completion; then A resumes. Whatever the product does about
+   * it (a per-source lock that makes one run wait or fail, or idempotent writes), the end state must hold
+   * each file exactly once.
+   */
+  it("an overlapping run neither duplicates documents nor chunks", async () => {
+    const tmp = makeTempDir("lancedb-sync-cli-");
+    try {
+      const env = envFor(tmp.path);
+      const dir = join(tmp.path, "docs");
+      mkdirSync(dir);
+      writeFileSync(join(dir, "seed.txt"), "the first note\n");
+      const args = ["sync", dir, "--user", "alice", "--source", "shared", "--json"];
+      expect((await runCli(args, { cwd: tmp.path, env })).code).toBe(0);
+      const rand = prng(8);
+      for (let i = 0; i < 100; i++) writeFileSync(join(dir, `n${i}.txt`), makeText(rand, 1500, `n${i}`));
+
+      const journal = new Database(env.STATE_DB_PATH, { readonly: true });
+      try {
+        const running = journal.prepare("SELECT count(*) AS n FROM runs WHERE status = 'running'");
+        const pending = journal.prepare("SELECT count(*) AS n FROM items WHERE status = 'pending'");
+        const a = spawnCli(args, { cwd: tmp.path, env });
+        const deadline = Date.now() + 20_000;
+        while ((running.get() as { n: number }).n === 0 && Date.now() < deadline) await sleep(2);
+        await sleep(25); // A lists and reads the journal within a few ms; its first write comes much later
+        a.child.kill("SIGSTOP");
+        const frozenBeforeWriting = (pending.get() as { n: number }).n === 0;
+        let b: Awaited<ReturnType<typeof runCli>>;
+        try {
+          b = await runCli(args, { cwd: tmp.path, env });
+        } finally {
+          a.child.kill("SIGCONT");
+        }
+        const ra = await a.done;
+        expect(frozenBeforeWriting, "run A was frozen before its first write").toBe(true);
+        expect([0, 1], show(ra)).toContain(ra.code);
+        expect([0, 1], show(b)).toContain(b.code);
+      } finally {
+        journal.close();
+      }
+      const last = await runCli(args, { cwd: tmp.path, env });
+      expect(last.code, show(last)).toBe(0);
+      await expectStoreMatchesFiles(env, listFiles(dir), { userId: "alice", sourceId: "shared" });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});

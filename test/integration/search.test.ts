@@ -1,0 +1,236 @@
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isSyncError } from "../../src/errors/sync-error.js";
+import { HashingEmbedder } from "../../src/pipeline/embed/hashing-embedder.js";
+import { searchChunks } from "../../src/search/search-chunks.js";
+import { LanceDbStore } from "../../src/storage/lancedb-store.js";
+import { runCli } from "../helpers/run-cli.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
+import { envFor, keyOf, readTables, show } from "./support.js";
+
+const INJECTIONS = ["x' OR '1'='1", "alice' OR '1'='1", "alice' --", "alice OR user_id = 'bob'"];
+
+interface Hit {
+  doc_id: string;
+  item_key: string;
+  text: string;
+  score: number;
+}
+
+describe("search is scoped to one user", () => {
+  const tmp = makeTempDir("lancedb-sync-search-");
+  const env = envFor(tmp.path);
+  const aliceDir = join(tmp.path, "alice");
+  const bobDir = join(tmp.path, "bob");
+  const aliceDocs = new Set<string>();
+  const bobDocs = new Set<string>();
+
+  const search = (query: string, user: string, ...extra: string[]) =>
+    runCli(["search", query, "--user", user, "--json", ...extra], { cwd: tmp.path, env });
+
+  beforeAll(async () => {
+    mkdirSync(aliceDir);
+    mkdirSync(bobDir);
+    // Shared vocabulary ("lighthouse keeper") in both users' documents, plus words only one of them has.
+    writeFileSync(
+      join(aliceDir, "lighthouse.md"),
+      "# Lighthouse\n\nThe lighthouse keeper logs every passing ship in the copper ledger. Zephyrine storms arrive in spring.\n",
+    );
+    writeFileSync(join(aliceDir, "garden.txt"), "The lighthouse keeper also tends an orchard of pears.\n");
+    writeFileSync(join(aliceDir, "recipes.txt"), "Zephyrine soup: onions, pears, and a pinch of salt.\n");
+    writeFileSync(
+      join(bobDir, "keeper.md"),
+      "# Keeper\n\nA lighthouse keeper's diary: fog, foghorns and the quarterly marmalade inventory.\n",
+    );
+    writeFileSync(
+      join(bobDir, "boats.txt"),
+      "Boats pass the lighthouse at night; the keeper waves a lantern.\n",
+    );
+    for (const [user, dir] of [
+      ["alice", aliceDir],
+      ["bob", bobDir],
+    ] as const) {
+      const r = await runCli(["sync", dir, "--user", user, "--json"], { cwd: tmp.path, env });
+      expect(r.code, show(r)).toBe(0);
+    }
+    const { docs } = await readTables(env.LANCEDB_URI);
+    for (const d of docs) (d.user_id === "alice" ? aliceDocs : bobDocs).add(d.doc_id);
+    expect(aliceDocs.size).toBe(3);
+    expect(bobDocs.size).toBe(2);
+  });
+  afterAll(() => tmp.cleanup());
+
+  for (const mode of ["vector", "fts", "hybrid"]) {
+    it(`${mode}: alice's hits come only from alice's documents, bob's only from bob's`, async () => {
+      for (const [user, own, dir] of [
+        ["alice", aliceDocs, aliceDir],
+        ["bob", bobDocs, bobDir],
+      ] as const) {
+        const r = await search("lighthouse keeper", user, "--mode", mode, "--limit", "20");
+        expect(r.code, show(r)).toBe(0);
+        expect(r.json.mode).toBe(mode);
+        const hits = r.json.hits as Hit[];
+        expect(hits.length).toBeGreaterThan(0);
+        for (const h of hits) {
+          expect(own.has(h.doc_id), `${user} got ${h.item_key}`).toBe(true);
+          expect(h.item_key.startsWith(`${keyOf(dir)}/`)).toBe(true);
+          expect(typeof h.text).toBe("string");
+          expect(h.text.length).toBeGreaterThan(0);
+          expect(Number.isFinite(h.score)).toBe(true);
+        }
+        // Scores are ordered best first.
+        for (let i = 1; i < hits.length; i++) {
+          expect((hits[i] as Hit).score).toBeLessThanOrEqual((hits[i - 1] as Hit).score);
+        }
+      }
+    });
+  }
+
+  it("fts: a word only alice has finds her document, and nothing for bob", async () => {
+    const a = await search("marmalade", "alice", "--mode", "fts");
+    expect(a.code, show(a)).toBe(0);
+    expect(a.json.hits).toEqual([]);
+    const b = await search("marmalade", "bob", "--mode", "fts");
+    expect(b.json.hits.map((h: Hit) => h.item_key)).toEqual([keyOf(join(bobDir, "keeper.md"))]);
+    const z = await search("zephyrine", "alice", "--mode", "fts");
+    expect(z.json.hits.map((h: Hit) => h.item_key).sort()).toEqual(
+      [keyOf(join(aliceDir, "lighthouse.md")), keyOf(join(aliceDir, "recipes.txt"))].sort(),
+    );
+    const zb = await search("zephyrine", "bob", "--mode", "hybrid");
+    for (const h of zb.json.hits as Hit[]) expect(bobDocs.has(h.doc_id)).toBe(true);
+  });
+
+  it("vector: the exact text of a chunk ranks that chunk first", async () => {
+    const text = "Zephyrine soup: onions, pears, and a pinch of salt.";
+    const r = await search(text, "alice", "--mode", "vector");
+    expect(r.json.hits[0].item_key).toBe(keyOf(join(aliceDir, "recipes.txt")));
+    expect(r.json.hits[0].score).toBeCloseTo(1, 4);
+    const b = await search(text, "bob", "--mode", "vector");
+    for (const h of b.json.hits as Hit[]) expect(bobDocs.has(h.doc_id)).toBe(true);
+  });
+
+  for (const user of INJECTIONS.slice(0, 2)) {
+    it(`a filter-injection user id (${user}) exits 1 with SYNC_E_INVALID_ID and no hits`, async () => {
+      for (const mode of ["vector", "fts", "hybrid"]) {
+        const r = await search("lighthouse", user, "--mode", mode);
+        expect(r.code, show(r)).toBe(1);
+        expect(r.json).toEqual({ error: expect.objectContaining({ code: "SYNC_E_INVALID_ID" }) });
+        expect(r.stdout).not.toContain("lighthouse keeper");
+      }
+    });
+  }
+
+  it("status and cleanup-failed reject an injection user id too", async () => {
+    for (const args of [["status"], ["cleanup-failed"], ["cleanup-failed", "--source", "x"]]) {
+      const r = await runCli([...args, "--user", INJECTIONS[0] as string, "--json"], { cwd: tmp.path, env });
+      expect(r.code, show(r)).toBe(1);
+      expect(r.json.error.code).toBe("SYNC_E_INVALID_ID");
+    }
+    const bad = await runCli(["sync", aliceDir, "--user", "alice", "--source", "s' OR '1'='1", "--json"], {
+      cwd: tmp.path,
+      env,
+    });
+    expect(bad.code, show(bad)).toBe(1);
+    expect(bad.json.error.code).toBe("SYNC_E_INVALID_ID");
+  });
+
+  it("searchChunks itself rejects an injection user id before querying", async () => {
+    const store = new LanceDbStore({
+      uri: env.LANCEDB_URI,
+      documentsTable: "processed_documents",
+      chunksTable: "document_chunks",
+    });
+    const embedder = new HashingEmbedder();
+    await store.open(embedder);
+    try {
+      const ok = await searchChunks(store, embedder, { query: "lighthouse", userId: "alice", mode: "fts" });
+      expect(ok.length).toBeGreaterThan(0);
+      for (const h of ok) expect(aliceDocs.has(h.doc_id)).toBe(true);
+      for (const userId of INJECTIONS) {
+        for (const mode of ["vector", "fts", "hybrid"] as const) {
+          let caught: unknown;
+          try {
+            await searchChunks(store, embedder, { query: "lighthouse", userId, mode });
+          } catch (err) {
+            caught = err;
+          }
+          expect(isSyncError(caught, "SYNC_E_INVALID_ID"), `${mode} ${userId}: ${String(caught)}`).toBe(true);
+        }
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a user without documents gets no hits", async () => {
+    for (const mode of ["vector", "fts", "hybrid"]) {
+      const r = await search("lighthouse keeper", "carol", "--mode", mode);
+      expect(r.code, show(r)).toBe(0);
+      expect(r.json.hits).toEqual([]);
+    }
+  });
+});
+
+describe("full-text search after the index was built", () => {
+  it("finds documents added later, and forgets deleted and rewritten text", async () => {
+    const tmp = makeTempDir("lancedb-sync-search-");
+    try {
+      const env = envFor(tmp.path);
+      const dir = join(tmp.path, "docs");
+      mkdirSync(dir);
+      writeFileSync(join(dir, "a.txt"), "The albatross glides over the harbour.\n");
+      writeFileSync(join(dir, "b.txt"), "The cormorant dives for sardines.\n");
+      writeFileSync(join(dir, "c.txt"), "The puffin nests on the cliff.\n");
+      const sync = () => runCli(["sync", dir, "--user", "alice", "--json"], { cwd: tmp.path, env });
+      const fts = async (q: string) => {
+        const r = await runCli(["search", q, "--user", "alice", "--mode", "fts", "--json"], {
+          cwd: tmp.path,
+          env,
+        });
+        expect(r.code, show(r)).toBe(0);
+        return (r.json.hits as Hit[]).map((h) => h.item_key).sort();
+      };
+      expect((await sync()).code).toBe(0);
+      expect(await fts("albatross")).toEqual([keyOf(join(dir, "a.txt"))]); // builds the index
+
+      writeFileSync(join(dir, "d.txt"), "The kittiwake screams at dawn.\n");
+      writeFileSync(join(dir, "a.txt"), "The gannet plunges into the sea.\n");
+      rmSync(join(dir, "b.txt"));
+      const r = await sync();
+      expect(r.code, show(r)).toBe(0);
+      expect(r.json).toMatchObject({ added: 1, updated: 1, deleted: 1 });
+
+      expect(await fts("kittiwake")).toEqual([keyOf(join(dir, "d.txt"))]);
+      expect(await fts("gannet")).toEqual([keyOf(join(dir, "a.txt"))]);
+      expect(await fts("albatross")).toEqual([]);
+      expect(await fts("cormorant")).toEqual([]);
+      const hybrid = await runCli(["search", "cormorant sardines", "--user", "alice", "--json"], {
+        cwd: tmp.path,
+        env,
+      });
+      for (const h of hybrid.json.hits as Hit[]) expect(h.item_key).not.toBe(keyOf(join(dir, "b.txt")));
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe("search on an empty database", () => {
+  it("returns no hits in every mode", async () => {
+    const tmp = makeTempDir("lancedb-sync-search-");
+    try {
+      const env = envFor(tmp.path);
+      for (const mode of ["vector", "fts", "hybrid"]) {
+        const r = await runCli(["search", "anything at all", "--user", "alice", "--mode", mode, "--json"], {
+          cwd: tmp.path,
+          env,
+        });
+        expect(r.code, show(r)).toBe(0);
+        expect(r.json.hits).toEqual([]);
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});

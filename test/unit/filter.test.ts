@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import { isSyncError } from "../../src/errors/sync-error.js";
+import { and, eq, ID_PATTERN, inList, sqlString, userFilter, validateId } from "../../src/storage/filter.js";
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error("expected a throw");
+}
+
+describe("filter helpers", () => {
+  it("validateId accepts plain ids up to 128 characters", () => {
+    for (const id of ["alice", "a", "user@example.com", "team-1_x.y", "A".repeat(128), "0abc"]) {
+      expect(validateId("user id", id)).toBe(id);
+    }
+  });
+
+  it.each([
+    ["x' OR '1'='1"],
+    [""],
+    ["/"],
+    ["a/b"],
+    ["../etc"],
+    ["A".repeat(129)],
+    [" alice"],
+    ["alice\n"],
+    ["-leading-dash"],
+    [".hidden"],
+    ["a\0b"],
+    ["al ice"],
+    ["ali'ce"],
+    ['ali"ce'],
+  ])("validateId rejects %j with SYNC_E_INVALID_ID naming the field", (bad) => {
+    const err = thrown(() => validateId("user id", bad));
+    expect(isSyncError(err, "SYNC_E_INVALID_ID")).toBe(true);
+    expect((err as Error).message).toContain("user id");
+    expect(ID_PATTERN.test(bad)).toBe(false);
+  });
+
+  it("sqlString quotes and doubles single quotes", () => {
+    expect(sqlString("abc")).toBe("'abc'");
+    expect(sqlString("O'Brien")).toBe("'O''Brien'");
+    expect(sqlString("x' OR '1'='1")).toBe("'x'' OR ''1''=''1'");
+    expect(sqlString("''")).toBe("''''''");
+    expect(sqlString("")).toBe("''");
+    expect(
+      isSyncError(
+        thrown(() => sqlString("a\0b")),
+        "SYNC_E_INVALID_ARGUMENT",
+      ),
+    ).toBe(true);
+  });
+
+  it("inList of an empty list is `false`; otherwise every value is escaped", () => {
+    expect(inList("doc_id", [])).toBe("false");
+    expect(inList("doc_id", ["a", "b'c"])).toBe("doc_id IN ('a', 'b''c')");
+  });
+
+  it("column names are checked", () => {
+    expect(eq("item_key", "k")).toBe("item_key = 'k'");
+    expect(
+      isSyncError(
+        thrown(() => eq("x; DROP", "k")),
+        "SYNC_E_INVALID_ARGUMENT",
+      ),
+    ).toBe(true);
+    expect(
+      isSyncError(
+        thrown(() => inList("Doc-Id", ["a"])),
+        "SYNC_E_INVALID_ARGUMENT",
+      ),
+    ).toBe(true);
+  });
+
+  it("userFilter scopes to a valid user and refuses an injection", () => {
+    expect(userFilter("alice")).toBe("user_id = 'alice'");
+    expect(userFilter("bob@example.com")).toBe("user_id = 'bob@example.com'");
+    expect(
+      isSyncError(
+        thrown(() => userFilter("x' OR '1'='1")),
+        "SYNC_E_INVALID_ID",
+      ),
+    ).toBe(true);
+  });
+
+  it("and() parenthesises every filter", () => {
+    expect(and("a = 1", "b = 2 OR c = 3")).toBe("(a = 1) AND (b = 2 OR c = 3)");
+  });
+});
