@@ -1,6 +1,8 @@
 /**
- * `npm run bench [-- --n 2000 --rounds 1 --keep --dir <dir> --json --seed <int>]`: benchmark of the sync
- * engine through the built CLI, every step a fresh `node dist/cli/main.js` process (as after a restart):
+ * `npm run bench [-- --n 2000 --rounds 1 --keep --dir <dir> --json --seed <int> --stall-seconds 120
+ * --timeout-seconds 3600]`: benchmark of the sync engine through the built CLI, every step a fresh
+ * `node dist/cli/main.js` process (as after a restart) with LANCEDB_URI / STATE_DB_PATH in the work dir,
+ * LOG_LEVEL=warn and the rest of the environment passed through (e.g. `LANCE_CPU_THREADS`):
  *
  * (a) initial sync of a synthetic corpus of `--n` documents; (b) re-sync with nothing changed;
  * (c) re-sync after 5% of the documents were modified (a paragraph or two in the middle), 1% added and 1%
@@ -11,10 +13,20 @@
  * duplicate documents or chunks, no orphans, chunk sets complete, rows exactly the files on disk, content
  * hashes current, vectors of touched chunks right, embedded chunks >= new distinct chunk texts — any excess
  * is reported as a note). The table goes to stdout, progress to stderr; `--json` adds one JSON summary line
- * at the end of stdout. Exits 1 when any check fails.
+ * at the end of stdout. Exits 1 when any check fails. A child whose CPU time stops growing for
+ * `--stall-seconds` (a deadlock; Linux only) or that outlives `--timeout-seconds` is killed and fails.
  */
 import { type SpawnOptions, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -87,6 +99,29 @@ interface ChildRun {
   stdout: string;
   stderr: string;
   wallMs: number;
+  /** Why the watchdog killed the child, if it did. */
+  killedAs?: string;
+}
+
+/** When a child is killed as stuck. */
+interface Watchdog {
+  /** Kill a child whose CPU time (all threads) grew by less than 0.2 s in this many seconds (Linux only). */
+  stallSeconds: number;
+  /** Kill a child that runs longer than this. */
+  timeoutSeconds: number;
+}
+
+let watchdog: Watchdog = { stallSeconds: 120, timeoutSeconds: 3600 };
+
+/** CPU seconds (user + system, all threads) of a process, from /proc; undefined where that is not readable. */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 function run(cmd: string, args: string[], options: SpawnOptions): Promise<ChildRun> {
@@ -95,18 +130,43 @@ function run(cmd: string, args: string[], options: SpawnOptions): Promise<ChildR
     const child = spawn(cmd, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
+    let killedAs: string | undefined;
+    let lastCpu = 0;
+    let lastProgress = t0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      const cpu = child.pid === undefined ? undefined : cpuSeconds(child.pid);
+      if (cpu !== undefined && cpu - lastCpu >= 0.2) {
+        lastCpu = cpu;
+        lastProgress = now;
+      }
+      if (cpu !== undefined && now - lastProgress > watchdog.stallSeconds * 1000) {
+        killedAs = `stalled: no CPU progress for ${watchdog.stallSeconds} s (${cpu.toFixed(1)} CPU s in ${((now - t0) / 1000).toFixed(0)} s wall), killed`;
+      } else if (now - t0 > watchdog.timeoutSeconds * 1000) {
+        killedAs = `timed out after ${watchdog.timeoutSeconds} s, killed`;
+      }
+      if (killedAs) {
+        clearInterval(timer);
+        child.kill("SIGKILL");
+      }
+    }, 2000);
     child.stdout?.on("data", (b: Buffer) => out.push(b));
     child.stderr?.on("data", (b: Buffer) => err.push(b));
-    child.on("error", reject);
-    child.on("close", (code, signal) =>
+    child.on("error", (e) => {
+      clearInterval(timer);
+      reject(e);
+    });
+    child.on("close", (code, signal) => {
+      clearInterval(timer);
       resolvePromise({
         code,
         signal,
         stdout: Buffer.concat(out).toString("utf8"),
         stderr: Buffer.concat(err).toString("utf8"),
         wallMs: performance.now() - t0,
-      }),
-    );
+        killedAs,
+      });
+    });
   });
 }
 
@@ -116,7 +176,7 @@ function lastJson<T>(r: ChildRun, what: string): T {
     return JSON.parse(line) as T;
   } catch {
     throw new Error(
-      `${what}: no JSON on stdout (exit ${r.code ?? r.signal}): ${r.stderr.trim() || r.stdout.trim()}`,
+      `${what}: no JSON on stdout (exit ${r.code ?? r.signal}${r.killedAs ? `, ${r.killedAs}` : ""}): ${r.stderr.trim() || r.stdout.trim()}`,
     );
   }
 }
@@ -145,8 +205,16 @@ async function main(): Promise<number> {
       dir: { type: "string" },
       json: { type: "boolean", default: false },
       seed: { type: "string", default: "20240601" },
+      "stall-seconds": { type: "string", default: "120" },
+      "timeout-seconds": { type: "string", default: "3600" },
     },
   });
+  watchdog = {
+    stallSeconds: Number(values["stall-seconds"]),
+    timeoutSeconds: Number(values["timeout-seconds"]),
+  };
+  if (!(watchdog.stallSeconds > 0) || !(watchdog.timeoutSeconds > 0))
+    throw new Error("--stall-seconds and --timeout-seconds: expected positive numbers");
   const n = Number(values.n);
   const rounds = Number(values.rounds);
   const seed = Number(values.seed);
@@ -377,7 +445,10 @@ async function main(): Promise<number> {
     for (const p of chk.problems) f.push(`store: ${p}`);
     if (baseline && chk.chunkDigest !== baseline.digest) f.push("chunk ids/text hashes changed");
     if (chk.newTextHashes !== 0) f.push(`${chk.newTextHashes} new chunk texts appeared`);
-    if (r.code !== 0) f.push(`compact exited ${r.code ?? r.signal}: ${r.stderr.trim()}`);
+    if (r.code !== 0)
+      f.push(
+        `compact exited ${r.code ?? r.signal}${r.killedAs ? ` (${r.killedAs})` : ""}: ${r.stderr.trim()}`,
+      );
     if (after.documents !== before.documents || after.chunks !== before.chunks)
       f.push(`rows changed: ${before.documents}/${before.chunks} -> ${after.documents}/${after.chunks}`);
     for (const a of after.tables) {

@@ -15,7 +15,8 @@ export interface AppContext {
   config: Config;
   logger: Logger;
   journal: SqliteJournal;
-  embedder: Embedder;
+  /** The configured embedder, created on first call (the OpenAI-compatible one may ask its server). */
+  embedder(): Promise<Embedder>;
   process: ContentProcessor;
   /** Opens the LanceDB store once (creating tables or checking the embedder) and returns it. */
   openStore(): Promise<LanceDbStore>;
@@ -28,15 +29,13 @@ export interface AppContext {
 }
 
 /** Wires config to the journal, embedder, processor and (lazily) the store. */
-export async function openAppContext(config: Config, logger: Logger): Promise<AppContext> {
+export function openAppContext(config: Config, logger: Logger): AppContext {
   const journal = new SqliteJournal(config.stateDbPath);
-  let embedder: Embedder;
-  try {
-    embedder = await createEmbedder(config.embedding);
-  } catch (err) {
-    journal.close();
-    throw err;
-  }
+  let embedderPromise: Promise<Embedder> | undefined;
+  const embedder = (): Promise<Embedder> => {
+    embedderPromise ??= createEmbedder(config.embedding);
+    return embedderPromise;
+  };
   let store: Promise<LanceDbStore> | undefined;
   const openStore = (): Promise<LanceDbStore> => {
     store ??= (async () => {
@@ -48,8 +47,9 @@ export async function openAppContext(config: Config, logger: Logger): Promise<Ap
         chunksTable: config.chunksTable,
         maxChunkRowsPerCommit: config.writeBatchChunks,
       });
-      await s.open(embedder);
-      journal.setMeta(EMBEDDER_META_KEY, embedder.id);
+      const e = await embedder();
+      await s.open(e);
+      journal.setMeta(EMBEDDER_META_KEY, e.id);
       return s;
     })();
     return store;
@@ -67,7 +67,7 @@ export async function openAppContext(config: Config, logger: Logger): Promise<Ap
     openStore,
     async checkEmbedder() {
       const recorded = journal.getMeta(EMBEDDER_META_KEY);
-      if (recorded !== undefined && recorded !== embedder.id) await openStore();
+      if (recorded !== undefined && recorded !== (await embedder()).id) await openStore();
     },
     async close() {
       if (store) await (await store.catch(() => undefined))?.close();

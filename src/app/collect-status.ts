@@ -1,4 +1,5 @@
 import type { TableHealth } from "../core/document-store.js";
+import { DEFAULT_HASHING_DIMENSIONS, hashingEmbedderId } from "../pipeline/embed/hashing-embedder.js";
 import { validateId } from "../storage/filter.js";
 import type { AppContext } from "./app-context.js";
 
@@ -38,6 +39,13 @@ export interface StatusReport {
   }>;
 }
 
+/** The configured embedder's id as far as it is known without asking a server. */
+export function describeEmbedder(config: AppContext["config"]): string {
+  const e = config.embedding;
+  if (e.provider === "hashing") return hashingEmbedderId(e.dimensions ?? DEFAULT_HASHING_DIMENSIONS);
+  return `openai-compatible:${e.model}:${e.dimensions ?? "?"}`;
+}
+
 /** Gathers status without creating tables or checking the embedder (status must work when those fail). */
 export async function collectStatus(ctx: AppContext, userId?: string): Promise<StatusReport> {
   if (userId !== undefined) validateId("user id", userId);
@@ -67,7 +75,7 @@ export async function collectStatus(ctx: AppContext, userId?: string): Promise<S
     ...rows,
     failed: counts.failures,
     pending: counts.pending,
-    embedder: ctx.embedder.id,
+    embedder: describeEmbedder(config),
     table_embedder: tableEmbedder,
     tables,
     sources: journal.listSources(userId).map((s) => ({

@@ -60,15 +60,17 @@ export async function syncFolders(ctx: AppContext, options: SyncFoldersOptions):
     maxFileBytes: config.maxFileBytes,
     readChunkBytes: config.readChunkBytes,
   });
-  const result = await runSync(
-    {
-      journal: ctx.journal,
-      openStore: () => ctx.openStore(),
-      embedder: ctx.embedder,
-      process: ctx.process,
-      logger: ctx.logger,
-    },
-    {
+  const deps = {
+    journal: ctx.journal,
+    openStore: () => ctx.openStore(),
+    embedder: await ctx.embedder(),
+    process: ctx.process,
+    logger: ctx.logger,
+  };
+  // One run per source at a time: two overlapping runs could each write a document the other also writes.
+  const lock = ctx.journal.acquireRunLock(userId, name);
+  try {
+    const result = await runSync(deps, {
       userId,
       source,
       writeBatchDocs: config.writeBatchDocs,
@@ -80,7 +82,9 @@ export async function syncFolders(ctx: AppContext, options: SyncFoldersOptions):
       signal: options.signal,
       onProgress: options.onProgress,
       onStep: options.onStep,
-    },
-  );
-  return { source: name, ...result };
+    });
+    return { source: name, ...result };
+  } finally {
+    ctx.journal.releaseRunLock(userId, name, lock);
+  }
 }

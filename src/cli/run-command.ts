@@ -29,7 +29,7 @@ export async function runPlain(json: boolean, fn: () => Promise<number>): Promis
 export async function runCommand(json: boolean, fn: (ctx: AppContext) => Promise<number>): Promise<void> {
   await runPlain(json, async () => {
     const config = loadConfig();
-    const ctx = await openAppContext(config, createLogger({ level: config.logLevel, file: config.logFile }));
+    const ctx = openAppContext(config, createLogger({ level: config.logLevel, file: config.logFile }));
     try {
       return await fn(ctx);
     } finally {

@@ -19,6 +19,7 @@ export const ERROR_CODES = {
     retryable: true,
     message: "source listing failed or its root is missing",
   },
+  SYNC_E_SOURCE_BUSY: { status: 409, retryable: true, message: "another run is syncing this source" },
   SYNC_E_ITEM_GONE: { status: 404, retryable: false, message: "item disappeared before it could be read" },
   SYNC_E_READ_FAILED: { status: 500, retryable: true, message: "item could not be read" },
   SYNC_E_EMBEDDING_FAILED: { status: 502, retryable: true, message: "embedding request failed" },

@@ -60,4 +60,15 @@ export const JOURNAL_MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  `
+  CREATE TABLE run_locks (
+    user_id     TEXT NOT NULL,
+    source_name TEXT NOT NULL,
+    owner       TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    host        TEXT NOT NULL,
+    acquired_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, source_name)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -60,6 +60,8 @@ export class LanceDbStore implements DocumentStore {
       } else {
         this.chunks = await this.createTable(chunksTable, chunksSchema(embedder.id, embedder.dimensions));
       }
+      this.docsArrowSchema = documentsSchema();
+      this.chunksArrowSchema = chunksSchema(embedder.id, embedder.dimensions);
     } catch (err) {
       if (err instanceof SyncError) throw err;
       throw new SyncError("SYNC_E_STORAGE", `lancedb: open ${this.options.uri}: ${(err as Error).message}`, {
@@ -92,6 +94,11 @@ export class LanceDbStore implements DocumentStore {
   }
 
   /** Rows of documents and chunks, optionally of one user only. */
+  private writeSchema(schema: Schema | undefined): Schema {
+    if (!schema) throw new SyncError("SYNC_E_INTERNAL", "lancedb store opened read-only cannot write");
+    return schema;
+  }
+
   async countRows(userId?: string): Promise<{ documents: number; chunks: number }> {
     const filter = userId === undefined ? undefined : userFilter(userId);
     const [documents, chunks] = await Promise.all([
@@ -151,7 +158,7 @@ export class LanceDbStore implements DocumentStore {
     }
     const chunkRows = batch.upserts.flatMap((u) => u.chunks as ChunkRow[]);
     if (chunkRows.length > 0) {
-      const schema = (this.chunksArrowSchema ??= await chunks.schema());
+      const schema = this.writeSchema(this.chunksArrowSchema);
       const step = this.options.maxChunkRowsPerCommit ?? 2048;
       for (let i = 0; i < chunkRows.length; i += step) {
         const data = rowsToArrow(
@@ -162,7 +169,7 @@ export class LanceDbStore implements DocumentStore {
       }
     }
     if (batch.upserts.length > 0) {
-      const schema = (this.docsArrowSchema ??= await docs.schema());
+      const schema = this.writeSchema(this.docsArrowSchema);
       const rows = batch.upserts.map((u) => u.doc) as unknown as Record<string, unknown>[];
       const data = rowsToArrow(schema, rows);
       if (batch.replaceDocIds.length === 0) {

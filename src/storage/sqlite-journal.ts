@@ -1,4 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { FailureState, ItemState, Journal, RunRecord, RunStats, SourceRecord } from "../core/journal.js";
@@ -225,6 +227,47 @@ export class SqliteJournal implements Journal {
     this.db.exec("DELETE FROM items; DELETE FROM failures; DELETE FROM meta;");
   }
 
+  /**
+   * Takes the run lock of one source: returns a token to pass to {@link releaseRunLock}, or throws
+   * `SYNC_E_SOURCE_BUSY` naming the holder when another live run (another process on this host, or another
+   * run in this process) holds it. A lock left by a process that died (kill -9) is taken over.
+   */
+  acquireRunLock(userId: string, name: string): string {
+    const token = `${process.pid}:${randomUUID()}`;
+    const host = hostname();
+    this.db
+      .transaction(() => {
+        const row = this.db
+          .prepare(
+            "SELECT owner, pid, host, acquired_at FROM run_locks WHERE user_id = ? AND source_name = ?",
+          )
+          .get(userId, name) as { owner: string; pid: number; host: string; acquired_at: string } | undefined;
+        if (row && (row.host !== host || row.pid === process.pid || isAlive(row.pid))) {
+          throw new SyncError(
+            "SYNC_E_SOURCE_BUSY",
+            `source "${name}" of user "${userId}" is being synced by process ${row.pid} on ${row.host} ` +
+              `since ${row.acquired_at}; try again when it has finished`,
+          );
+        }
+        this.db
+          .prepare(
+            `INSERT INTO run_locks (user_id, source_name, owner, pid, host, acquired_at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (user_id, source_name) DO UPDATE SET owner = excluded.owner, pid = excluded.pid,
+               host = excluded.host, acquired_at = excluded.acquired_at`,
+          )
+          .run(userId, name, token, process.pid, host, new Date().toISOString());
+      })
+      .immediate();
+    return token;
+  }
+
+  /** Releases a run lock taken with {@link acquireRunLock}; a no-op when the token no longer holds it. */
+  releaseRunLock(userId: string, name: string, token: string): void {
+    this.db
+      .prepare("DELETE FROM run_locks WHERE user_id = ? AND source_name = ? AND owner = ?")
+      .run(userId, name, token);
+  }
+
   /** A recorded setting, e.g. `embedder_id` (the embedder the tables were last opened with). */
   getMeta(key: string): string | undefined {
     const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
@@ -244,6 +287,15 @@ export class SqliteJournal implements Journal {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -11,6 +11,7 @@ export interface CliResult {
   stdout: string;
   stderr: string;
   /** stdout parsed as JSON when it is one JSON document, else undefined. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read fields of the parsed CLI output freely.
   json: any;
 }
 

@@ -1,6 +1,7 @@
 import {
   appendFileSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   renameSync,
   rmSync,
@@ -15,8 +16,10 @@ import { makePdf } from "../fixtures/make-pdf.js";
 import { runCli } from "../helpers/run-cli.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import {
+  type CliEnv,
   envFor,
   expectStoreMatchesFiles,
+  journalItems,
   keyOf,
   listFiles,
   makeText,
@@ -25,6 +28,7 @@ import {
   show,
   sleep,
   spawnCli,
+  suiteTempDir,
 } from "./support.js";
 
 /** Long markdown: several chunks at the default TEXT_CHUNK_SIZE. */
@@ -33,7 +37,7 @@ function guideText(): string {
 }
 
 describe("sync as a user would run it: mixed formats, failures, edits, moves, copies, deletes", () => {
-  const tmp = makeTempDir("lancedb-sync-cli-");
+  const tmp = suiteTempDir("lancedb-sync-cli-");
   const docs = join(tmp.path, "docs");
   const env = envFor(tmp.path);
   const p = (name: string) => join(docs, name);
@@ -47,6 +51,7 @@ describe("sync as a user would run it: mixed formats, failures, edits, moves, co
   const good = ["guide.md", "notes.txt", "page.html", "report.pdf", "letter.docx"];
 
   beforeAll(async () => {
+    tmp.create();
     mkdirSync(docs);
     writeFileSync(p("guide.md"), guideText());
     writeFileSync(p("notes.txt"), "Shopping notes. Buy zanzibarquokka food and fresh bread.\n");
@@ -270,6 +275,88 @@ describe("what a sync reads", () => {
   });
 });
 
+describe("MAX_RETRY_ATTEMPTS", () => {
+  it("stops retrying an unchanged failing file, and retries it once it changes", async () => {
+    const tmp = makeTempDir("lancedb-sync-cli-");
+    try {
+      const env = envFor(tmp.path, { MAX_RETRY_ATTEMPTS: "2" });
+      const dir = join(tmp.path, "docs");
+      mkdirSync(dir);
+      writeFileSync(join(dir, "ok.txt"), "fine\n");
+      writeFileSync(join(dir, "bad.pdf"), "%PDF-1.4 not really a pdf");
+      const sync = () => runCli(["sync", dir, "--user", "alice", "--json"], { cwd: tmp.path, env });
+      expect((await sync()).json).toMatchObject({ failed: 1, given_up: 0 });
+      expect((await sync()).json).toMatchObject({ failed: 1, given_up: 0 });
+      const third = await sync();
+      expect(third.json).toMatchObject({ failed: 0, given_up: 1, unchanged: 1 });
+      const s = await runCli(["status", "--json"], { cwd: tmp.path, env });
+      expect(s.json.failures).toEqual([
+        expect.objectContaining({ attempts: 2, code: "SYNC_E_CORRUPT_FILE" }),
+      ]);
+
+      writeFileSync(join(dir, "bad.pdf"), await makePdf(["Now a real PDF."]));
+      const fixed = await sync();
+      expect(fixed.code, show(fixed)).toBe(0);
+      expect(fixed.json).toMatchObject({ added: 1, failed: 0, given_up: 0 });
+      await expectStoreMatchesFiles(env, listFiles(dir), { userId: "alice" });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe("cleanup-failed scoping", () => {
+  it("--user/--source clear only that scope; --source without --user never clears everything", async () => {
+    const tmp = makeTempDir("lancedb-sync-cli-");
+    try {
+      const env = envFor(tmp.path);
+      const failures = async () => {
+        const s = await runCli(["status", "--json"], { cwd: tmp.path, env });
+        return (s.json.failures as Array<{ user_id: string; source: string }>)
+          .map((f) => `${f.user_id}/${f.source}`)
+          .sort();
+      };
+      for (const [user, source] of [
+        ["alice", "s1"],
+        ["alice", "s2"],
+        ["bob", "s1"],
+      ] as const) {
+        const dir = join(tmp.path, `${user}-${source}`);
+        mkdirSync(dir);
+        writeFileSync(join(dir, "ok.txt"), "fine\n");
+        writeFileSync(join(dir, "bad.pdf"), "%PDF-1.4 not really");
+        const r = await runCli(["sync", dir, "--user", user, "--source", source, "--json"], {
+          cwd: tmp.path,
+          env,
+        });
+        expect(r.code, show(r)).toBe(2);
+      }
+      expect(await failures()).toEqual(["alice/s1", "alice/s2", "bob/s1"]);
+
+      const scoped = await runCli(["cleanup-failed", "--user", "alice", "--source", "s1", "--json"], {
+        cwd: tmp.path,
+        env,
+      });
+      expect(scoped.json).toEqual({ cleared: 1 });
+      expect(await failures()).toEqual(["alice/s2", "bob/s1"]);
+
+      // --source alone: either refused, or limited to that source name; never every failure.
+      const loose = await runCli(["cleanup-failed", "--source", "s2", "--json"], { cwd: tmp.path, env });
+      if (loose.code === 0) {
+        expect(await failures()).toEqual(["bob/s1"]);
+      } else {
+        expect(loose.json.error.code).toBe("SYNC_E_INVALID_ARGUMENT");
+        expect(await failures()).toEqual(["alice/s2", "bob/s1"]);
+      }
+
+      const user = await runCli(["cleanup-failed", "--user", "bob", "--json"], { cwd: tmp.path, env });
+      expect(user.json).toEqual({ cleared: 1 });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
 describe("a source whose root disappeared", () => {
   it("fails with SYNC_E_SOURCE_UNAVAILABLE and deletes nothing; recovers when the root is back", async () => {
     const tmp = makeTempDir("lancedb-sync-cli-");
@@ -359,6 +446,39 @@ describe("the mass-delete guard", () => {
   });
 });
 
+describe("moving a folder", () => {
+  it("is a move of every file in it, not a mass delete, and embeds nothing", async () => {
+    const tmp = makeTempDir("lancedb-sync-cli-");
+    try {
+      const env = envFor(tmp.path);
+      const dir = join(tmp.path, "docs");
+      mkdirSync(join(dir, "projects"), { recursive: true });
+      mkdirSync(join(dir, "archive"));
+      const rand = prng(12);
+      for (let i = 0; i < 8; i++)
+        writeFileSync(join(dir, "projects", `p${i}.md`), makeText(rand, 1800, `p${i}`));
+      for (let i = 0; i < 2; i++) writeFileSync(join(dir, `top${i}.txt`), makeText(rand, 800, `top${i}`));
+      const sync = () => runCli(["sync", dir, "--user", "alice", "--json"], { cwd: tmp.path, env });
+      expect((await sync()).code).toBe(0);
+
+      renameSync(join(dir, "projects"), join(dir, "archive", "projects-2024"));
+      const r = await sync();
+      expect(r.code, show(r)).toBe(0);
+      expect(r.json).toMatchObject({
+        moved: 8,
+        added: 0,
+        deleted: 0,
+        held_deletions: 0,
+        unchanged: 2,
+        embedded_chunks: 0,
+      });
+      await expectStoreMatchesFiles(env, listFiles(dir), { userId: "alice" });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
 describe("--pattern", () => {
   it('"**/*.md" syncs only Markdown files, nested ones included', async () => {
     const tmp = makeTempDir("lancedb-sync-cli-");
@@ -431,12 +551,42 @@ describe("file names with quotes, spaces and non-ASCII letters", () => {
 
 describe("two syncs of the same source at the same time", () => {
   /**
-   * Deterministic interleaving: run A is frozen (SIGSTOP) after it has read the journal but before it writes
-   * anything; run B then syncs the same changes to completion; then A resumes. Whatever the product does about
-   * it (a per-source lock that makes one run wait or fail, or idempotent writes), the end state must hold
-   * each file exactly once.
+   * Deterministic interleaving: run A is frozen (SIGSTOP) once `frozenWhen` holds plus `settleMs`, before it
+   * writes anything; run B then syncs the same changes to completion; then A resumes. Whatever the product
+   * does about overlapping runs (a per-source lock that makes one wait or fail, or idempotent writes), the end
+   * state must hold each file exactly once.
    */
-  it("an overlapping run neither duplicates documents nor chunks", async () => {
+  async function overlap(
+    args: string[],
+    cwd: string,
+    env: CliEnv,
+    frozenWhen: () => boolean,
+    settleMs: number,
+  ): Promise<void> {
+    const a = spawnCli(args, { cwd, env });
+    let b: Awaited<ReturnType<typeof runCli>> | undefined;
+    let frozenBeforeWriting = false;
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!frozenWhen() && Date.now() < deadline) await sleep(1);
+      await sleep(settleMs);
+      a.child.kill("SIGSTOP");
+      const pending = existsSync(env.STATE_DB_PATH)
+        ? journalItems(env.STATE_DB_PATH).filter((i) => i.status === "pending").length
+        : 0;
+      const { docs: rows } = await readTables(env.LANCEDB_URI);
+      frozenBeforeWriting = pending === 0 && rows.length <= 1;
+      b = await runCli(args, { cwd, env });
+    } finally {
+      a.child.kill("SIGCONT");
+    }
+    const ra = await a.done;
+    expect(frozenBeforeWriting, "run A was frozen before its first write").toBe(true);
+    expect([0, 1], show(ra)).toContain(ra.code);
+    expect([0, 1], show(b)).toContain(b.code);
+  }
+
+  it("new files in a non-empty store: an overlapping run neither duplicates documents nor chunks", async () => {
     const tmp = makeTempDir("lancedb-sync-cli-");
     try {
       const env = envFor(tmp.path);
@@ -451,26 +601,33 @@ describe("two syncs of the same source at the same time", () => {
       const journal = new Database(env.STATE_DB_PATH, { readonly: true });
       try {
         const running = journal.prepare("SELECT count(*) AS n FROM runs WHERE status = 'running'");
-        const pending = journal.prepare("SELECT count(*) AS n FROM items WHERE status = 'pending'");
-        const a = spawnCli(args, { cwd: tmp.path, env });
-        const deadline = Date.now() + 20_000;
-        while ((running.get() as { n: number }).n === 0 && Date.now() < deadline) await sleep(2);
-        await sleep(25); // A lists and reads the journal within a few ms; its first write comes much later
-        a.child.kill("SIGSTOP");
-        const frozenBeforeWriting = (pending.get() as { n: number }).n === 0;
-        let b: Awaited<ReturnType<typeof runCli>>;
-        try {
-          b = await runCli(args, { cwd: tmp.path, env });
-        } finally {
-          a.child.kill("SIGCONT");
-        }
-        const ra = await a.done;
-        expect(frozenBeforeWriting, "run A was frozen before its first write").toBe(true);
-        expect([0, 1], show(ra)).toContain(ra.code);
-        expect([0, 1], show(b)).toContain(b.code);
+        // A lists and reads the journal within a few ms of starting its run; its first write is much later.
+        await overlap(args, tmp.path, env, () => (running.get() as { n: number }).n > 0, 25);
       } finally {
         journal.close();
       }
+      const last = await runCli(args, { cwd: tmp.path, env });
+      expect(last.code, show(last)).toBe(0);
+      await expectStoreMatchesFiles(env, listFiles(dir), { userId: "alice", sourceId: "shared" });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it("a first sync into an empty store: an overlapping run neither duplicates documents nor chunks", async () => {
+    const tmp = makeTempDir("lancedb-sync-cli-");
+    try {
+      const env = envFor(tmp.path);
+      const dir = join(tmp.path, "docs");
+      mkdirSync(dir);
+      const rand = prng(9);
+      for (let i = 0; i < 150; i++) writeFileSync(join(dir, `n${i}.txt`), makeText(rand, 1500, `n${i}`));
+      // Parsing the first PDF loads pdf.js: it keeps run A busy between opening the store and writing.
+      writeFileSync(join(dir, "report.pdf"), await makePdf(["A short report about overlapping runs."]));
+      const args = ["sync", dir, "--user", "alice", "--source", "shared", "--json"];
+      // A creates the tables, checks whether the store is empty (one count), then reads and parses every file.
+      const tables = join(env.LANCEDB_URI, "document_chunks.lance");
+      await overlap(args, tmp.path, env, () => existsSync(tables), 30);
       const last = await runCli(args, { cwd: tmp.path, env });
       expect(last.code, show(last)).toBe(0);
       await expectStoreMatchesFiles(env, listFiles(dir), { userId: "alice", sourceId: "shared" });

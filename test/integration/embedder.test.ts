@@ -15,13 +15,14 @@ import {
   prng,
   readTables,
   show,
+  suiteTempDir,
 } from "./support.js";
 
 const HASHING_ID = "hashing-ngram-v1:384";
 const OPENAI_ID = "openai-compatible:text-embedding-3-small:16";
 
 describe("switching embedders", () => {
-  const tmp = makeTempDir("lancedb-sync-embedder-");
+  const tmp = suiteTempDir("lancedb-sync-embedder-");
   const docs = join(tmp.path, "docs");
   const env = envFor(tmp.path);
   let server: EmbeddingsServer;
@@ -30,6 +31,7 @@ describe("switching embedders", () => {
     runCli(["sync", docs, "--user", "alice", "--json"], { cwd: tmp.path, env: e });
 
   beforeAll(async () => {
+    tmp.create();
     server = await startEmbeddingsServer({ dimensions: 16 });
     openai = {
       ...env,
@@ -183,6 +185,38 @@ describe("an embedding server that starts failing mid-run", () => {
         failed: 0,
       });
       await expectStoreMatchesFiles(env, listFiles(docs), { userId: "alice" });
+    } finally {
+      await server.close();
+      tmp.cleanup();
+    }
+  });
+});
+
+describe("an embedding server that is down", () => {
+  it("does not stop status and cleanup-failed (EMBEDDING_DIMENSIONS unset, so the width is unknown)", async () => {
+    const tmp = makeTempDir("lancedb-sync-embedder-");
+    // Every request fails with a client error (not retried), as a misconfigured or broken server would.
+    const server = await startEmbeddingsServer({
+      behaviour: () => ({ status: 400, body: { error: { message: "no such model" } } }),
+    });
+    try {
+      const docs = join(tmp.path, "docs");
+      mkdirSync(docs);
+      writeFileSync(join(docs, "a.txt"), "first file\n");
+      writeFileSync(join(docs, "b.txt"), "second file\n");
+      const env = envFor(tmp.path);
+      const first = await runCli(["sync", docs, "--user", "alice", "--json"], { cwd: tmp.path, env });
+      expect(first.code, show(first)).toBe(0);
+
+      const down = { ...env, EMBEDDING_PROVIDER: "openai", EMBEDDING_BASE_URL: server.url };
+      const sync = await runCli(["sync", docs, "--user", "alice", "--json"], { cwd: tmp.path, env: down });
+      expect(sync.code, show(sync)).toBe(1);
+
+      const status = await runCli(["status", "--json"], { cwd: tmp.path, env: down });
+      expect(status.code, show(status)).toBe(0);
+      expect(status.json).toMatchObject({ documents: 2, failed: 0, table_embedder: HASHING_ID });
+      const cleanup = await runCli(["cleanup-failed", "--json"], { cwd: tmp.path, env: down });
+      expect(cleanup.code, show(cleanup)).toBe(0);
     } finally {
       await server.close();
       tmp.cleanup();

@@ -7,7 +7,7 @@ import { searchChunks } from "../../src/search/search-chunks.js";
 import { LanceDbStore } from "../../src/storage/lancedb-store.js";
 import { runCli } from "../helpers/run-cli.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
-import { envFor, keyOf, readTables, show } from "./support.js";
+import { envFor, keyOf, readTables, show, suiteTempDir } from "./support.js";
 
 const INJECTIONS = ["x' OR '1'='1", "alice' OR '1'='1", "alice' --", "alice OR user_id = 'bob'"];
 
@@ -19,7 +19,7 @@ interface Hit {
 }
 
 describe("search is scoped to one user", () => {
-  const tmp = makeTempDir("lancedb-sync-search-");
+  const tmp = suiteTempDir("lancedb-sync-search-");
   const env = envFor(tmp.path);
   const aliceDir = join(tmp.path, "alice");
   const bobDir = join(tmp.path, "bob");
@@ -30,6 +30,7 @@ describe("search is scoped to one user", () => {
     runCli(["search", query, "--user", user, "--json", ...extra], { cwd: tmp.path, env });
 
   beforeAll(async () => {
+    tmp.create();
     mkdirSync(aliceDir);
     mkdirSync(bobDir);
     // Shared vocabulary ("lighthouse keeper") in both users' documents, plus words only one of them has.
@@ -120,6 +121,20 @@ describe("search is scoped to one user", () => {
       }
     });
   }
+
+  it("status --user counts only that user's rows", async () => {
+    const { chunks } = await readTables(env.LANCEDB_URI);
+    for (const [user, own] of [
+      ["alice", aliceDocs],
+      ["bob", bobDocs],
+    ] as const) {
+      const r = await runCli(["status", "--user", user, "--json"], { cwd: tmp.path, env });
+      expect(r.code, show(r)).toBe(0);
+      expect(r.json.documents).toBe(own.size);
+      expect(r.json.chunks).toBe(chunks.filter((c) => c.user_id === user).length);
+      expect(r.json.sources.map((s: { user_id: string }) => s.user_id)).toEqual([user]);
+    }
+  });
 
   it("status and cleanup-failed reject an injection user id too", async () => {
     for (const args of [["status"], ["cleanup-failed"], ["cleanup-failed", "--source", "x"]]) {

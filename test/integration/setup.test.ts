@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENV_VARS } from "../../src/config/schema.js";
 import { runCli } from "../helpers/run-cli.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
-import { envFor, expectStoreMatchesFiles, listFiles, readTables, show } from "./support.js";
+import { envFor, expectStoreMatchesFiles, listFiles, readTables, show, suiteTempDir } from "./support.js";
 
 const SAMPLES = fileURLToPath(new URL("../../samples/", import.meta.url));
 
@@ -102,10 +102,11 @@ describe("setup", () => {
   });
 
   describe("S3 check against a local s3rver", () => {
-    const tmp = makeTempDir("lancedb-sync-s3-");
+    const tmp = suiteTempDir("lancedb-sync-s3-");
     let server: S3rver;
     let endpoint: string;
     beforeAll(async () => {
+      tmp.create();
       const dir = join(tmp.path, "s3");
       mkdirSync(dir);
       server = new S3rver({

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createHash, randomUUID } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve, sep } from "node:path";
 import * as lancedb from "@lancedb/lancedb";
 import Database from "better-sqlite3";
@@ -343,4 +344,18 @@ export function show(r: CliResult): string {
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * A temporary directory for a whole `describe`: the path is fixed now, the directory is made by `create()`
+ * (call it in `beforeAll`) and removed by `cleanup()` (in `afterAll`), so a filtered run that skips the
+ * suite leaves nothing behind.
+ */
+export function suiteTempDir(prefix: string): { path: string; create: () => void; cleanup: () => void } {
+  const path = join(tmpdir(), `${prefix}${randomUUID().slice(0, 8)}`);
+  return {
+    path,
+    create: () => mkdirSync(path, { recursive: true }),
+    cleanup: () => rmSync(path, { recursive: true, force: true }),
+  };
 }

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { SyncError } from "../../errors/sync-error.js";
 import { validateId } from "../../storage/filter.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 
@@ -14,10 +15,11 @@ export function registerCleanupFailedCommand(program: Command): void {
       await runCommand(opts.json, async (ctx) => {
         if (opts.user !== undefined) validateId("user id", opts.user);
         if (opts.source !== undefined) validateId("source name", opts.source);
-        const cleared = ctx.journal.cleanupFailures(
-          opts.user,
-          opts.user === undefined ? undefined : opts.source,
-        );
+        if (opts.source !== undefined && opts.user === undefined) {
+          // Without this, the source would be ignored and every failure of every user cleared.
+          throw new SyncError("SYNC_E_INVALID_ARGUMENT", "--source needs --user");
+        }
+        const cleared = ctx.journal.cleanupFailures(opts.user, opts.source);
         if (opts.json) printJson({ cleared });
         else process.stdout.write(`cleared ${cleared} failed item record(s)\n`);
         return EXIT.OK;

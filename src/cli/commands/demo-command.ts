@@ -24,11 +24,12 @@ export function registerDemoCommand(program: Command): void {
           paths: [SAMPLES_DIR],
         });
         const store = await ctx.openStore();
+        const embedder = await ctx.embedder();
         const searches = [];
         for (const query of DEMO_QUERIES) {
           searches.push({
             query,
-            hits: await searchChunks(store, ctx.embedder, { query, userId: "demo", limit: 3 }),
+            hits: await searchChunks(store, embedder, { query, userId: "demo", limit: 3 }),
           });
         }
         if (opts.json) printJson({ sync: result, searches });
@@ -36,7 +37,7 @@ export function registerDemoCommand(program: Command): void {
           process.stdout.write(
             `synced ${SAMPLES_DIR} for user "demo": ${result.added} added, ${result.updated} updated, ` +
               `${result.unchanged} unchanged, ${result.failed} failed; ${result.embedded_chunks} chunks embedded ` +
-              `with ${ctx.embedder.id} into ${ctx.config.lancedbUri}\n`,
+              `with ${embedder.id} into ${ctx.config.lancedbUri}\n`,
           );
           for (const s of searches) {
             process.stdout.write(`\nsearch "${s.query}" (hybrid):\n`);

@@ -23,7 +23,7 @@ export function registerSearchCommand(program: Command): void {
           );
         }
         const limit = Number(opts.limit);
-        const hits = await searchChunks(await ctx.openStore(), ctx.embedder, {
+        const hits = await searchChunks(await ctx.openStore(), await ctx.embedder(), {
           query,
           userId: opts.user,
           mode,

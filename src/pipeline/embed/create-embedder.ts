@@ -17,7 +17,7 @@ export interface EmbedderSettings {
  * are configured, asks the server once for them.
  */
 export async function createEmbedder(settings: EmbedderSettings, signal?: AbortSignal): Promise<Embedder> {
-  if (settings.provider === "hashing") return new HashingEmbedder({ dimensions: settings.dimensions ?? 384 });
+  if (settings.provider === "hashing") return new HashingEmbedder({ dimensions: settings.dimensions });
   const { createOpenAIEmbedder } = await import("./openai-embedder.js");
   return createOpenAIEmbedder(
     {

@@ -1,5 +1,13 @@
 import type { Embedder } from "../../core/embedder.js";
 
+/** Vector width of the hashing embedder when none is configured. */
+export const DEFAULT_HASHING_DIMENSIONS = 384;
+
+/** The id of the hashing embedder of width `dimensions` (recorded with the tables). */
+export function hashingEmbedderId(dimensions: number): string {
+  return `hashing-ngram-v1:${dimensions}`;
+}
+
 /** Options of {@link HashingEmbedder}. */
 export interface HashingEmbedderOptions {
   /** Vector width; default 384. */
@@ -19,8 +27,8 @@ export class HashingEmbedder implements Embedder {
   readonly normalized = true;
 
   constructor(options: HashingEmbedderOptions = {}) {
-    this.dimensions = options.dimensions ?? 384;
-    this.id = `hashing-ngram-v1:${this.dimensions}`;
+    this.dimensions = options.dimensions ?? DEFAULT_HASHING_DIMENSIONS;
+    this.id = hashingEmbedderId(this.dimensions);
   }
 
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
