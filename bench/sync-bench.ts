@@ -624,7 +624,7 @@ async function main(): Promise<number> {
         newTextHashes: s.check.newTextHashes,
         failures: s.failures,
       })),
-      compact: compact ?? null,
+      compact: compact ? { ...compact, wallMs: Math.round(compact.wallMs) } : null,
       failures,
       notes,
       ok: failures.length === 0,

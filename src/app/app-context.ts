@@ -4,8 +4,20 @@ import type { Embedder } from "../core/embedder.js";
 import type { Logger } from "../core/logger.js";
 import { createEmbedder } from "../pipeline/embed/create-embedder.js";
 import { createContentProcessor } from "../pipeline/process-content.js";
-import type { LanceDbStore } from "../storage/lancedb-store.js";
+import type { LanceDbStore, LanceDbStoreOptions } from "../storage/lancedb-store.js";
 import { SqliteJournal } from "../storage/sqlite-journal.js";
+
+/** LanceDB store options from the config. */
+export function storeOptions(config: Config): LanceDbStoreOptions {
+  return {
+    uri: config.lancedbUri,
+    documentsTable: config.documentsTable,
+    chunksTable: config.chunksTable,
+    maxChunkRowsPerCommit: config.writeBatchChunks,
+    indexCacheMb: config.indexCacheMb,
+    metadataCacheMb: config.metadataCacheMb,
+  };
+}
 
 /** Journal setting holding the embedder the tables were last opened with. */
 export const EMBEDDER_META_KEY = "embedder_id";
@@ -41,12 +53,7 @@ export function openAppContext(config: Config, logger: Logger): AppContext {
     store ??= (async () => {
       // Loaded on first use: a run with nothing to write never pays for LanceDB and Arrow.
       const { LanceDbStore } = await import("../storage/lancedb-store.js");
-      const s = new LanceDbStore({
-        uri: config.lancedbUri,
-        documentsTable: config.documentsTable,
-        chunksTable: config.chunksTable,
-        maxChunkRowsPerCommit: config.writeBatchChunks,
-      });
+      const s = new LanceDbStore(storeOptions(config));
       const e = await embedder();
       await s.open(e);
       journal.setMeta(EMBEDDER_META_KEY, e.id);

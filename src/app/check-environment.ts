@@ -2,6 +2,7 @@ import { accessSync, constants, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Config } from "../config/load-config.js";
 import { describeError } from "../errors/sync-error.js";
+import { storeOptions } from "./app-context.js";
 
 /** One check of {@link checkEnvironment}. */
 export interface EnvironmentCheck {
@@ -30,11 +31,7 @@ export async function checkEnvironment(config: Config, signal?: AbortSignal): Pr
     }
   }
   const { LanceDbStore } = await import("../storage/lancedb-store.js");
-  const store = new LanceDbStore({
-    uri: config.lancedbUri,
-    documentsTable: config.documentsTable,
-    chunksTable: config.chunksTable,
-  });
+  const store = new LanceDbStore(storeOptions(config));
   try {
     const exists = await store.openExisting();
     checks.push({ name: "lancedb opens", ok: true, detail: exists ? "tables present" : "no tables yet" });

@@ -1,7 +1,7 @@
 import type { TableHealth } from "../core/document-store.js";
 import { DEFAULT_HASHING_DIMENSIONS, hashingEmbedderId } from "../pipeline/embed/hashing-embedder.js";
 import { validateId } from "../storage/filter.js";
-import type { AppContext } from "./app-context.js";
+import { type AppContext, storeOptions } from "./app-context.js";
 
 /** The status report of `lancedb-sync status --json` (and later `GET /api/v1/status`). */
 export interface StatusReport {
@@ -51,11 +51,7 @@ export async function collectStatus(ctx: AppContext, userId?: string): Promise<S
   if (userId !== undefined) validateId("user id", userId);
   const { config, journal } = ctx;
   const { LanceDbStore } = await import("../storage/lancedb-store.js");
-  const store = new LanceDbStore({
-    uri: config.lancedbUri,
-    documentsTable: config.documentsTable,
-    chunksTable: config.chunksTable,
-  });
+  const store = new LanceDbStore(storeOptions(config));
   let rows = { documents: 0, chunks: 0 };
   let tables: TableHealth[] = [];
   let tableEmbedder: string | null = null;

@@ -8,6 +8,8 @@ export interface Config {
   lancedbUri: string;
   documentsTable: string;
   chunksTable: string;
+  indexCacheMb: number;
+  metadataCacheMb: number;
   stateDbPath: string;
   maxConcurrentProcessing: number;
   readChunkBytes: number;
@@ -82,6 +84,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     lancedbUri: v.LANCEDB_URI,
     documentsTable: v.LANCEDB_TABLE_NAME,
     chunksTable: v.LANCEDB_CHUNKS_TABLE_NAME,
+    indexCacheMb: v.LANCEDB_INDEX_CACHE_MB,
+    metadataCacheMb: v.LANCEDB_METADATA_CACHE_MB,
     stateDbPath: v.STATE_DB_PATH,
     maxConcurrentProcessing: v.MAX_CONCURRENT_PROCESSING,
     readChunkBytes: Math.round((v.CHUNK_SIZE_MB as number) * MB),

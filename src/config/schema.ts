@@ -38,6 +38,16 @@ export const ENV_VARS = {
     default: "document_chunks",
     doc: "Table of chunks with vectors.",
   },
+  LANCEDB_INDEX_CACHE_MB: {
+    schema: int(1, 1_000_000),
+    default: "256",
+    doc: "LanceDB cache for index pages (full-text, BTree), in MB.",
+  },
+  LANCEDB_METADATA_CACHE_MB: {
+    schema: int(1, 1_000_000),
+    default: "64",
+    doc: "LanceDB cache for file and manifest metadata, in MB (LanceDB's own default, 1 GB, grows with commits).",
+  },
   STATE_DB_PATH: {
     schema: str,
     default: "data/state.db",
@@ -67,8 +77,8 @@ export const ENV_VARS = {
   },
   WRITE_BATCH_CHUNKS: {
     schema: int(64, 1_000_000),
-    default: "2048",
-    doc: "Chunk rows per LanceDB add (bounds peak memory of a write).",
+    default: "1024",
+    doc: "A write batch closes at this many chunks (bounds the memory of one LanceDB write).",
   },
   MASS_DELETE_THRESHOLD: {
     schema: num(0, 1),

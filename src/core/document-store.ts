@@ -70,6 +70,11 @@ export interface DocumentStore {
   isEmpty(): Promise<boolean>;
   /** Document rows of one source of one user (to rebuild a lost journal). */
   listDocuments(userId: string, sourceId: string): Promise<DocumentRow[]>;
+  /**
+   * Keeps lookup structures (scalar indices) current after a run that wrote; optional, cheap when nothing
+   * needs doing. Failures here must not fail the run: they only cost speed.
+   */
+  maintain?(): Promise<void>;
   health(): Promise<TableHealth[]>;
   close(): Promise<void>;
 }

@@ -27,7 +27,7 @@ export interface SyncOptions {
   source: Source;
   /** A write batch closes at this many documents… */
   writeBatchDocs: number;
-  /** …or at this many chunks (default 2048), whichever comes first: bounds memory and commit size. */
+  /** …or at this many chunks (default 1024), whichever comes first: bounds memory and commit size. */
   writeBatchChunks?: number;
   /** Items fetched and processed at once. */
   concurrency: number;
@@ -250,7 +250,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
       inflight.catch(() => undefined);
     };
 
-    const maxChunks = options.writeBatchChunks ?? 2048;
+    const maxChunks = options.writeBatchChunks ?? 1024;
     const group = Math.max(16, options.concurrency * 4);
     let done = 0;
     for (let i = 0; i < candidates.length; i += group) {
@@ -312,6 +312,13 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
         );
       }
       stats.deleted = deletes.length;
+    }
+    if (store && batchNo + toDelete.length > 0 && store.maintain) {
+      try {
+        await store.maintain();
+      } catch (err) {
+        log.warn({ err: describeError(err) }, "index maintenance failed; lookups fall back to scans");
+      }
     }
     const staleFailures = [...failed.keys()].filter((k) => !listed.has(k));
     if (staleFailures.length > 0) journal.clearFailures(userId, name, staleFailures);

@@ -1,4 +1,5 @@
 import type { Table } from "@lancedb/lancedb";
+import { loadLanceDb } from "../storage/load-lancedb.js";
 
 /**
  * Builds the full-text index on `text` if the table has none. Rows added later are still searchable
@@ -7,6 +8,6 @@ import type { Table } from "@lancedb/lancedb";
 export async function ensureFtsIndex(table: Table): Promise<void> {
   const indices = await table.listIndices();
   if (indices.some((i) => i.indexType === "FTS" && i.columns.includes("text"))) return;
-  const { Index } = await import("@lancedb/lancedb");
+  const { Index } = await loadLanceDb();
   await table.createIndex("text", { config: Index.fts(), replace: false });
 }

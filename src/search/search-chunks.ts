@@ -2,6 +2,7 @@ import type { Embedder } from "../core/embedder.js";
 import { SyncError } from "../errors/sync-error.js";
 import { userFilter } from "../storage/filter.js";
 import type { LanceDbStore } from "../storage/lancedb-store.js";
+import { loadLanceDb } from "../storage/load-lancedb.js";
 import { ensureFtsIndex } from "./fts-index.js";
 
 /** How to search: by vector, by LanceDB full-text index, or both fused by reciprocal rank. */
@@ -70,7 +71,7 @@ export async function searchChunks(
       .toArray();
     return rows.map((r) => toHit(r, r._score as number));
   }
-  const lancedb = await import("@lancedb/lancedb");
+  const lancedb = await loadLanceDb();
   const [vec] = await embedder.embed([query]);
   const rows = await table
     .query()

@@ -12,6 +12,7 @@ import type { Embedder } from "../core/embedder.js";
 import { SyncError } from "../errors/sync-error.js";
 import { rowsToArrow } from "./arrow-rows.js";
 import { and, eq, inList, userFilter } from "./filter.js";
+import { loadLanceDb } from "./load-lancedb.js";
 import { chunksSchema, DIMENSIONS_KEY, documentsSchema, EMBEDDER_ID_KEY } from "./table-schemas.js";
 
 /** Options of {@link LanceDbStore}. */
@@ -21,14 +22,25 @@ export interface LanceDbStoreOptions {
   documentsTable: string;
   chunksTable: string;
   /**
-   * Most chunk rows per `add` call (default 2048). LanceDB's native writer holds several copies of a call's
+   * Most chunk rows per `add` call (default 1024). LanceDB's native writer holds several copies of a call's
    * data, so this bounds peak memory; a batch with more chunks is written in several commits.
    */
   maxChunkRowsPerCommit?: number;
+  /** LanceDB session cache for index pages (MB); default 256. */
+  indexCacheMb?: number;
+  /**
+   * LanceDB session cache for file and manifest metadata (MB); default 64. LanceDB's own default (1 GB)
+   * lets memory grow with every commit of a long sync.
+   */
+  metadataCacheMb?: number;
 }
 
 /** Largest number of ids put into one `IN (...)` filter. */
 const IN_SLICE = 1000;
+/** Below this many chunk rows a scan is as fast as an index. */
+const INDEX_MIN_ROWS = 10_000;
+/** Chunk columns with a BTree index: `text_hash` serves the embedding cache, `doc_id` replace-deletes. */
+const INDEXED_COLUMNS = ["text_hash", "doc_id"] as const;
 
 /**
  * {@link DocumentStore} on LanceDB. One `applyBatch` is a handful of commits whatever the number of documents:
@@ -45,10 +57,10 @@ export class LanceDbStore implements DocumentStore {
   constructor(private readonly options: LanceDbStoreOptions) {}
 
   async open(embedder: Pick<Embedder, "id" | "dimensions">): Promise<void> {
-    const lancedb = await import("@lancedb/lancedb");
+    const lancedb = await loadLanceDb();
     if (!this.options.uri.includes("://")) mkdirSync(this.options.uri, { recursive: true });
     try {
-      this.conn = await lancedb.connect(this.options.uri);
+      this.conn = await lancedb.connect(this.options.uri, { session: this.session(lancedb) });
       const names = new Set(await this.conn.tableNames());
       const { documentsTable, chunksTable } = this.options;
       this.docs = names.has(documentsTable)
@@ -75,8 +87,10 @@ export class LanceDbStore implements DocumentStore {
    * Returns false, leaving the store closed, when either table does not exist yet.
    */
   async openExisting(): Promise<boolean> {
-    const lancedb = await import("@lancedb/lancedb");
-    const conn = await wrap("connect", () => lancedb.connect(this.options.uri));
+    const lancedb = await loadLanceDb();
+    const conn = await wrap("connect", () =>
+      lancedb.connect(this.options.uri, { session: this.session(lancedb) }),
+    );
     const names = new Set(await conn.tableNames());
     if (!names.has(this.options.documentsTable) || !names.has(this.options.chunksTable)) {
       conn.close();
@@ -106,6 +120,11 @@ export class LanceDbStore implements DocumentStore {
       this.chunksTable().countRows(filter),
     ]);
     return { documents, chunks };
+  }
+
+  private session(lancedb: Awaited<ReturnType<typeof loadLanceDb>>) {
+    const mb = (n: number) => BigInt(Math.round(n * 1024 * 1024));
+    return new lancedb.Session(mb(this.options.indexCacheMb ?? 256), mb(this.options.metadataCacheMb ?? 64));
   }
 
   private async createTable(name: string, schema: Schema): Promise<Table> {
@@ -159,7 +178,7 @@ export class LanceDbStore implements DocumentStore {
     const chunkRows = batch.upserts.flatMap((u) => u.chunks as ChunkRow[]);
     if (chunkRows.length > 0) {
       const schema = this.writeSchema(this.chunksArrowSchema);
-      const step = this.options.maxChunkRowsPerCommit ?? 2048;
+      const step = this.options.maxChunkRowsPerCommit ?? 1024;
       for (let i = 0; i < chunkRows.length; i += step) {
         const data = rowsToArrow(
           schema,
@@ -207,6 +226,26 @@ export class LanceDbStore implements DocumentStore {
         .toArray(),
     );
     return rows.map((r) => ({ ...r }) as DocumentRow);
+  }
+
+  /**
+   * Builds the BTree indices on `text_hash` and `doc_id` once the chunks table is large enough, and rebuilds
+   * one when more than a tenth of the rows are not yet in it (LanceDB scans unindexed rows, so the index
+   * stays correct in between; rebuilding a BTree takes about a second per million rows).
+   */
+  async maintain(): Promise<void> {
+    const table = this.chunksTable();
+    const rows = await table.countRows();
+    if (rows < INDEX_MIN_ROWS) return;
+    const { Index } = await loadLanceDb();
+    const indices = await table.listIndices();
+    for (const col of INDEXED_COLUMNS) {
+      const idx = indices.find((i) => i.columns.length === 1 && i.columns[0] === col);
+      const stale = idx && (await table.indexStats(idx.name))?.numUnindexedRows;
+      if (!idx || (stale ?? 0) > Math.max(INDEX_MIN_ROWS, rows / 10)) {
+        await wrap(`index ${col}`, () => table.createIndex(col, { config: Index.btree(), replace: true }));
+      }
+    }
   }
 
   async health(): Promise<TableHealth[]> {

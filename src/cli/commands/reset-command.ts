@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { SyncError } from "../../errors/sync-error.js";
+import { loadLanceDb } from "../../storage/load-lancedb.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 
 /** `lancedb-sync reset --yes`: drop both tables and forget every item (sources stay registered). */
@@ -13,7 +14,7 @@ export function registerResetCommand(program: Command): void {
       await runCommand(opts.json, async (ctx) => {
         if (!opts.yes)
           throw new SyncError("SYNC_E_INVALID_ARGUMENT", "reset drops all indexed data: pass --yes");
-        const lancedb = await import("@lancedb/lancedb");
+        const lancedb = await loadLanceDb();
         const conn = await lancedb.connect(ctx.config.lancedbUri);
         const names = new Set(await conn.tableNames());
         const dropped: string[] = [];

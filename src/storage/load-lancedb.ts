@@ -1,0 +1,16 @@
+import { availableParallelism } from "node:os";
+
+type LanceDb = typeof import("@lancedb/lancedb");
+let loaded: Promise<LanceDb> | undefined;
+
+/**
+ * Loads `@lancedb/lancedb` once, after making sure its CPU thread pool has at least two threads.
+ * With one usable thread (machines with two or fewer cores) LanceDB 0.31's full-text index build
+ * deadlocks (lancedb/lancedb#3568); `LANCE_CPU_THREADS` is read when the native runtime starts, so it must be
+ * set before the first import. A value set by the user is kept.
+ */
+export function loadLanceDb(): Promise<LanceDb> {
+  process.env.LANCE_CPU_THREADS ??= String(Math.max(2, availableParallelism()));
+  loaded ??= import("@lancedb/lancedb");
+  return loaded;
+}
