@@ -1,12 +1,16 @@
-import { describeError, isSyncError, SyncError } from "../errors/sync-error.js";
-import type { ContentProcessor, PreparedContent } from "./content-processor.js";
-import type { ChunkRow, DocumentRow, DocumentStore } from "./document-store.js";
+import { describeError, SyncError } from "../errors/sync-error.js";
+import { buildRows } from "./build-rows.js";
+import type { ContentProcessor } from "./content-processor.js";
+import { detectChanges } from "./detect-changes.js";
+import type { DocumentStore } from "./document-store.js";
 import type { Embedder } from "./embedder.js";
-import { hashContent, makeChunkId, makeDocId } from "./ids.js";
 import type { FailureState, ItemState, Journal, RunStats } from "./journal.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { mapConcurrent } from "./map-concurrent.js";
+import { type ItemFailure, type PreparedWrite, prepareItem } from "./prepare-item.js";
 import type { Source, SourceItemRef } from "./source.js";
+
+export type { ItemFailure } from "./prepare-item.js";
 
 /** Collaborators of {@link runSync}. The store is opened lazily: a run with nothing to write never opens it. */
 export interface SyncDeps {
@@ -41,13 +45,6 @@ export interface SyncOptions {
   onStep?: (step: SyncStep, batch: number) => void;
 }
 
-/** One item that failed in this run. */
-export interface ItemFailure {
-  key: string;
-  code: string;
-  error: string;
-}
-
 /** Outcome of {@link runSync}. */
 export interface SyncResult extends RunStats {
   run_id: number;
@@ -57,24 +54,6 @@ export interface SyncResult extends RunStats {
   failures: ItemFailure[];
   warnings: string[];
 }
-
-interface Candidate {
-  ref: SourceItemRef;
-  prev: ItemState | undefined;
-}
-
-type Prepared =
-  | { kind: "touch"; state: ItemState }
-  | {
-      kind: "write";
-      ref: SourceItemRef;
-      prev: ItemState | undefined;
-      fingerprint: string;
-      hash: string;
-      size: number;
-      content: PreparedContent;
-    }
-  | { kind: "failed"; ref: SourceItemRef; failure: ItemFailure };
 
 /**
  * Brings the store in step with one source for one user, incrementally:
@@ -107,7 +86,6 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
   };
   const failures: ItemFailure[] = [];
   const warnings: string[] = [];
-  let givenUp = 0;
   let store: DocumentStore | undefined;
   let inflight: Promise<void> | undefined;
   const settle = async (): Promise<void> => {
@@ -146,33 +124,10 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
       known = await rebuildJournal(journal, await getStore(), userId, name);
     const failed = new Map<string, FailureState>();
     for (const f of journal.listFailures(userId, name)) failed.set(f.key, f);
-
-    const listed = new Set<string>();
-    const candidates: Candidate[] = [];
-    for (const ref of listing) {
-      listed.add(ref.key);
-      const prev = known.get(ref.key);
-      const failure = failed.get(ref.key);
-      if (
-        failure &&
-        failure.fingerprint === ref.fingerprint &&
-        failure.attempts >= options.maxRetryAttempts
-      ) {
-        givenUp++;
-        continue;
-      }
-      if (!prev || prev.status === "pending" || prev.fingerprint !== ref.fingerprint || failure) {
-        candidates.push({ ref, prev });
-      } else stats.unchanged++;
-    }
-    const gone = [...known.values()].filter((s) => !listed.has(s.key));
-    const goneByHash = new Map<string, ItemState[]>();
-    for (const g of gone) {
-      if (g.contentHash === "" || g.status !== "synced") continue;
-      const list = goneByHash.get(g.contentHash) ?? [];
-      list.push(g);
-      goneByHash.set(g.contentHash, list);
-    }
+    const changes = detectChanges(listing, known, failed, options.maxRetryAttempts);
+    const { candidates, gone, goneByHash, listed } = changes;
+    stats.unchanged += changes.unchanged;
+    const givenUp = changes.givenUp;
     const movedFrom: ItemState[] = [];
 
     // A store that was empty when the run began holds no rows of this run's new documents, so their
@@ -180,7 +135,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     // may have (the journal can lag the store after an OS crash), and the cache is consulted.
     const storeWasEmpty = candidates.length > 0 && (await getStore().then((st) => st.isEmpty()));
     let batchNo = 0;
-    let pending: Extract<Prepared, { kind: "write" }>[] = [];
+    let pending: PreparedWrite[] = [];
     let pendingChunks = 0;
     // Vectors of the batch being written: its rows are not yet visible to cache lookups.
     let inflightVectors = new Map<string, Float32Array>();
@@ -256,7 +211,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     for (let i = 0; i < candidates.length; i += group) {
       signal?.throwIfAborted();
       const prepared = await mapConcurrent(candidates.slice(i, i + group), options.concurrency, async (c) => {
-        const p = await prepareItem(deps, source, c, signal);
+        const p = await prepareItem(source, deps.process, c, signal);
         options.onProgress?.({ done: ++done, total: candidates.length });
         return p;
       });
@@ -339,102 +294,6 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     await inflight?.catch(() => undefined);
     journal.finishRun(runId, "failed", stats, describeError(err));
     throw err;
-  }
-}
-
-const EMPTY = new Float32Array(0);
-
-interface BatchRows {
-  upserts: { doc: DocumentRow; chunks: ChunkRow[] }[];
-  replaceDocIds: string[];
-  states: ItemState[];
-  /** Chunk text by text hash: what needs a vector. */
-  texts: Map<string, string>;
-}
-
-function buildRows(
-  writes: readonly Extract<Prepared, { kind: "write" }>[],
-  ctx: { userId: string; source: Source; ingestedAt: string; replaceAll: boolean },
-): BatchRows {
-  const { userId, source, ingestedAt, replaceAll } = ctx;
-  const out: BatchRows = { upserts: [], replaceDocIds: [], states: [], texts: new Map() };
-  for (const w of writes) {
-    const docId = makeDocId(userId, source.name, w.ref.key);
-    if (w.prev || replaceAll) out.replaceDocIds.push(docId);
-    const { title, mimeType, chunks, metadata } = w.content;
-    const doc: DocumentRow = {
-      doc_id: docId,
-      user_id: userId,
-      source_type: source.type,
-      source_id: source.name,
-      item_key: w.ref.key,
-      title,
-      mime_type: mimeType,
-      size_bytes: w.size,
-      content_hash: w.hash,
-      chunk_count: chunks.length,
-      modified_at: w.ref.modifiedAt ?? ingestedAt,
-      ingested_at: ingestedAt,
-      metadata: JSON.stringify(metadata),
-    };
-    const rows = chunks.map((c): ChunkRow => {
-      const textHash = hashContent(c.text);
-      out.texts.set(textHash, c.text);
-      return {
-        chunk_id: makeChunkId(docId, c.ordinal),
-        doc_id: docId,
-        user_id: userId,
-        ordinal: c.ordinal,
-        text: c.text,
-        text_hash: textHash,
-        start: c.start,
-        end: c.end,
-        vector: EMPTY,
-        title,
-        source_id: source.name,
-        item_key: w.ref.key,
-      };
-    });
-    out.upserts.push({ doc, chunks: rows });
-    out.states.push({
-      key: w.ref.key,
-      docId,
-      fingerprint: w.fingerprint,
-      contentHash: w.hash,
-      status: "synced",
-    });
-  }
-  return out;
-}
-
-async function prepareItem(
-  deps: SyncDeps,
-  source: Source,
-  c: Candidate,
-  signal: AbortSignal | undefined,
-): Promise<Prepared> {
-  try {
-    const fetched = await source.fetch(c.ref, signal);
-    const hash = hashContent(fetched.bytes);
-    const fingerprint = fetched.fingerprint ?? c.ref.fingerprint;
-    if (c.prev && c.prev.status === "synced" && c.prev.contentHash === hash) {
-      return { kind: "touch", state: { ...c.prev, fingerprint } };
-    }
-    const content = await deps.process(fetched, signal);
-    return {
-      kind: "write",
-      ref: c.ref,
-      prev: c.prev,
-      fingerprint,
-      hash,
-      size: fetched.bytes.length,
-      content,
-    };
-  } catch (err) {
-    if (signal?.aborted) throw err;
-    const code = isSyncError(err) ? err.code : "SYNC_E_INTERNAL";
-    const error = isSyncError(err) ? describeError(err) : `${c.ref.key}: ${describeError(err)}`;
-    return { kind: "failed", ref: c.ref, failure: { key: c.ref.key, code, error } };
   }
 }
 

@@ -1,0 +1,65 @@
+import { describeError, isSyncError } from "../errors/sync-error.js";
+import type { ContentProcessor, PreparedContent } from "./content-processor.js";
+import type { Candidate } from "./detect-changes.js";
+import { hashContent } from "./ids.js";
+import type { ItemState } from "./journal.js";
+import type { Source, SourceItemRef } from "./source.js";
+
+/** One item of this run that failed, as reported. */
+export interface ItemFailure {
+  key: string;
+  code: string;
+  error: string;
+}
+
+/** A candidate whose content changed: extracted and chunked, ready to be embedded and written. */
+export interface PreparedWrite {
+  kind: "write";
+  ref: SourceItemRef;
+  prev: ItemState | undefined;
+  fingerprint: string;
+  hash: string;
+  size: number;
+  content: PreparedContent;
+}
+
+/** What reading one candidate gave: a fingerprint-only update, a write, or a failure. */
+export type Prepared =
+  | { kind: "touch"; state: ItemState }
+  | PreparedWrite
+  | { kind: "failed"; ref: SourceItemRef; failure: ItemFailure };
+
+/**
+ * Reads and hashes one candidate; processes it only when its content hash differs from the journal's.
+ * Never throws for a bad item (the failure is returned, naming the item); rethrows only on abort.
+ */
+export async function prepareItem(
+  source: Source,
+  process: ContentProcessor,
+  c: Candidate,
+  signal: AbortSignal | undefined,
+): Promise<Prepared> {
+  try {
+    const fetched = await source.fetch(c.ref, signal);
+    const hash = hashContent(fetched.bytes);
+    const fingerprint = fetched.fingerprint ?? c.ref.fingerprint;
+    if (c.prev && c.prev.status === "synced" && c.prev.contentHash === hash) {
+      return { kind: "touch", state: { ...c.prev, fingerprint } };
+    }
+    const content = await process(fetched, signal);
+    return {
+      kind: "write",
+      ref: c.ref,
+      prev: c.prev,
+      fingerprint,
+      hash,
+      size: fetched.bytes.length,
+      content,
+    };
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    const code = isSyncError(err) ? err.code : "SYNC_E_INTERNAL";
+    const error = isSyncError(err) ? describeError(err) : `${c.ref.key}: ${describeError(err)}`;
+    return { kind: "failed", ref: c.ref, failure: { key: c.ref.key, code, error } };
+  }
+}
