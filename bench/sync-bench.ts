@@ -31,47 +31,22 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import type { StatusReport } from "../src/app/collect-status.js";
+import type { SyncFoldersResult } from "../src/app/sync-folders.js";
 import type { StoreCheck } from "./check-store.js";
 import { Corpus, type CorpusChange } from "./corpus.js";
 
 /** Shares of the corpus changed before each step (c), in percent. */
 export const CHANGE = { modifyPct: 5, addPct: 1, deletePct: 1 } as const;
 
-/** The figures `sync --json` prints (the fields the benchmark reads). */
-export interface SyncJson {
-  source: string;
-  listed: number;
-  added: number;
-  updated: number;
-  moved: number;
-  deleted: number;
-  unchanged: number;
-  failed: number;
-  held_deletions: number;
-  embedded_chunks: number;
-  reused_chunks: number;
-  duration_ms: number;
-  peak_rss_mb: number;
-  warnings: string[];
-}
+/** The figures `sync --json` prints: the engine's own result type plus the process's peak RSS. */
+export type SyncJson = SyncFoldersResult & { peak_rss_mb: number };
+
+/** The figures `status --json` prints. */
+export type StatusJson = StatusReport;
 
 /** One table of `status --json`. */
-export interface TableJson {
-  name: string;
-  rows: number;
-  version: number;
-  versions: number;
-  fragments: number;
-}
-
-/** The figures `status --json` prints (the fields the benchmark reads). */
-export interface StatusJson {
-  documents: number;
-  chunks: number;
-  failed: number;
-  pending: number;
-  tables: TableJson[];
-}
+export type TableJson = StatusReport["tables"][number];
 
 /** Result of one benchmarked step. */
 export interface StepResult {

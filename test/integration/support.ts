@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -6,7 +5,11 @@ import { join, resolve, sep } from "node:path";
 import * as lancedb from "@lancedb/lancedb";
 import Database from "better-sqlite3";
 import { expect } from "vitest";
-import { CLI, type CliResult } from "../helpers/run-cli.js";
+import { prng } from "../helpers/prng.js";
+import type { CliResult } from "../helpers/run-cli.js";
+
+export { spawnCli } from "../helpers/run-cli.js";
+export { prng };
 
 /** Variables for the CLI: database and journal paths plus anything else. */
 export type CliEnv = { LANCEDB_URI: string; STATE_DB_PATH: string } & Record<string, string>;
@@ -231,18 +234,6 @@ export async function expectStoreMatchesFiles(
   return { docs, chunks, textChecked };
 }
 
-/** A deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const WORDS =
   "river stone lantern orchard copper meadow harbor signal ledger compass thunder willow marble canyon " +
   "falcon glacier ember velvet quarry saddle beacon tundra juniper anchor prairie cobalt summit lagoon " +
@@ -291,44 +282,6 @@ export function writeCorpus(dir: string, count: number, seed: number, prefix = "
     paths.push(resolve(path));
   }
   return paths;
-}
-
-/** Spawns the built CLI like `runCli`, but hands out the child so a test can kill it. */
-export function spawnCli(
-  args: string[],
-  options: { cwd: string; env?: Record<string, string> },
-): { child: ChildProcess; done: Promise<CliResult> } {
-  const base: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !/^(LANCEDB_|EMBEDDING_|S3_|AWS_|STATE_DB_PATH|LOG_)/.test(k)) base[k] = v;
-  }
-  const env = { ...base, AWS_EC2_METADATA_DISABLED: "true", LOG_LEVEL: "warn", ...options.env };
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: options.cwd,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const done = new Promise<CliResult>((resolveDone, reject) => {
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr?.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      let json: unknown;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        json = undefined;
-      }
-      resolveDone({ code, signal, stdout, stderr, json });
-    });
-  });
-  return { child, done };
 }
 
 /** Size of a file in bytes. */

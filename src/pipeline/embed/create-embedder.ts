@@ -1,16 +1,9 @@
+import type { Config } from "../../config/load-config.js";
 import type { Embedder } from "../../core/embedder.js";
 import { HashingEmbedder } from "./hashing-embedder.js";
 
 /** Embedder settings as configured (see `EMBEDDING_*`). */
-export interface EmbedderSettings {
-  provider: "hashing" | "openai";
-  dimensions: number | undefined;
-  model: string;
-  baseUrl: string;
-  apiKey: string;
-  batchSize: number;
-  timeoutMs: number;
-}
+export type EmbedderSettings = Config["embedding"];
 
 /**
  * Builds the configured embedder. The OpenAI-compatible provider is loaded lazily and, when no dimensions
