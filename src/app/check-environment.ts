@@ -18,10 +18,9 @@ export interface EnvironmentCheck {
  */
 export async function checkEnvironment(config: Config, signal?: AbortSignal): Promise<EnvironmentCheck[]> {
   const checks: EnvironmentCheck[] = [];
-  for (const [name, dir] of [
-    ["state dir writable", dirname(config.stateDbPath)],
-    ["lancedb dir writable", config.lancedbUri],
-  ] as const) {
+  const dirs: [string, string][] = [["state dir writable", dirname(config.stateDbPath)]];
+  if (!config.lancedbUri.includes("://")) dirs.push(["lancedb dir writable", config.lancedbUri]);
+  for (const [name, dir] of dirs) {
     try {
       mkdirSync(dir, { recursive: true });
       accessSync(dir, constants.W_OK);

@@ -21,17 +21,25 @@ export const REDACT_PATHS = [
   "*.token",
 ];
 
-/** A pino logger writing JSON lines to stderr (stdout stays free for `--json` output) and optionally a file. */
+const LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+
+/**
+ * A pino logger writing JSON lines to stderr (stdout stays free for `--json` output) and, when `file` is set,
+ * appending them to that file. On a terminal, stderr only shows warnings and errors (people read the
+ * command's own summary there); the file and a non-terminal stderr get everything at `level`.
+ */
 export function createLogger(options: LoggerOptions): pino.Logger {
-  const streams: pino.StreamEntry[] = [{ stream: pino.destination({ fd: 2, sync: true }) }];
-  if (options.file)
-    streams.push({ stream: pino.destination({ dest: options.file, mkdir: true, sync: false }) });
+  const level = options.level as pino.LevelWithSilent;
+  const quiet = process.stderr.isTTY && LEVELS.indexOf(level) < LEVELS.indexOf("warn");
+  const streams: pino.StreamEntry[] = [
+    { level: (quiet ? "warn" : level) as pino.Level, stream: pino.destination({ fd: 2, sync: true }) },
+  ];
+  if (options.file) {
+    const file = pino.destination({ dest: options.file, mkdir: true, sync: true });
+    streams.push({ level: level as pino.Level, stream: file });
+  }
   return pino(
-    {
-      level: options.level,
-      base: { pid: process.pid },
-      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
-    },
+    { level, base: { pid: process.pid }, redact: { paths: REDACT_PATHS, censor: "[redacted]" } },
     pino.multistream(streams),
   );
 }
