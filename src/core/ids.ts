@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 
 /**
  * Stable document id: the same (user, source, item key) always maps to the same id, so every apply is an
@@ -15,5 +15,6 @@ export function makeChunkId(docId: string, ordinal: number): string {
 
 /** SHA-256 hex of bytes or a string (content hashes and chunk text hashes). */
 export function hashContent(data: Uint8Array | string): string {
-  return createHash("sha256").update(data).digest("hex");
+  // One-shot hashing: no Hash object per call (this runs once per chunk).
+  return hash("sha256", data, "hex");
 }
