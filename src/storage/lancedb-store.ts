@@ -26,6 +26,8 @@ export interface LanceDbStoreOptions {
    * data, so this bounds peak memory; a batch with more chunks is written in several commits.
    */
   maxChunkRowsPerCommit?: number;
+  /** Chunk rows from which {@link LanceDbStore.maintain} keeps BTree indices; default 10,000. */
+  indexMinRows?: number;
   /** LanceDB session cache for index pages (MB); default 256. */
   indexCacheMb?: number;
   /**
@@ -44,8 +46,9 @@ const INDEXED_COLUMNS = ["text_hash", "doc_id"] as const;
 
 /**
  * {@link DocumentStore} on LanceDB. One `applyBatch` is a handful of commits whatever the number of documents:
- * delete replaced/deleted chunks, add new chunks (one commit per `maxChunkRowsPerCommit` rows), upsert
- * document rows (merge-insert on `doc_id`, counts checked), delete removed document rows.
+ * delete the chunks of replaced and deleted documents, add the new chunks (one commit per
+ * `maxChunkRowsPerCommit` rows), delete the document rows of replaced and deleted documents, add the new
+ * document rows. Chunks always change before their document row.
  */
 export class LanceDbStore implements DocumentStore {
   private conn: Connection | undefined;
@@ -170,6 +173,18 @@ export class LanceDbStore implements DocumentStore {
   async applyBatch(batch: ApplyBatch): Promise<void> {
     const docs = this.documentsTable();
     const chunks = this.chunksTable();
+    // Checked before anything is deleted, so a bad embedder response cannot leave a document without chunks.
+    const dims = this.chunksArrowSchema?.fields.find((f) => f.name === "vector")?.type.listSize as number;
+    for (const u of batch.upserts) {
+      for (const c of u.chunks) {
+        if (c.vector.length !== dims) {
+          throw new SyncError(
+            "SYNC_E_EMBEDDING_FAILED",
+            `chunk ${c.chunk_id} of ${u.doc.item_key}: vector has ${c.vector.length} values, the table needs ${dims}`,
+          );
+        }
+      }
+    }
     const clearChunks = [...batch.replaceDocIds, ...batch.deleteDocIds];
     for (let i = 0; i < clearChunks.length; i += IN_SLICE) {
       const slice = clearChunks.slice(i, i + IN_SLICE);
@@ -187,27 +202,19 @@ export class LanceDbStore implements DocumentStore {
         await wrap("add chunks", () => chunks.add(data));
       }
     }
-    if (batch.upserts.length > 0) {
-      const schema = this.writeSchema(this.docsArrowSchema);
-      const rows = batch.upserts.map((u) => u.doc) as unknown as Record<string, unknown>[];
-      const data = rowsToArrow(schema, rows);
-      if (batch.replaceDocIds.length === 0) {
-        await wrap("add documents", () => docs.add(data));
-      } else {
-        const res = await wrap("upsert documents", () =>
-          docs.mergeInsert("doc_id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data),
-        );
-        if (res.numInsertedRows + res.numUpdatedRows !== rows.length) {
-          throw new SyncError(
-            "SYNC_E_STORAGE",
-            `lancedb: upsert documents: wrote ${res.numInsertedRows + res.numUpdatedRows} of ${rows.length} rows`,
-          );
-        }
-      }
-    }
-    for (let i = 0; i < batch.deleteDocIds.length; i += IN_SLICE) {
-      const slice = batch.deleteDocIds.slice(i, i + IN_SLICE);
+    // Document rows: drop every row of replaced and deleted documents, then append the new ones. Unlike a
+    // merge-insert this also repairs a document stored twice, and needs no count check.
+    const dropDocs = [...batch.replaceDocIds, ...batch.deleteDocIds];
+    for (let i = 0; i < dropDocs.length; i += IN_SLICE) {
+      const slice = dropDocs.slice(i, i + IN_SLICE);
       await wrap("delete documents", () => docs.delete(inList("doc_id", slice)));
+    }
+    if (batch.upserts.length > 0) {
+      const data = rowsToArrow(
+        this.writeSchema(this.docsArrowSchema),
+        batch.upserts.map((u) => u.doc) as unknown as Record<string, unknown>[],
+      );
+      await wrap("add documents", () => docs.add(data));
     }
   }
 
@@ -236,13 +243,14 @@ export class LanceDbStore implements DocumentStore {
   async maintain(): Promise<void> {
     const table = this.chunksTable();
     const rows = await table.countRows();
-    if (rows < INDEX_MIN_ROWS) return;
+    const minRows = this.options.indexMinRows ?? INDEX_MIN_ROWS;
+    if (rows < minRows) return;
     const { Index } = await loadLanceDb();
     const indices = await table.listIndices();
     for (const col of INDEXED_COLUMNS) {
       const idx = indices.find((i) => i.columns.length === 1 && i.columns[0] === col);
       const stale = idx && (await table.indexStats(idx.name))?.numUnindexedRows;
-      if (!idx || (stale ?? 0) > Math.max(INDEX_MIN_ROWS, rows / 10)) {
+      if (!idx || (stale ?? 0) > Math.max(minRows, rows / 10)) {
         await wrap(`index ${col}`, () => table.createIndex(col, { config: Index.btree(), replace: true }));
       }
     }

@@ -36,7 +36,7 @@ export class MemoryJournal implements Journal {
     const prev = this.sources.get(key);
     const now = this.now();
     this.sources.set(key, {
-      ...(prev ?? { createdAt: now, lastRunAt: null, healthy: false, lastError: null }),
+      ...(prev ?? { createdAt: now, lastRunAt: null, healthy: true, lastError: null }),
       userId: source.userId,
       name: source.name,
       type: source.type,
@@ -53,7 +53,7 @@ export class MemoryJournal implements Journal {
   listSources(userId?: string): SourceRecord[] {
     return [...this.sources.values()]
       .filter((s) => userId === undefined || s.userId === userId)
-      .sort((a, b) => (a.userId + a.name < b.userId + b.name ? -1 : 1))
+      .sort((a, b) => (a.userId === b.userId ? cmp(a.name, b.name) : cmp(a.userId, b.userId)))
       .map((s) => structuredClone(s));
   }
 
@@ -245,4 +245,8 @@ export class MemoryJournal implements Journal {
   pendingItems(): ItemState[] {
     return [...this.items.values()].flatMap((m) => [...m.values()].filter((s) => s.status === "pending"));
   }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

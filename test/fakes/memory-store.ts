@@ -14,7 +14,7 @@ export type FailPhase =
   | "before"
   /** After old chunks were removed and the new chunks added, before document rows are written. */
   | "after-chunks"
-  /** After document rows were written, before deleted document rows are removed. */
+  /** After old document rows were removed, before the new ones are appended. */
   | "after-docs";
 
 /** One recorded `applyBatch` call. */
@@ -109,24 +109,11 @@ export class MemoryStore implements DocumentStore {
     }
     crash("after-chunks");
 
-    for (const u of batch.upserts) {
-      const row = { ...u.doc };
-      if (batch.replaceDocIds.length === 0) this.docs.push(row);
-      else {
-        // merge-insert on doc_id: every matching row is updated, else one is inserted.
-        let matched = false;
-        this.docs = this.docs.map((d) => {
-          if (d.doc_id !== row.doc_id) return d;
-          matched = true;
-          return { ...row };
-        });
-        if (!matched) this.docs.push(row);
-      }
-    }
+    // Like LanceDbStore: drop every row of replaced and deleted documents, then append the new rows.
+    const dropDocs = new Set([...batch.replaceDocIds, ...batch.deleteDocIds]);
+    this.docs = this.docs.filter((d) => !dropDocs.has(d.doc_id));
     crash("after-docs");
-
-    const del = new Set(batch.deleteDocIds);
-    this.docs = this.docs.filter((d) => !del.has(d.doc_id));
+    for (const u of batch.upserts) this.docs.push({ ...u.doc });
   }
 
   async isEmpty(): Promise<boolean> {

@@ -1,0 +1,633 @@
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ApplyBatch, ChunkRow, DocumentRow, DocumentStore } from "../../src/core/document-store.js";
+import { hashContent, makeChunkId, makeDocId } from "../../src/core/ids.js";
+import { isSyncError } from "../../src/errors/sync-error.js";
+import { LanceDbStore, type LanceDbStoreOptions } from "../../src/storage/lancedb-store.js";
+import { MemoryStore } from "../fakes/memory-store.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
+
+/**
+ * The {@link DocumentStore} contract, run against LanceDB (production) and the MemoryStore fake the core tests
+ * use. Each implementation comes with a reader of its raw rows, so duplicates and leftovers are visible.
+ */
+
+const DIMS = 8;
+const EMBEDDER = { id: "test-embedder:8", dimensions: DIMS };
+
+type PlainChunk = Omit<ChunkRow, "vector"> & { vector: number[] };
+
+interface Subject {
+  store: DocumentStore;
+  /** Every document row in the store, sorted by doc id. */
+  docRows(): Promise<DocumentRow[]>;
+  /** Every chunk row in the store (vectors as plain numbers), sorted by chunk id. */
+  chunkRows(): Promise<PlainChunk[]>;
+}
+
+type MakeSubject = (dir: string) => Promise<Subject>;
+
+const byId =
+  <T>(key: (t: T) => string) =>
+  (a: T, b: T) =>
+    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
+const sortDocs = (rows: DocumentRow[]) => rows.sort(byId((d) => d.doc_id));
+const sortChunks = (rows: PlainChunk[]) => rows.sort(byId((c) => c.chunk_id));
+
+function lanceOptions(dir: string, extra: Partial<LanceDbStoreOptions> = {}): LanceDbStoreOptions {
+  return {
+    uri: join(dir, "lancedb"),
+    documentsTable: "processed_documents",
+    chunksTable: "document_chunks",
+    ...extra,
+  };
+}
+
+/** All rows of a LanceDB store's tables, read directly (not through the interface under test). */
+function lanceSubject(store: LanceDbStore): Subject {
+  return {
+    store,
+    docRows: async () =>
+      sortDocs((await store.documentsTable().query().toArray()).map((r) => ({ ...r }) as DocumentRow)),
+    chunkRows: async () =>
+      sortChunks(
+        (await store.chunksTable().query().toArray()).map(
+          (r) => ({ ...r, vector: Array.from(r.vector.toArray() as Float32Array) }) as PlainChunk,
+        ),
+      ),
+  };
+}
+
+const IMPLEMENTATIONS: Array<[string, MakeSubject]> = [
+  [
+    "lancedb",
+    async (dir) => {
+      const store = new LanceDbStore(lanceOptions(dir));
+      await store.open(EMBEDDER);
+      return lanceSubject(store);
+    },
+  ],
+  [
+    "memory",
+    async () => {
+      const store = new MemoryStore();
+      await store.open(EMBEDDER);
+      return {
+        store,
+        docRows: async () => sortDocs(store.docs.map((d) => ({ ...d }))),
+        chunkRows: async () => sortChunks(store.chunks.map((c) => ({ ...c, vector: Array.from(c.vector) }))),
+      };
+    },
+  ],
+];
+
+/** A deterministic vector whose floats are exact in float32 (so round-trips compare with toEqual). */
+function vectorFor(seed: number): Float32Array {
+  return Float32Array.from({ length: DIMS }, (_, i) => ((seed * 7 + i * 3) % 64) / 16 - 2);
+}
+
+interface DocSpec {
+  userId?: string;
+  sourceId?: string;
+  itemKey: string;
+  /** Texts of the chunks; each chunk's vector is derived from its text. */
+  texts: string[];
+  /** Overrides the derived doc id (to put odd characters into filters). */
+  docId?: string;
+  /** Overrides the text hash of every chunk (to put odd characters into filters). */
+  textHash?: (text: string) => string;
+  version?: number;
+}
+
+const seedOf = (text: string) => Number.parseInt(hashContent(text).slice(0, 6), 16);
+
+function makeDoc(spec: DocSpec): { doc: DocumentRow; chunks: ChunkRow[] } {
+  const userId = spec.userId ?? "alice";
+  const sourceId = spec.sourceId ?? "docs";
+  const docId = spec.docId ?? makeDocId(userId, sourceId, spec.itemKey);
+  let offset = 0;
+  const chunks = spec.texts.map((text, ordinal): ChunkRow => {
+    const start = offset;
+    offset += text.length;
+    return {
+      chunk_id: makeChunkId(docId, ordinal),
+      doc_id: docId,
+      user_id: userId,
+      ordinal,
+      text,
+      text_hash: spec.textHash ? spec.textHash(text) : hashContent(text),
+      start,
+      end: offset,
+      vector: vectorFor(seedOf(text)),
+      title: `Title of ${spec.itemKey}`,
+      source_id: sourceId,
+      item_key: spec.itemKey,
+    };
+  });
+  const body = spec.texts.join("");
+  return {
+    doc: {
+      doc_id: docId,
+      user_id: userId,
+      source_type: "fs",
+      source_id: sourceId,
+      item_key: spec.itemKey,
+      title: `Title of ${spec.itemKey}`,
+      mime_type: "text/plain",
+      size_bytes: body.length,
+      content_hash: hashContent(`${body}#${spec.version ?? 1}`),
+      chunk_count: chunks.length,
+      modified_at: "2024-05-01T12:00:00.000Z",
+      ingested_at: `2024-05-02T12:00:0${spec.version ?? 1}.000Z`,
+      metadata: JSON.stringify({ v: spec.version ?? 1 }),
+    },
+    chunks,
+  };
+}
+
+const texts = (tag: string, n: number) => Array.from({ length: n }, (_, i) => `${tag} chunk ${i}.`);
+
+function batch(
+  upserts: Array<{ doc: DocumentRow; chunks: ChunkRow[] }>,
+  replaceDocIds: string[] = [],
+  deleteDocIds: string[] = [],
+): ApplyBatch {
+  return { upserts, replaceDocIds, deleteDocIds };
+}
+
+const plain = (c: ChunkRow): PlainChunk => ({ ...c, vector: Array.from(c.vector) });
+
+describe.each(IMPLEMENTATIONS)("DocumentStore conformance: %s", (_name, make) => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let subject: Subject;
+  let store: DocumentStore;
+
+  beforeEach(async () => {
+    tmp = makeTempDir("lancedb-sync-conformance-");
+    subject = await make(tmp.path);
+    store = subject.store;
+  });
+
+  afterEach(async () => {
+    await store.close();
+    tmp.cleanup();
+  });
+
+  it("a new store is empty; it is not after a write and is again once everything is deleted", async () => {
+    expect(await store.isEmpty()).toBe(true);
+    expect(await store.listDocuments("alice", "docs")).toEqual([]);
+    const a = makeDoc({ itemKey: "a.txt", texts: texts("a", 2) });
+    await store.applyBatch(batch([a]));
+    expect(await store.isEmpty()).toBe(false);
+    await store.applyBatch(batch([], [], [a.doc.doc_id]));
+    expect(await store.isEmpty()).toBe(true);
+  });
+
+  it("a document without chunks still makes the store non-empty", async () => {
+    await store.applyBatch(batch([makeDoc({ itemKey: "empty.txt", texts: [] })]));
+    expect(await store.isEmpty()).toBe(false);
+    expect(await subject.chunkRows()).toEqual([]);
+  });
+
+  it("listDocuments returns the written rows of that user's source only, field for field", async () => {
+    const a = makeDoc({ itemKey: "a.txt", texts: texts("a", 2) });
+    const b = makeDoc({ itemKey: "dir/b.md", texts: texts("b", 1) });
+    const otherSource = makeDoc({ sourceId: "mail", itemKey: "a.txt", texts: texts("m", 1) });
+    const otherUser = makeDoc({ userId: "bob", itemKey: "a.txt", texts: texts("x", 1) });
+    await store.applyBatch(batch([a, b, otherSource, otherUser]));
+
+    expect(sortDocs(await store.listDocuments("alice", "docs"))).toEqual(sortDocs([a.doc, b.doc]));
+    expect(await store.listDocuments("alice", "mail")).toEqual([otherSource.doc]);
+    expect(await store.listDocuments("bob", "docs")).toEqual([otherUser.doc]);
+    expect(await store.listDocuments("bob", "mail")).toEqual([]);
+    expect(await store.listDocuments("carol", "docs")).toEqual([]);
+  });
+
+  it("chunks are stored field for field, vectors included", async () => {
+    const a = makeDoc({ itemKey: "a.txt", texts: texts("a", 3) });
+    const b = makeDoc({ userId: "bob", itemKey: "b.txt", texts: texts("b", 2) });
+    await store.applyBatch(batch([a, b]));
+    expect(await subject.chunkRows()).toEqual(sortChunks([...a.chunks, ...b.chunks].map(plain)));
+  });
+
+  it("lookupVectors returns exactly the stored vectors of known hashes and nothing for unknown ones", async () => {
+    const a = makeDoc({ itemKey: "a.txt", texts: texts("a", 3) });
+    const b = makeDoc({ userId: "bob", itemKey: "b.txt", texts: ["shared text", "b only"] });
+    const c = makeDoc({ itemKey: "c.txt", texts: ["shared text"] });
+    await store.applyBatch(batch([a, b, c]));
+
+    expect((await store.lookupVectors([])).size).toBe(0);
+    const unknown = hashContent("never stored");
+    const wanted = [...a.chunks, ...b.chunks].map((ch) => ch.text_hash);
+    const found = await store.lookupVectors([...wanted, unknown]);
+    expect(found.has(unknown)).toBe(false);
+    expect(new Set(found.keys())).toEqual(new Set(wanted));
+    for (const ch of [...a.chunks, ...b.chunks]) {
+      const v = found.get(ch.text_hash);
+      expect(v).toBeInstanceOf(Float32Array);
+      expect(Array.from(v ?? [])).toEqual(Array.from(ch.vector));
+    }
+    expect((await store.lookupVectors([unknown])).size).toBe(0);
+  });
+
+  it("replacing a document with fewer chunks leaves exactly the new chunks and the new row", async () => {
+    const a1 = makeDoc({ itemKey: "a.txt", texts: texts("a-v1", 4) });
+    const b = makeDoc({ itemKey: "b.txt", texts: texts("b", 2) });
+    await store.applyBatch(batch([a1, b]));
+    const a2 = makeDoc({ itemKey: "a.txt", texts: texts("a-v2", 2), version: 2 });
+    await store.applyBatch(batch([a2], [a2.doc.doc_id]));
+
+    expect(await subject.docRows()).toEqual(sortDocs([a2.doc, b.doc]));
+    expect(await subject.chunkRows()).toEqual(sortChunks([...a2.chunks, ...b.chunks].map(plain)));
+    // The old chunks' vectors are gone from the cache, the new ones are there.
+    const old = await store.lookupVectors(a1.chunks.map((c) => c.text_hash));
+    expect(old.size).toBe(0);
+    expect((await store.lookupVectors(a2.chunks.map((c) => c.text_hash))).size).toBe(2);
+  });
+
+  it("replaying the same batch (ids in replaceDocIds) leaves no duplicates", async () => {
+    const a = makeDoc({ itemKey: "a.txt", texts: texts("a", 3) });
+    const b = makeDoc({ itemKey: "b.txt", texts: texts("b", 2) });
+    // As after a crash: the ids are listed although (the first time) nothing of them exists yet.
+    const replay = batch([a, b], [a.doc.doc_id, b.doc.doc_id]);
+    await store.applyBatch(replay);
+    await store.applyBatch(replay);
+    await store.applyBatch(replay);
+
+    expect(await subject.docRows()).toEqual(sortDocs([a.doc, b.doc]));
+    expect(await subject.chunkRows()).toEqual(sortChunks([...a.chunks, ...b.chunks].map(plain)));
+    expect(sortDocs(await store.listDocuments("alice", "docs"))).toEqual(sortDocs([a.doc, b.doc]));
+  });
+
+  it("replaying a batch with only some ids already present leaves each row once", async () => {
+    const a = makeDoc({ itemKey: "a.txt", texts: texts("a", 2) });
+    const b = makeDoc({ itemKey: "b.txt", texts: texts("b", 2) });
+    await store.applyBatch(batch([a]));
+    await store.applyBatch(batch([a, b], [a.doc.doc_id, b.doc.doc_id]));
+    expect((await subject.docRows()).map((d) => d.doc_id)).toEqual(
+      sortDocs([a.doc, b.doc]).map((d) => d.doc_id),
+    );
+    expect(await subject.chunkRows()).toHaveLength(4);
+  });
+
+  it("deleteDocIds removes documents with their chunks and nothing else", async () => {
+    const a = makeDoc({ itemKey: "a.txt", texts: texts("a", 3) });
+    const b = makeDoc({ itemKey: "b.txt", texts: texts("b", 2) });
+    const c = makeDoc({ userId: "bob", itemKey: "a.txt", texts: texts("c", 1) });
+    await store.applyBatch(batch([a, b, c]));
+    await store.applyBatch(batch([], [], [a.doc.doc_id, makeDocId("alice", "docs", "never.txt")]));
+
+    expect(await subject.docRows()).toEqual(sortDocs([b.doc, c.doc]));
+    expect(await subject.chunkRows()).toEqual(sortChunks([...b.chunks, ...c.chunks].map(plain)));
+    expect((await store.lookupVectors(a.chunks.map((ch) => ch.text_hash))).size).toBe(0);
+  });
+
+  it("one batch can add, replace and delete documents together", async () => {
+    const a = makeDoc({ itemKey: "a.txt", texts: texts("a", 2) });
+    const b = makeDoc({ itemKey: "b.txt", texts: texts("b", 2) });
+    await store.applyBatch(batch([a, b]));
+    const a2 = makeDoc({ itemKey: "a.txt", texts: texts("a2", 3), version: 2 });
+    const c = makeDoc({ itemKey: "c.txt", texts: texts("c", 1) });
+    await store.applyBatch(batch([a2, c], [a2.doc.doc_id], [b.doc.doc_id]));
+
+    expect(await subject.docRows()).toEqual(sortDocs([a2.doc, c.doc]));
+    expect(await subject.chunkRows()).toEqual(sortChunks([...a2.chunks, ...c.chunks].map(plain)));
+  });
+
+  it("values with quotes, backslashes and non-ASCII round-trip and are deletable", async () => {
+    const itemKey = `it's a "quoted" \\ path/naïve 日本.txt`;
+    const a = makeDoc({ itemKey, texts: [`O'Brien said "hi" \\n`, "plain"] });
+    const b = makeDoc({ itemKey: "b.txt", texts: texts("b", 1) });
+    await store.applyBatch(batch([a, b]));
+
+    const listed = await store.listDocuments("alice", "docs");
+    expect(listed.find((d) => d.doc_id === a.doc.doc_id)).toEqual(a.doc);
+    expect((await subject.chunkRows()).filter((c) => c.doc_id === a.doc.doc_id)).toEqual(a.chunks.map(plain));
+
+    await store.applyBatch(batch([{ ...a, doc: { ...a.doc, title: "new" } }], [a.doc.doc_id]));
+    expect((await store.listDocuments("alice", "docs")).find((d) => d.item_key === itemKey)?.title).toBe(
+      "new",
+    );
+    await store.applyBatch(batch([], [], [a.doc.doc_id]));
+    expect(await subject.docRows()).toEqual([b.doc]);
+    expect(await subject.chunkRows()).toEqual(b.chunks.map(plain));
+  });
+
+  it("quotes in doc ids, source ids and text hashes are escaped in every filter", async () => {
+    const hostile = `x' OR '1'='1`;
+    const quoteHash = (t: string) => `h'"\\${hashContent(t).slice(0, 8)}`;
+    const odd = makeDoc({
+      sourceId: `src'"\\1`,
+      itemKey: "odd.txt",
+      docId: `doc'"\\1`,
+      textHash: quoteHash,
+      texts: ["odd one", "odd two"],
+    });
+    const normal = makeDoc({ itemKey: "n.txt", texts: texts("n", 2) });
+    await store.applyBatch(batch([odd, normal]));
+
+    expect(await store.listDocuments("alice", `src'"\\1`)).toEqual([odd.doc]);
+    expect(await store.listDocuments("alice", hostile)).toEqual([]);
+    expect(await store.listDocuments(hostile, "docs")).toEqual([]);
+    const found = await store.lookupVectors([quoteHash("odd one"), hostile]);
+    expect([...found.keys()]).toEqual([quoteHash("odd one")]);
+    expect(Array.from(found.get(quoteHash("odd one")) ?? [])).toEqual(
+      Array.from(odd.chunks[0]?.vector ?? []),
+    );
+
+    // Replace, then delete, by the quoted doc id; the other document is untouched throughout.
+    const odd2 = makeDoc({
+      sourceId: `src'"\\1`,
+      itemKey: "odd.txt",
+      docId: `doc'"\\1`,
+      texts: ["only"],
+    });
+    await store.applyBatch(batch([odd2], [odd2.doc.doc_id]));
+    expect((await subject.chunkRows()).filter((c) => c.doc_id === odd.doc.doc_id)).toEqual(
+      odd2.chunks.map(plain),
+    );
+    await store.applyBatch(batch([], [], [hostile]));
+    expect(await subject.docRows()).toHaveLength(2);
+    await store.applyBatch(batch([], [], [odd.doc.doc_id]));
+    expect(await subject.docRows()).toEqual([normal.doc]);
+    expect(await subject.chunkRows()).toEqual(sortChunks(normal.chunks.map(plain)));
+  });
+
+  it("an upsert of a stored document not listed in replaceDocIds appends duplicate rows (the list is required)", async () => {
+    const a = makeDoc({ itemKey: "a.txt", texts: texts("a", 2) });
+    const b = makeDoc({ itemKey: "b.txt", texts: texts("b", 1) });
+    const c = makeDoc({ itemKey: "c.txt", texts: texts("c", 3) });
+    await store.applyBatch(batch([a, b, c]));
+    // No replaceDocIds at all: the document row is appended, as are the chunks.
+    await store.applyBatch(batch([a]));
+    expect((await subject.docRows()).filter((d) => d.doc_id === a.doc.doc_id)).toHaveLength(2);
+    expect((await subject.chunkRows()).filter((ch) => ch.doc_id === a.doc.doc_id)).toHaveLength(4);
+    // Another id listed: only the listed document is replaced; the unlisted one piles up rows.
+    await store.applyBatch(batch([b, c], [c.doc.doc_id]));
+    expect((await subject.docRows()).filter((d) => d.doc_id === b.doc.doc_id)).toEqual([b.doc, b.doc]);
+    expect((await subject.chunkRows()).filter((ch) => ch.doc_id === b.doc.doc_id)).toHaveLength(2);
+    expect((await subject.chunkRows()).filter((ch) => ch.doc_id === c.doc.doc_id)).toHaveLength(3);
+  });
+
+  it("deleteDocIds removes every row of a document stored twice", async () => {
+    const a = makeDoc({ itemKey: "a.txt", texts: texts("a", 2) });
+    const b = makeDoc({ itemKey: "b.txt", texts: texts("b", 1) });
+    await store.applyBatch(batch([a, b]));
+    await store.applyBatch(batch([a]));
+    await store.applyBatch(batch([], [], [a.doc.doc_id]));
+    expect(await subject.docRows()).toEqual([b.doc]);
+    expect(await subject.chunkRows()).toEqual(b.chunks.map(plain));
+  });
+
+  it("a listed replay over a document stored twice repairs it to one row", async () => {
+    const a = makeDoc({ itemKey: "a.txt", texts: texts("a", 2) });
+    await store.applyBatch(batch([a]));
+    await store.applyBatch(batch([a])); // two document rows of `a` now
+    const a2 = makeDoc({ itemKey: "a.txt", texts: texts("a2", 1), version: 2 });
+    await store.applyBatch(batch([a2], [a2.doc.doc_id]));
+    expect((await subject.docRows()).filter((d) => d.doc_id === a.doc.doc_id)).toEqual([a2.doc]);
+    expect((await subject.chunkRows()).filter((ch) => ch.doc_id === a.doc.doc_id)).toEqual(
+      a2.chunks.map(plain),
+    );
+  });
+
+  it("lookupVectors and deleteDocIds take more ids than one IN list holds (1000)", async () => {
+    const many = Array.from({ length: 1005 }, (_, i) => makeDoc({ itemKey: `m/${i}.txt`, texts: [`m${i}`] }));
+    await store.applyBatch(batch(many));
+    const hashes = many.map((d) => d.chunks[0]?.text_hash ?? "");
+    const found = await store.lookupVectors(hashes);
+    expect(found.size).toBe(1005);
+    expect(Array.from(found.get(hashes[1004] ?? "") ?? [])).toEqual(
+      Array.from(many[1004]?.chunks[0]?.vector ?? []),
+    );
+    await store.applyBatch(
+      batch(
+        [],
+        [],
+        many.slice(0, 1003).map((d) => d.doc.doc_id),
+      ),
+    );
+    expect((await subject.docRows()).map((d) => d.item_key).sort()).toEqual(["m/1003.txt", "m/1004.txt"]);
+    expect(await subject.chunkRows()).toHaveLength(2);
+  });
+
+  it("health lists the documents table, then the chunks table, with their row counts", async () => {
+    await store.applyBatch(batch([makeDoc({ itemKey: "a.txt", texts: texts("a", 3) })]));
+    await store.applyBatch(batch([makeDoc({ itemKey: "b.txt", texts: texts("b", 2) })]));
+    const h = await store.health();
+    expect(h.map((t) => t.rows)).toEqual([2, 5]);
+    for (const t of h) {
+      expect(t.version).toBeGreaterThanOrEqual(1);
+      expect(t.versions).toBeGreaterThanOrEqual(1);
+      expect(t.fragments).toBeGreaterThanOrEqual(1);
+      expect(t.smallFragments).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it("re-opening with another embedder is refused with SYNC_E_EMBEDDER_MISMATCH", async () => {
+    await store.applyBatch(batch([makeDoc({ itemKey: "a.txt", texts: texts("a", 1) })]));
+    let caught: unknown;
+    try {
+      await store.open({ id: "other-embedder:8", dimensions: DIMS });
+    } catch (err) {
+      caught = err;
+    }
+    expect(isSyncError(caught, "SYNC_E_EMBEDDER_MISMATCH"), String(caught)).toBe(true);
+  });
+});
+
+describe("LanceDbStore only", () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  const opened: LanceDbStore[] = [];
+
+  async function openStore(extra: Partial<LanceDbStoreOptions> = {}, embedder = EMBEDDER) {
+    const store = new LanceDbStore(lanceOptions(tmp.path, extra));
+    opened.push(store);
+    await store.open(embedder);
+    return store;
+  }
+
+  /** `n` documents of `chunksEach` chunks, item keys prefixed with `tag`. */
+  const docs = (tag: string, n: number, chunksEach: number) =>
+    Array.from({ length: n }, (_, i) =>
+      makeDoc({ itemKey: `${tag}/${i}.txt`, texts: texts(`${tag}-${i}`, chunksEach) }),
+    );
+
+  const indexedColumns = async (store: LanceDbStore) =>
+    (await store.chunksTable().listIndices()).map((i) => i.columns.join(",")).sort();
+
+  async function unindexed(store: LanceDbStore): Promise<Record<string, number | undefined>> {
+    const table = store.chunksTable();
+    const out: Record<string, number | undefined> = {};
+    for (const idx of await table.listIndices()) {
+      out[idx.columns.join(",")] = (await table.indexStats(idx.name))?.numUnindexedRows;
+    }
+    return out;
+  }
+
+  beforeEach(() => {
+    tmp = makeTempDir("lancedb-sync-conformance-");
+  });
+
+  afterEach(async () => {
+    for (const s of opened.splice(0)) await s.close();
+    tmp.cleanup();
+  });
+
+  it("opening the tables with a different embedder throws SYNC_E_EMBEDDER_MISMATCH naming both ids", async () => {
+    const first = await openStore();
+    await first.applyBatch(batch([makeDoc({ itemKey: "a.txt", texts: texts("a", 1) })]));
+    await first.close();
+
+    for (const other of [
+      { id: "other-embedder:8", dimensions: 8 },
+      { id: "other-embedder:16", dimensions: 16 },
+      { id: EMBEDDER.id, dimensions: 16 },
+    ]) {
+      let caught: unknown;
+      try {
+        await openStore({}, other);
+      } catch (err) {
+        caught = err;
+      }
+      expect(isSyncError(caught, "SYNC_E_EMBEDDER_MISMATCH"), String(caught)).toBe(true);
+      const message = (caught as Error).message;
+      expect(message).toContain(EMBEDDER.id);
+      expect(message).toContain(other.id);
+    }
+
+    // The right embedder still opens them, with the data intact.
+    const again = await openStore();
+    expect(await again.embedderId()).toBe(EMBEDDER.id);
+    expect(await again.countRows()).toEqual({ documents: 1, chunks: 1 });
+  });
+
+  it("maintain creates no index below indexMinRows", async () => {
+    const store = await openStore({ indexMinRows: 50 });
+    await store.applyBatch(batch(docs("d", 7, 7))); // 49 chunk rows
+    await store.maintain();
+    expect(await indexedColumns(store)).toEqual([]);
+  });
+
+  it("maintain indexes text_hash and doc_id from indexMinRows on, and reads and writes stay correct", async () => {
+    const store = await openStore({ indexMinRows: 50 });
+    const first = docs("d", 10, 6); // 60 chunk rows
+    await store.applyBatch(batch(first));
+    await store.maintain();
+    expect(await indexedColumns(store)).toEqual(["doc_id", "text_hash"]);
+    expect(await unindexed(store)).toEqual({ doc_id: 0, text_hash: 0 });
+
+    const subject = lanceSubject(store);
+    const all = first.flatMap((d) => d.chunks);
+    const found = await store.lookupVectors([...all.map((c) => c.text_hash), hashContent("unknown")]);
+    expect(found.size).toBe(all.length);
+    for (const c of all) expect(Array.from(found.get(c.text_hash) ?? [])).toEqual(Array.from(c.vector));
+
+    // Replace one document with fewer chunks and delete another while the indices exist.
+    const [d0, d1] = first;
+    if (!d0 || !d1) throw new Error("fixture");
+    const d0v2 = makeDoc({ itemKey: d0.doc.item_key, texts: texts("d0-v2", 2), version: 2 });
+    await store.applyBatch(batch([d0v2], [d0v2.doc.doc_id], [d1.doc.doc_id]));
+    const expected = [d0v2, ...first.slice(2)];
+    expect(await subject.docRows()).toEqual(sortDocs(expected.map((d) => d.doc)));
+    expect(await subject.chunkRows()).toEqual(sortChunks(expected.flatMap((d) => d.chunks).map(plain)));
+    expect((await store.lookupVectors([...d0.chunks, ...d1.chunks].map((c) => c.text_hash))).size).toBe(0);
+    const v2 = await store.lookupVectors(d0v2.chunks.map((c) => c.text_hash));
+    expect(v2.size).toBe(2);
+
+    // A small growth is left to the scan of unindexed rows: no rebuild, and lookups still find the new rows.
+    const small = docs("s", 2, 3); // 6 rows
+    await store.applyBatch(batch(small));
+    await store.maintain();
+    // Unindexed: the 2 chunks of the replaced document and the 6 new ones, < max(indexMinRows, rows / 10).
+    expect(await unindexed(store)).toEqual({ doc_id: 8, text_hash: 8 });
+    const smallHashes = small.flatMap((d) => d.chunks.map((c) => c.text_hash));
+    expect((await store.lookupVectors(smallHashes)).size).toBe(6);
+  });
+
+  it("maintain rebuilds the indices once more than a tenth (and more than indexMinRows) rows are unindexed", async () => {
+    const store = await openStore({ indexMinRows: 50 });
+    await store.applyBatch(batch(docs("d", 10, 6))); // 60
+    await store.maintain();
+    const grown = docs("g", 11, 6); // +66: > 50 and > (60 + 66) / 10
+    await store.applyBatch(batch(grown));
+    expect(await unindexed(store)).toEqual({ doc_id: 66, text_hash: 66 });
+    await store.maintain();
+    expect(await indexedColumns(store)).toEqual(["doc_id", "text_hash"]);
+    expect(await unindexed(store)).toEqual({ doc_id: 0, text_hash: 0 });
+    const hashes = grown.flatMap((d) => d.chunks.map((c) => c.text_hash));
+    expect((await store.lookupVectors(hashes)).size).toBe(66);
+    expect(await store.countRows()).toEqual({ documents: 21, chunks: 126 });
+  });
+
+  it("a batch with more chunks than maxChunkRowsPerCommit is written completely, in several commits", async () => {
+    const store = await openStore({ maxChunkRowsPerCommit: 5 });
+    const before = await store.chunksTable().version();
+    const big = makeDoc({ itemKey: "big.txt", texts: texts("big", 12) });
+    const small = makeDoc({ itemKey: "small.txt", texts: texts("small", 1) });
+    await store.applyBatch(batch([big, small]));
+
+    const after = await store.chunksTable().version();
+    expect(after - before).toBeGreaterThan(1);
+    expect(after - before).toBe(3); // ceil(13 / 5) adds
+    expect(await lanceSubject(store).chunkRows()).toEqual(
+      sortChunks([...big.chunks, ...small.chunks].map(plain)),
+    );
+    expect(await store.countRows()).toEqual({ documents: 2, chunks: 13 });
+
+    // Replacing it is just as complete.
+    const big2 = makeDoc({ itemKey: "big.txt", texts: texts("big2", 11), version: 2 });
+    await store.applyBatch(batch([big2], [big2.doc.doc_id]));
+    expect(await lanceSubject(store).chunkRows()).toEqual(
+      sortChunks([...big2.chunks, ...small.chunks].map(plain)),
+    );
+  });
+
+  it("a chunk vector of the wrong width is refused before anything is written", async () => {
+    const store = await openStore();
+    const a = makeDoc({ itemKey: "a.txt", texts: texts("a", 2) });
+    const bad = {
+      ...a,
+      chunks: a.chunks.map((c, i) => (i === 1 ? { ...c, vector: new Float32Array(4) } : c)),
+    };
+    await expect(store.applyBatch(batch([bad]))).rejects.toThrow(/4 values, the table needs 8/);
+    expect(await store.countRows()).toEqual({ documents: 0, chunks: 0 });
+    expect(await store.isEmpty()).toBe(true);
+  });
+
+  it("openExisting is false on an empty dir and true once the tables exist", async () => {
+    const empty = new LanceDbStore(lanceOptions(tmp.path));
+    expect(await empty.openExisting()).toBe(false);
+    expect(() => empty.chunksTable()).toThrow();
+
+    const writer = await openStore();
+    await writer.applyBatch(batch([makeDoc({ itemKey: "a.txt", texts: texts("a", 3) })]));
+
+    const reader = new LanceDbStore(lanceOptions(tmp.path));
+    opened.push(reader);
+    expect(await reader.openExisting()).toBe(true);
+    expect(await reader.embedderId()).toBe(EMBEDDER.id);
+    expect(await reader.countRows()).toEqual({ documents: 1, chunks: 3 });
+    expect(await reader.listDocuments("alice", "docs")).toHaveLength(1);
+    expect(await reader.countRows("bob")).toEqual({ documents: 0, chunks: 0 });
+  });
+
+  it("health reports rows, versions and fragments of both tables", async () => {
+    const store = await openStore();
+    await store.applyBatch(batch(docs("a", 2, 3)));
+    await store.applyBatch(batch(docs("b", 1, 4)));
+    const health = await store.health();
+    expect(health.map((h) => h.name)).toEqual(["processed_documents", "document_chunks"]);
+    const [documents, chunks] = health;
+    expect(documents).toMatchObject({ rows: 3 });
+    expect(chunks).toMatchObject({ rows: 10 });
+    for (const h of health) {
+      // Creation plus two appends.
+      expect(h.versions).toBeGreaterThanOrEqual(3);
+      expect(h.version).toBeGreaterThanOrEqual(3);
+      expect(h.fragments).toBe(2);
+      expect(h.smallFragments).toBeGreaterThanOrEqual(0);
+      expect(h.smallFragments).toBeLessThanOrEqual(h.fragments);
+    }
+  });
+});
