@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
+import { prng } from "../test/helpers/prng.js";
 
 /**
  * Deterministic synthetic corpus for the sync benchmark: markdown and plain-text documents of 1–20 KB of
@@ -25,17 +26,8 @@ export const VOCABULARY_SIZE = 4000;
 /** A seeded 32-bit PRNG returning floats in [0, 1). */
 export type Random = () => number;
 
-/** mulberry32: a tiny, fast, well-distributed 32-bit PRNG. */
-export function mulberry32(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: a tiny, fast, well-distributed 32-bit PRNG (the tests' own, shared). */
+export const mulberry32: (seed: number) => Random = prng;
 
 /**
  * sfc32 (128-bit state) seeded from `parts`, for the per-document streams. mulberry32's state is a Weyl
