@@ -1,4 +1,4 @@
-import type { ExtractedDocument } from "../../core/extracted-document.js";
+import type { ExtractedDocument } from "./extracted-document.js";
 import { SyncError } from "../../errors/sync-error.js";
 import { decodeText } from "./decode-text.js";
 import { detectType } from "./detect-type.js";
