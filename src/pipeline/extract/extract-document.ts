@@ -1,10 +1,10 @@
-import type { ExtractedDocument } from "./extracted-document.js";
 import { SyncError } from "../../errors/sync-error.js";
 import { decodeText } from "./decode-text.js";
 import { detectType } from "./detect-type.js";
 import { extractDocx } from "./extract-docx.js";
 import { extractHtml } from "./extract-html.js";
 import { extractPdf } from "./extract-pdf.js";
+import type { ExtractedDocument } from "./extracted-document.js";
 
 /** Limits for {@link extractDocument}. */
 export interface ExtractOptions {
