@@ -1,5 +1,6 @@
 import type { TableHealth } from "../core/document-store.js";
 import { DEFAULT_HASHING_DIMENSIONS, hashingEmbedderId } from "../pipeline/embed/hashing-embedder.js";
+import { openAIEmbedderId } from "../pipeline/embed/openai-embedder.js";
 import { validateId } from "../storage/filter.js";
 import { type AppContext, storeOptions } from "./app-context.js";
 
@@ -43,7 +44,7 @@ export interface StatusReport {
 export function describeEmbedder(config: AppContext["config"]): string {
   const e = config.embedding;
   if (e.provider === "hashing") return hashingEmbedderId(e.dimensions ?? DEFAULT_HASHING_DIMENSIONS);
-  return `openai-compatible:${e.model}:${e.dimensions ?? "?"}`;
+  return openAIEmbedderId(e.model, e.dimensions ?? "?");
 }
 
 /** Gathers status without creating tables or checking the embedder (status must work when those fail). */

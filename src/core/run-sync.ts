@@ -183,11 +183,13 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
         );
         for (const [i, h] of misses.entries()) vectors.set(h, embedded[i] as Float32Array);
       }
-      stats.embedded_chunks += misses.length;
+      let written = 0;
       for (const u of rows.upserts) {
         for (const c of u.chunks) c.vector = vectors.get(c.text_hash) as Float32Array;
-        stats.reused_chunks += u.chunks.length;
+        written += u.chunks.length;
       }
+      stats.embedded_chunks += misses.length;
+      stats.reused_chunks += written - misses.length;
       await settle();
       inflightVectors = vectors;
       journal.markPending(
@@ -233,7 +235,6 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     }
     await flush();
     await settle();
-    stats.reused_chunks -= stats.embedded_chunks;
     stats.failed = failures.length;
 
     // Deletions last: moves need the old rows until their new copies are written.

@@ -118,10 +118,9 @@ export class LanceDbStore implements DocumentStore {
 
   async countRows(userId?: string): Promise<{ documents: number; chunks: number }> {
     const filter = userId === undefined ? undefined : userFilter(userId);
-    const [documents, chunks] = await Promise.all([
-      this.documentsTable().countRows(filter),
-      this.chunksTable().countRows(filter),
-    ]);
+    const [documents, chunks] = await wrap("count rows", () =>
+      Promise.all([this.documentsTable().countRows(filter), this.chunksTable().countRows(filter)]),
+    );
     return { documents, chunks };
   }
 
@@ -219,10 +218,8 @@ export class LanceDbStore implements DocumentStore {
   }
 
   async isEmpty(): Promise<boolean> {
-    const [docs, chunks] = await wrap("count rows", () =>
-      Promise.all([this.documentsTable().countRows(), this.chunksTable().countRows()]),
-    );
-    return docs === 0 && chunks === 0;
+    const { documents, chunks } = await this.countRows();
+    return documents === 0 && chunks === 0;
   }
 
   async listDocuments(userId: string, sourceId: string): Promise<DocumentRow[]> {

@@ -17,6 +17,18 @@ export class SqliteJournal implements Journal {
   /** The underlying database (for online backup by later work). */
   readonly db: Database.Database;
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Prepares `sql` once per journal; later calls reuse the statement. */
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   /** Opens (creating if needed) the journal at `path` and applies pending migrations. */
   constructor(path: string) {
     try {
@@ -57,15 +69,15 @@ export class SqliteJournal implements Journal {
   }
 
   getSource(userId: string, name: string): SourceRecord | undefined {
-    const row = this.db.prepare("SELECT * FROM sources WHERE user_id = ? AND name = ?").get(userId, name);
+    const row = this.stmt("SELECT * FROM sources WHERE user_id = ? AND name = ?").get(userId, name);
     return row ? toSource(row as Row) : undefined;
   }
 
   listSources(userId?: string): SourceRecord[] {
     const rows =
       userId === undefined
-        ? this.db.prepare("SELECT * FROM sources ORDER BY user_id, name").all()
-        : this.db.prepare("SELECT * FROM sources WHERE user_id = ? ORDER BY name").all(userId);
+        ? this.stmt("SELECT * FROM sources ORDER BY user_id, name").all()
+        : this.stmt("SELECT * FROM sources WHERE user_id = ? ORDER BY name").all(userId);
     return (rows as Row[]).map(toSource);
   }
 
@@ -89,7 +101,7 @@ export class SqliteJournal implements Journal {
 
   markPending(userId: string, name: string, items: ReadonlyArray<{ key: string; docId: string }>): void {
     const now = new Date().toISOString();
-    const stmt = this.db.prepare(
+    const stmt = this.stmt(
       `INSERT INTO items (user_id, source_name, item_key, doc_id, status, updated_at)
        VALUES (?, ?, ?, ?, 'pending', ?)
        ON CONFLICT (user_id, source_name, item_key) DO UPDATE SET status = 'pending', updated_at = excluded.updated_at`,
@@ -106,14 +118,14 @@ export class SqliteJournal implements Journal {
     deletedKeys: readonly string[],
   ): void {
     const now = new Date().toISOString();
-    const upsert = this.db.prepare(
+    const upsert = this.stmt(
       `INSERT INTO items (user_id, source_name, item_key, doc_id, fingerprint, content_hash, status, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, 'synced', ?)
        ON CONFLICT (user_id, source_name, item_key) DO UPDATE SET doc_id = excluded.doc_id,
          fingerprint = excluded.fingerprint, content_hash = excluded.content_hash, status = 'synced',
          updated_at = excluded.updated_at`,
     );
-    const del = this.db.prepare("DELETE FROM items WHERE user_id = ? AND source_name = ? AND item_key = ?");
+    const del = this.stmt("DELETE FROM items WHERE user_id = ? AND source_name = ? AND item_key = ?");
     this.db.transaction(() => {
       for (const it of items) upsert.run(userId, name, it.key, it.docId, it.fingerprint, it.contentHash, now);
       for (const key of deletedKeys) del.run(userId, name, key);
@@ -134,7 +146,7 @@ export class SqliteJournal implements Journal {
     const sql = `SELECT user_id AS userId, source_name AS sourceName, item_key AS key, fingerprint, attempts, code,
         error, first_failed_at AS firstFailedAt, last_failed_at AS lastFailedAt
       FROM failures ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY user_id, source_name, item_key`;
-    return this.db.prepare(sql).all(...args) as FailureState[];
+    return this.stmt(sql).all(...args) as FailureState[];
   }
 
   recordFailure(
@@ -161,20 +173,16 @@ export class SqliteJournal implements Journal {
 
   clearFailures(userId: string, name: string, keys: readonly string[]): void {
     if (keys.length === 0) return;
-    const del = this.db.prepare(
-      "DELETE FROM failures WHERE user_id = ? AND source_name = ? AND item_key = ?",
-    );
+    const del = this.stmt("DELETE FROM failures WHERE user_id = ? AND source_name = ? AND item_key = ?");
     this.db.transaction(() => {
       for (const key of keys) del.run(userId, name, key);
     })();
   }
 
   cleanupFailures(userId?: string, name?: string): number {
-    if (userId === undefined) return this.db.prepare("DELETE FROM failures").run().changes;
-    if (name === undefined)
-      return this.db.prepare("DELETE FROM failures WHERE user_id = ?").run(userId).changes;
-    return this.db.prepare("DELETE FROM failures WHERE user_id = ? AND source_name = ?").run(userId, name)
-      .changes;
+    if (userId === undefined) return this.stmt("DELETE FROM failures").run().changes;
+    if (name === undefined) return this.stmt("DELETE FROM failures WHERE user_id = ?").run(userId).changes;
+    return this.stmt("DELETE FROM failures WHERE user_id = ? AND source_name = ?").run(userId, name).changes;
   }
 
   startRun(userId: string, name: string): number {
@@ -193,7 +201,7 @@ export class SqliteJournal implements Journal {
   lastRuns(limit: number, userId?: string): RunRecord[] {
     const rows =
       userId === undefined
-        ? this.db.prepare("SELECT * FROM runs ORDER BY run_id DESC LIMIT ?").all(limit)
+        ? this.stmt("SELECT * FROM runs ORDER BY run_id DESC LIMIT ?").all(limit)
         : this.db
             .prepare("SELECT * FROM runs WHERE user_id = ? ORDER BY run_id DESC LIMIT ?")
             .all(userId, limit);
@@ -270,9 +278,7 @@ export class SqliteJournal implements Journal {
 
   /** A recorded setting, e.g. `embedder_id` (the embedder the tables were last opened with). */
   getMeta(key: string): string | undefined {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
-      | { value: string }
-      | undefined;
+    const row = this.stmt("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
     return row?.value;
   }
 

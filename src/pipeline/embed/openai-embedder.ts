@@ -26,6 +26,11 @@ export interface OpenAIEmbedderOptions {
 }
 
 const PROVIDER = "openai-compatible";
+
+/** The id of the OpenAI-compatible embedder for `model` at `dimensions` (recorded with the tables). */
+export function openAIEmbedderId(model: string, dimensions: number | string): string {
+  return `${PROVIDER}:${model}:${dimensions}`;
+}
 const MAX_RETRY_DELAY_MS = 30_000;
 const MAX_DETAIL_CHARS = 300;
 const PROBE_INPUT = "dimension probe";
@@ -89,7 +94,7 @@ export class OpenAIEmbedder implements Embedder {
 
   /** `openai-compatible:<model>:<dimensions>`; independent of URL and key. */
   get id(): string {
-    return `${PROVIDER}:${this.#model}:${this.dimensions}`;
+    return openAIEmbedderId(this.#model, this.dimensions);
   }
 
   /** Configured width, or the width learned from the first response. */
