@@ -29,7 +29,17 @@ export interface Config {
     apiKey: string;
     batchSize: number;
     timeoutMs: number;
+    /** Send the API key to a non-loopback `http://` URL anyway. */
+    allowInsecureHttp: boolean;
   };
+  /** Whether cached vectors are reused only within one user's rows (`user`) or across users. */
+  embeddingCacheScope: "user" | "global";
+  lockLeaseSeconds: number;
+  lockWaitSeconds: number;
+  /** `LANCE_CPU_THREADS` as set by the user (validated ≥ 2), or undefined for the default. */
+  lanceCpuThreads: number | undefined;
+  /** Test only: `<step>:<batch>` at which a sync kills its own process. Empty in production. */
+  crashAt: string;
   syncIntervalSeconds: number;
   defaultPollIntervalSeconds: number;
   enableSourceMonitoring: boolean;
@@ -77,6 +87,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       `TEXT_CHUNK_OVERLAP=${v.TEXT_CHUNK_OVERLAP}: must be smaller than TEXT_CHUNK_SIZE (${v.TEXT_CHUNK_SIZE})`,
     );
   }
+  if (problems.length === 0 && v.LANCEDB_TABLE_NAME === v.LANCEDB_CHUNKS_TABLE_NAME) {
+    problems.push(
+      `LANCEDB_TABLE_NAME=${JSON.stringify(v.LANCEDB_TABLE_NAME)}: must differ from LANCEDB_CHUNKS_TABLE_NAME`,
+    );
+  }
   if (problems.length > 0) {
     throw new SyncError("SYNC_E_CONFIG_INVALID", `invalid configuration: ${problems.join(", ")}`);
   }
@@ -105,7 +120,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       apiKey: v.EMBEDDING_API_KEY,
       batchSize: v.EMBEDDING_BATCH_SIZE,
       timeoutMs: v.EMBEDDING_TIMEOUT_MS,
+      allowInsecureHttp: v.EMBEDDING_ALLOW_INSECURE_HTTP,
     },
+    embeddingCacheScope: v.EMBEDDING_CACHE_SCOPE,
+    lockLeaseSeconds: v.LOCK_LEASE_SECONDS,
+    lockWaitSeconds: v.LOCK_WAIT_SECONDS,
+    lanceCpuThreads: (v.LANCE_CPU_THREADS as number | "") || undefined,
+    crashAt: v.LANCEDB_SYNC_CRASH_AT,
     syncIntervalSeconds: v.SYNC_INTERVAL,
     defaultPollIntervalSeconds: v.DEFAULT_POLL_INTERVAL,
     enableSourceMonitoring: v.ENABLE_SOURCE_MONITORING,

@@ -120,8 +120,38 @@ export const ENV_VARS = {
     default: "",
     doc: "API key for the openai provider (never logged).",
   },
+  EMBEDDING_ALLOW_INSECURE_HTTP: {
+    schema: bool,
+    default: "false",
+    doc: "Allow sending EMBEDDING_API_KEY to a plain http:// URL that is not on loopback (the key would cross the network in clear).",
+  },
+  EMBEDDING_CACHE_SCOPE: {
+    schema: z.enum(["user", "global"]),
+    default: "user",
+    doc: "`user`: a chunk's vector is reused only from the same user's rows (no output tells one user what another stores). `global`: shared by all users.",
+  },
   EMBEDDING_BATCH_SIZE: { schema: int(1, 4096), default: "64", doc: "Texts per embedding request." },
   EMBEDDING_TIMEOUT_MS: { schema: int(100, 3_600_000), default: "60000", doc: "Per-request timeout." },
+  LOCK_LEASE_SECONDS: {
+    schema: int(5, 3600),
+    default: "30",
+    doc: "Lease of a run lock or the store's writer lock: renewed while its holder lives; a lock not renewed for this long (its process died) is taken over.",
+  },
+  LOCK_WAIT_SECONDS: {
+    schema: int(0, 86_400),
+    default: "120",
+    doc: "How long a writer (a sync batch, compact, reset) waits for the store's writer lock before failing with SYNC_E_STORE_BUSY.",
+  },
+  LANCE_CPU_THREADS: {
+    schema: int(2, 1024),
+    default: "",
+    doc: "LanceDB CPU worker threads; default max(2, cores). Must be at least 2: LanceDB 0.31's full-text index build deadlocks with one.",
+  },
+  LANCEDB_SYNC_CRASH_AT: {
+    schema: z.string().trim().regex(/^[a-z-]+:\d+$/, "expected <step>:<batch>"),
+    default: "",
+    doc: "Test only: kill the process (SIGKILL) when a sync reaches `<step>:<batch>` (e.g. `batch-applied:0`), to prove crash recovery. Never set in production.",
+  },
   SYNC_INTERVAL: {
     schema: int(1, 604_800),
     default: "300",

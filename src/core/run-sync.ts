@@ -8,7 +8,7 @@ import type { FailureState, ItemState, Journal, RunStats } from "./journal.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { mapConcurrent } from "./map-concurrent.js";
 import { type ItemFailure, type PreparedWrite, prepareItem } from "./prepare-item.js";
-import type { Source, SourceItemRef } from "./source.js";
+import type { Source, SourceItemRef, SourceListing } from "./source.js";
 
 export type { ItemFailure } from "./prepare-item.js";
 
@@ -108,8 +108,10 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
 
   try {
     let listing: SourceItemRef[];
+    let listResult: SourceListing;
     try {
-      listing = await source.list(signal);
+      listResult = await source.list(signal);
+      listing = listResult.items;
     } catch (err) {
       const msg = `${source.type} source "${name}": listing failed, nothing deleted: ${describeError(err)}`;
       journal.setSourceHealth(userId, name, false, msg);

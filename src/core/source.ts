@@ -2,11 +2,11 @@
 export interface SourceItemRef {
   /** Stable key of the item within its source (fs: absolute POSIX path; Notion: page id). */
   key: string;
-  /** Version marker that moves whenever content may have changed (fs: size, mtime, inode). */
+  /** Version marker that moves whenever content may have changed (fs: size, mtime, ctime, inode). */
   fingerprint: string;
   /** Size in bytes when known without reading. */
   sizeBytes?: number;
-  /** Last modification time, ISO 8601, when known. */
+  /** Last modification time, ISO 8601, when known (the engine re-reads items modified near a run's start). */
   modifiedAt?: string;
 }
 
@@ -19,11 +19,33 @@ export interface FetchedItem {
   fingerprint?: string;
 }
 
+/** A successful listing: every item found, and what could not be listed. */
+export interface SourceListing {
+  /** The items; keys must be unique (the engine drops repeats with a warning). */
+  items: SourceItemRef[];
+  /** Problems that did not stop the listing (an unreadable subfolder, a symlink loop, an undecodable name). */
+  warnings: string[];
+  /**
+   * Key prefixes under which the listing is incomplete (an unreadable subfolder): items the journal knows
+   * there are neither processed nor deleted this run. A prefix is a whole key or ends with `/`.
+   */
+  incompletePrefixes: string[];
+  /**
+   * Key prefixes of roots that listed no item at all. A root that is empty now but under which the journal
+   * knows items (an unmounted mount point) makes the source unavailable: nothing is deleted.
+   */
+  emptyRoots: string[];
+}
+
 /**
- * A place documents live. `list` must either return the complete listing or throw: a listing that fails or
- * whose root is missing throws `SYNC_E_SOURCE_UNAVAILABLE`, and the engine then deletes nothing. Only an item
- * absent from a *successful* listing may become a deletion. `fetch` throws `SYNC_E_ITEM_GONE` when the item
- * vanished since the listing, `SYNC_E_FILE_TOO_LARGE` when it exceeds the size limit.
+ * A place documents live. `list` must either return a listing or throw: a listing that fails or whose root
+ * is missing throws `SYNC_E_SOURCE_UNAVAILABLE`, and the engine then deletes nothing. A problem below the
+ * root (one unreadable folder, a symlink loop) is a warning plus an incomplete prefix, never a throw. Only an
+ * item absent from a *successful* listing, and not under an incomplete prefix, may become a deletion.
+ * Keys are unique within one listing.
+ * `fetch` throws `SYNC_E_ITEM_GONE` when the item vanished since the listing (the engine skips it: the next
+ * listing decides), `SYNC_E_FILE_TOO_LARGE` when it exceeds the size limit, and fails — never blocks — on
+ * an item that is not a regular file (a FIFO or device swapped in since the listing).
  * Not in the contract: ordering of the listing, live change events (a later interface adds them).
  */
 export interface Source {
@@ -31,6 +53,11 @@ export interface Source {
   readonly type: string;
   /** Source name, unique per user. */
   readonly name: string;
-  list(signal?: AbortSignal): Promise<SourceItemRef[]>;
+  list(signal?: AbortSignal): Promise<SourceListing>;
   fetch(ref: SourceItemRef, signal?: AbortSignal): Promise<FetchedItem>;
+}
+
+/** A listing with nothing incomplete: for sources that either list everything or throw. */
+export function completeListing(items: SourceItemRef[]): SourceListing {
+  return { items, warnings: [], incompletePrefixes: [], emptyRoots: [] };
 }

@@ -23,12 +23,27 @@ export const ERROR_CODES = {
   SYNC_E_ITEM_GONE: { status: 404, retryable: false, message: "item disappeared before it could be read" },
   SYNC_E_READ_FAILED: { status: 500, retryable: true, message: "item could not be read" },
   SYNC_E_EMBEDDING_FAILED: { status: 502, retryable: true, message: "embedding request failed" },
+  SYNC_E_EMBEDDING_REJECTED: {
+    status: 422,
+    retryable: false,
+    message: "the embedder rejected this input (e.g. a chunk over the model's token limit)",
+  },
   SYNC_E_EMBEDDER_MISMATCH: {
     status: 409,
     retryable: false,
     message: "table was built with a different embedder",
   },
   SYNC_E_STORAGE: { status: 500, retryable: true, message: "storage operation failed" },
+  SYNC_E_STORE_BUSY: {
+    status: 409,
+    retryable: true,
+    message: "another writer (sync, compact, reset) holds the store's writer lock",
+  },
+  SYNC_E_STORE_CHANGED: {
+    status: 409,
+    retryable: true,
+    message: "the store was reset or replaced while the run was writing",
+  },
   SYNC_E_JOURNAL: { status: 500, retryable: true, message: "journal operation failed" },
   SYNC_E_MASS_DELETE_HELD: {
     status: 409,

@@ -10,7 +10,7 @@ import {
 } from "node:fs";
 import { basename, join, relative, resolve, sep } from "node:path";
 import picomatch from "picomatch";
-import type { FetchedItem, Source, SourceItemRef } from "../core/source.js";
+import { completeListing, type FetchedItem, type Source, type SourceItemRef, type SourceListing } from "../core/source.js";
 import { SyncError } from "../errors/sync-error.js";
 
 /** File patterns used when a source names none. */
@@ -48,7 +48,7 @@ export class FsSource implements Source {
     this.match = picomatch([...patterns], { dot: false, nocase: true });
   }
 
-  async list(): Promise<SourceItemRef[]> {
+  async list(): Promise<SourceListing> {
     const out: SourceItemRef[] = [];
     const seen = new Set<string>();
     for (const root of this.roots) {
@@ -66,7 +66,7 @@ export class FsSource implements Source {
       }
       this.walk(root, root, out, seen);
     }
-    return out;
+    return completeListing(out);
   }
 
   private walk(root: string, dir: string, out: SourceItemRef[], seen: Set<string>): void {

@@ -1,4 +1,10 @@
-import type { FetchedItem, Source, SourceItemRef } from "../../src/core/source.js";
+import {
+  completeListing,
+  type FetchedItem,
+  type Source,
+  type SourceItemRef,
+  type SourceListing,
+} from "../../src/core/source.js";
 import { SyncError } from "../../src/errors/sync-error.js";
 
 interface Entry {
@@ -94,15 +100,17 @@ export class MemorySource implements Source {
     this.fetchedKeys = [];
   }
 
-  async list(): Promise<SourceItemRef[]> {
+  async list(): Promise<SourceListing> {
     this.listCalls++;
     if (this.listError !== undefined) throw this.listError;
-    return [...this.items.entries()].map(([key, e]) => ({
-      key,
-      fingerprint: e.fingerprint,
-      sizeBytes: e.bytes.length,
-      modifiedAt: "2024-01-01T00:00:00.000Z",
-    }));
+    return completeListing(
+      [...this.items.entries()].map(([key, e]) => ({
+        key,
+        fingerprint: e.fingerprint,
+        sizeBytes: e.bytes.length,
+        modifiedAt: "2024-01-01T00:00:00.000Z",
+      })),
+    );
   }
 
   async fetch(ref: SourceItemRef): Promise<FetchedItem> {

@@ -21,6 +21,11 @@ export interface OpenAIEmbedderOptions {
   timeoutMs?: number;
   /** Requests in flight at once within one `embed` call (default 2). */
   concurrency?: number;
+  /**
+   * Send `apiKey` to a plain `http://` URL whose host is not loopback. Default false: such a configuration is
+   * refused with `SYNC_E_CONFIG_INVALID`, since the key would cross the network in clear.
+   */
+  allowInsecureHttp?: boolean;
   /** Replacement for the global `fetch` (tests only). */
   fetch?: typeof fetch;
 }
