@@ -8,11 +8,25 @@ export interface Embedder {
   readonly id: string;
   /** Width of every vector this embedder returns. */
   readonly dimensions: number;
-  /** True when vectors are L2-normalised (cosine distance and dot product agree). */
+  /**
+   * True when vectors are L2-normalised (cosine distance and dot product agree); a text without content (empty
+   * or blank) may still give the zero vector.
+   */
   readonly normalized: boolean;
   /**
-   * Embeds `texts` in order; the result has exactly `texts.length` vectors of `dimensions` floats.
-   * Throws `SyncError("SYNC_E_EMBEDDING_FAILED")` when the provider fails after its retries.
+   * Embeds `texts` in order; the result has exactly `texts.length` vectors of `dimensions` finite floats, and a
+   * text's vector does not depend on the other texts of the call or their order. `[]` gives `[]`.
+   *
+   * Errors:
+   * - `embed` throws `SyncError("SYNC_E_EMBEDDING_REJECTED")` when the provider refuses the input itself
+   *   (e.g. a text over the model's token limit): retrying the same texts cannot succeed; the engine isolates
+   *   the texts responsible by bisecting.
+   * - `SyncError("SYNC_E_EMBEDDING_FAILED")` for everything else: `retryable` true when the provider was
+   *   unavailable after the embedder's own retries (an outage), false for a run-level problem that no retry
+   *   of any input fixes (bad key, wrong URL or model, malformed responses).
+   * - When `signal` is already aborted, `embed` rejects with `signal.reason` before doing any work; an abort
+   *   during the call makes embedders that do I/O reject promptly with `signal.reason` (CPU-only ones may
+   *   complete).
    */
   embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]>;
 }

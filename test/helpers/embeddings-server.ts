@@ -49,6 +49,11 @@ export interface EmbeddingsServerOptions {
   apiKey?: string;
   /** Return `data` in a deterministic non-index order (reversed), as servers are allowed to. */
   shuffle?: boolean;
+  /**
+   * When set, the default behaviour refuses a request with any input longer than this many characters with a
+   * 400 like OpenAI's "maximum context length" error (a stand-in for a model's token limit).
+   */
+  maxInputChars?: number;
   /** Initial behaviour; `undefined` means always `"default"`. */
   behaviour?: Behaviour;
 }
@@ -132,6 +137,15 @@ export async function startEmbeddingsServer(
     }
     if (inputs.some((s) => s === ""))
       return error(400, "'$.input' is invalid: empty strings are not allowed");
+    const max = options.maxInputChars;
+    const tooLong = max === undefined ? undefined : inputs.find((s: string) => s.length > max);
+    if (tooLong !== undefined) {
+      return error(
+        400,
+        `This model's maximum context length is ${max} characters, however you requested ` +
+          `${tooLong.length} characters. Please reduce the length of the input.`,
+      );
+    }
     if (format !== undefined && format !== "float")
       return error(400, "only encoding_format float is supported");
     if (dimensions !== undefined && !(Number.isInteger(dimensions) && (dimensions as number) > 0)) {

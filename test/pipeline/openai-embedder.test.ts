@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { describeError, SyncError } from "../../src/errors/sync-error.js";
+import { createEmbedder, type EmbedderSettings } from "../../src/pipeline/embed/create-embedder.js";
 import {
   createOpenAIEmbedder,
   OpenAIEmbedder,
@@ -160,12 +161,91 @@ describe("OpenAIEmbedder", () => {
     expect(server.requests).toHaveLength(3);
   });
 
-  it("fails at once on 400 with the server's message and retryable false", async () => {
-    server.setBehaviour(() => ({ status: 400, body: { error: { message: "input too long" } } }));
-    const err = await rejection(embedder().embed(["a"]));
+  it.each([400, 413, 422])(
+    "HTTP %i is the server refusing the input: SYNC_E_EMBEDDING_REJECTED at once, not retried",
+    async (status) => {
+      server.setBehaviour(() => ({ status, body: { error: { message: "input too long" } } }));
+      const err = await rejection(embedder().embed(["a", "b"]));
+      expect(err).toBeInstanceOf(SyncError);
+      expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_REJECTED", retryable: false, status: 422 });
+      expect((err as Error).message).toContain(`HTTP ${status}: input too long`);
+      expect((err as Error).message).toContain("batch of 2 input(s)");
+      expect(server.requests).toHaveLength(1);
+    },
+  );
+
+  it.each([401, 403, 404, 405])(
+    "HTTP %i is a run-level problem: SYNC_E_EMBEDDING_FAILED, retryable false, not retried",
+    async (status) => {
+      server.setBehaviour(() => ({ status, body: { error: { message: "nope" } } }));
+      const err = await rejection(embedder().embed(["a"]));
+      expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_FAILED", retryable: false });
+      expect((err as Error).message).toContain(`HTTP ${status}: nope`);
+      expect(server.requests).toHaveLength(1);
+    },
+  );
+
+  it("a wrong path (the server's own 404) is SYNC_E_EMBEDDING_FAILED, not a rejection", async () => {
+    const err = await rejection(embedder({ baseUrl: `${server.url}/wrong` }).embed(["a"]));
     expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_FAILED", retryable: false });
-    expect((err as Error).message).toContain("HTTP 400: input too long");
-    expect(server.requests).toHaveLength(1);
+    expect((err as Error).message).toContain("HTTP 404");
+  });
+
+  it.each([408, 409, 429, 500, 502, 503, 504])(
+    "HTTP %i is retried, then SYNC_E_EMBEDDING_FAILED with retryable true",
+    async (status) => {
+      server.setBehaviour(() => ({ status, body: { error: { message: "later" } } }));
+      const err = await rejection(embedder({ maxRetries: 1 }).embed(["a"]));
+      expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_FAILED", retryable: true });
+      expect(server.requests).toHaveLength(2);
+    },
+  );
+
+  it("a dropped connection is retried, then SYNC_E_EMBEDDING_FAILED with retryable true", async () => {
+    server.setBehaviour(() => "destroy");
+    const err = await rejection(embedder({ maxRetries: 1 }).embed(["a"]));
+    expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_FAILED", retryable: true });
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it("a text over the model's limit is rejected while the others embed", async () => {
+    const limited = await startEmbeddingsServer({ maxInputChars: 20 });
+    try {
+      const e = new OpenAIEmbedder({ baseUrl: limited.url, model: "m", dimensions: 4, batchSize: 2 });
+      const err = await rejection(e.embed(["short", "x".repeat(21)]));
+      expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_REJECTED", retryable: false });
+      expect((err as Error).message).toMatch(/HTTP 400: This model's maximum context length is 20/);
+      expect(await e.embed(["short", "y".repeat(20)])).toHaveLength(2);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it("a rejection's detail is truncated and never carries the key", async () => {
+    server.setBehaviour(() => ({
+      status: 400,
+      body: { error: { message: `bad input for key ${API_KEY}: ${"z".repeat(2000)}` } },
+    }));
+    const err = await rejection(embedder({ apiKey: API_KEY }).embed(["a"]));
+    expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_REJECTED" });
+    const message = (err as Error).message;
+    expect(message).toContain("bad input for key [redacted]");
+    expect(message).not.toContain(API_KEY);
+    expect(message.length).toBeLessThan(600);
+    expect(message).toMatch(/…$/);
+  });
+
+  it("a rejection in one batch aborts its siblings and rejects the whole call", async () => {
+    server.setBehaviour((request) =>
+      (request.body as { input: string[] }).input[0] === "text number 0"
+        ? { status: 413, body: "too large", delayMs: 50 }
+        : "hang",
+    );
+    const started = Date.now();
+    const err = await rejection(embedder({ batchSize: 1, concurrency: 2 }).embed(texts(6)));
+    expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_REJECTED" });
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(server.requests).toHaveLength(2);
   });
 
   it("sends the key as a Bearer token", async () => {
@@ -274,6 +354,83 @@ describe("OpenAIEmbedder", () => {
     expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_FAILED", retryable: false });
     expect(Date.now() - started).toBeLessThan(1000);
     expect(server.requests).toHaveLength(2);
+  });
+
+  describe("an API key over plain http", () => {
+    const remote = "http://embeddings.internal:8080/v1";
+    const construct = (options: Partial<OpenAIEmbedderOptions>) =>
+      new OpenAIEmbedder({ baseUrl: remote, model: "m", apiKey: API_KEY, ...options });
+
+    it("is refused for a host that is not loopback, naming the URL and both settings but not the key", () => {
+      for (const baseUrl of [
+        remote,
+        "http://10.0.0.5/v1",
+        "http://0.0.0.0:11434/v1",
+        "http://[fe80::1]/v1",
+        "http://127.example.com/v1",
+        "http://localhost.example.com/v1",
+      ]) {
+        let err: unknown;
+        try {
+          construct({ baseUrl });
+        } catch (e) {
+          err = e;
+        }
+        expect(err, baseUrl).toBeInstanceOf(SyncError);
+        expect(err).toMatchObject({ code: "SYNC_E_CONFIG_INVALID", retryable: false });
+        const message = (err as Error).message;
+        expect(message).toContain("EMBEDDING_BASE_URL");
+        expect(message).toContain(baseUrl.replace(/\/v1$/, ""));
+        expect(message).toContain("EMBEDDING_ALLOW_INSECURE_HTTP");
+        expect(message).not.toContain(API_KEY);
+      }
+    });
+
+    it("shows the URL without credentials or query", () => {
+      let err: unknown;
+      try {
+        construct({ baseUrl: "http://user:hunter2@10.0.0.5/v1?api-key=secret-q" });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: "SYNC_E_CONFIG_INVALID" });
+      const message = (err as Error).message;
+      expect(message).toContain("http://10.0.0.5/v1");
+      expect(message).not.toMatch(/hunter2|secret-q|user/);
+    });
+
+    it("is allowed to loopback hosts, over https, without a key, or with allowInsecureHttp", () => {
+      for (const baseUrl of [
+        "http://127.0.0.1:11434/v1",
+        "http://127.8.9.10/v1",
+        "http://localhost:8080/v1",
+        "http://LOCALHOST/v1",
+        "http://[::1]:8080/v1",
+        "http://[::ffff:127.0.0.1]/v1",
+        "https://embeddings.internal/v1",
+      ]) {
+        expect(() => construct({ baseUrl }), baseUrl).not.toThrow();
+      }
+      expect(() => construct({ apiKey: undefined })).not.toThrow();
+      expect(() => construct({ apiKey: "" })).not.toThrow();
+      expect(() => construct({ allowInsecureHttp: true })).not.toThrow();
+    });
+
+    it("createEmbedder passes EMBEDDING_ALLOW_INSECURE_HTTP through", async () => {
+      const settings: EmbedderSettings = {
+        provider: "openai",
+        dimensions: 8,
+        model: "m",
+        baseUrl: remote,
+        apiKey: API_KEY,
+        batchSize: 4,
+        timeoutMs: 1000,
+        allowInsecureHttp: false,
+      };
+      await expect(createEmbedder(settings)).rejects.toMatchObject({ code: "SYNC_E_CONFIG_INVALID" });
+      const e = await createEmbedder({ ...settings, allowInsecureHttp: true });
+      expect(e.id).toBe("openai-compatible:m:8");
+    });
   });
 
   it("validates options", () => {

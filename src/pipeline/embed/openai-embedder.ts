@@ -39,6 +39,8 @@ export function openAIEmbedderId(model: string, dimensions: number | string): st
 const MAX_RETRY_DELAY_MS = 30_000;
 const MAX_DETAIL_CHARS = 300;
 const PROBE_INPUT = "dimension probe";
+/** Statuses by which a server refuses the input itself: retrying the same texts cannot succeed. */
+const REJECTED_STATUSES: ReadonlySet<number> = new Set([400, 413, 422]);
 
 type Attempt =
   | { kind: "ok"; json: unknown }
@@ -47,9 +49,21 @@ type Attempt =
 /**
  * {@link Embedder} for any server speaking OpenAI's `POST /embeddings` (OpenAI, Ollama, vLLM, TEI, LiteLLM...).
  * Splits input into batches of `batchSize`, runs up to `concurrency` requests at once and retries transient
- * failures. Errors are `SyncError("SYNC_E_EMBEDDING_FAILED")`: `retryable` is false for client errors (4xx
- * other than 408/409/429) and malformed responses, true when retries ran out. When the caller's signal aborts,
- * `embed` rejects promptly with the signal's reason, as `fetch` does.
+ * failures. How answers map to errors:
+ * - 400, 413, 422 (the server refuses the input itself, e.g. a text over the model's token limit): not
+ *   retried; `SYNC_E_EMBEDDING_REJECTED` (retryable false).
+ * - 401, 403 (bad key), 404 (wrong URL or model), any other 4xx, a malformed 2xx: not retried;
+ *   `SYNC_E_EMBEDDING_FAILED` with retryable false (a run-level problem, not an item's).
+ * - 408, 409, 429, 5xx, network errors, timeouts: retried up to `maxRetries` times (honouring Retry-After),
+ *   then `SYNC_E_EMBEDDING_FAILED` with retryable true.
+ *
+ * A 400 is taken as a refusal of the input, though a server may also answer 400 to a bad setting (an
+ * unsupported `dimensions`); then every input is refused. Messages carry the HTTP status and the server's
+ * detail, truncated and with the key redacted. When the caller's signal aborts, `embed` rejects promptly with
+ * the signal's reason, as `fetch` does.
+ *
+ * The constructor refuses (`SYNC_E_CONFIG_INVALID`) to send a key over plain `http://` to a host that is not
+ * loopback (`127.0.0.0/8`, `::1`, `localhost`) unless `allowInsecureHttp` is set.
  *
  * Without configured `dimensions`, `id` and `dimensions` throw `SYNC_E_INTERNAL` until a first response has
  * been received; use {@link createOpenAIEmbedder} to get an instance where they are known.
@@ -80,13 +94,24 @@ export class OpenAIEmbedder implements Embedder {
     }
     if (url.protocol !== "http:" && url.protocol !== "https:")
       throw configError("baseUrl", "must be http or https");
-    url.pathname = `${url.pathname.replace(/\/+$/, "")}/embeddings`;
+    url.pathname = url.pathname.replace(/\/+$/, "");
+    const baseDisplay = `${url.origin}${url.pathname}`;
+    url.pathname = `${url.pathname}/embeddings`;
     this.#url = url.href;
     this.#displayUrl = `${url.origin}${url.pathname}`;
     if (typeof options.model !== "string" || options.model.trim() === "")
       throw configError("model", "is empty");
     this.#model = options.model;
     this.#apiKey = options.apiKey === "" ? undefined : options.apiKey;
+    const insecure = url.protocol === "http:" && !isLoopback(url.hostname);
+    if (this.#apiKey !== undefined && insecure && options.allowInsecureHttp !== true) {
+      throw new SyncError(
+        "SYNC_E_CONFIG_INVALID",
+        `${PROVIDER}: EMBEDDING_BASE_URL ${baseDisplay} is plain http to a host that is not loopback: ` +
+          "the API key would cross the network in clear; use https, or set EMBEDDING_ALLOW_INSECURE_HTTP=true " +
+          "if the network is trusted",
+      );
+    }
     this.#configuredDimensions = checkInt("dimensions", options.dimensions, 1);
     this.#dimensions = this.#configuredDimensions;
     this.#batchSize = checkInt("batchSize", options.batchSize, 1) ?? 64;
@@ -152,7 +177,7 @@ export class OpenAIEmbedder implements Embedder {
     });
     for (let retry = 0; ; retry++) {
       signal.throwIfAborted();
-      const attempt = await this.#attempt(body, signal);
+      const attempt = await this.#attempt(body, texts.length, signal);
       if (attempt.kind === "ok") return this.#parse(attempt.json, texts.length);
       if (retry >= this.#maxRetries) {
         throw this.#fail(`gave up after ${retry + 1} attempt(s): ${attempt.reason}`, true, attempt.cause);
@@ -163,7 +188,7 @@ export class OpenAIEmbedder implements Embedder {
   }
 
   /** One HTTP round trip. Returns a retry verdict for transient failures; throws for permanent ones. */
-  async #attempt(body: string, signal: AbortSignal): Promise<Attempt> {
+  async #attempt(body: string, inputs: number, signal: AbortSignal): Promise<Attempt> {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const headers: Record<string, string> = {
       "content-type": "application/json",
@@ -200,6 +225,12 @@ export class OpenAIEmbedder implements Embedder {
     if (status === 408 || status === 409 || status === 429 || status >= 500) {
       const delayMs = parseRetryAfter(response.headers.get("retry-after"));
       return delayMs === undefined ? { kind: "retry", reason } : { kind: "retry", reason, delayMs };
+    }
+    if (REJECTED_STATUSES.has(status)) {
+      throw new SyncError(
+        "SYNC_E_EMBEDDING_REJECTED",
+        `${PROVIDER}: POST ${this.#displayUrl}: the server refused a batch of ${inputs} input(s): ${reason}`,
+      );
     }
     throw this.#fail(reason, false);
   }
@@ -289,6 +320,14 @@ function checkInt(option: string, value: number | undefined, min: number): numbe
   if (value === undefined) return undefined;
   if (!Number.isSafeInteger(value) || value < min) throw configError(option, `must be an integer >= ${min}`);
   return value;
+}
+
+/** True for `localhost` and loopback addresses (`127.0.0.0/8`, `::1`, `::ffff:127.x.y.z`) as WHATWG URL spells them. */
+function isLoopback(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, "");
+  if (host === "localhost" || host === "[::1]") return true;
+  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)) return true;
+  return /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
