@@ -31,7 +31,9 @@ export class HashingEmbedder implements Embedder {
     this.id = hashingEmbedderId(this.dimensions);
   }
 
-  async embed(texts: readonly string[]): Promise<Float32Array[]> {
+  /** See {@link Embedder.embed}; rejects with the signal's reason when `signal` is already aborted. */
+  async embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> {
+    signal?.throwIfAborted();
     return texts.map((t) => this.embedOne(t));
   }
 
