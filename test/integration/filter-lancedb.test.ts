@@ -50,13 +50,13 @@ const VALUES: readonly string[] = [
   "dir/sub dir/o'brien's notes.md",
 ];
 
-interface Row {
+type Row = {
   id: string;
   user_id: string;
   source_id: string;
   item_key: string;
   doc_id: string;
-}
+};
 
 /**
  * Two rows per value: `A<i>` (alice's, value as item_key and doc_id) and `B<i>` (bob's, value as source_id,
