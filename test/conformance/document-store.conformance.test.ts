@@ -420,7 +420,16 @@ describe.each(IMPLEMENTATIONS)("DocumentStore conformance: %s", (_name, make) =>
       expect(t.version).toBeGreaterThanOrEqual(1);
       expect(t.versions).toBeGreaterThanOrEqual(1);
       expect(t.fragments).toBeGreaterThanOrEqual(1);
+      expect(t.fragments, `${t.name}: no empty fragments`).toBeLessThanOrEqual(t.rows);
+      expect(Number.isInteger(t.smallFragments)).toBe(true);
       expect(t.smallFragments).toBeGreaterThanOrEqual(0);
+      expect(t.smallFragments, `${t.name}: small fragments are fragments`).toBeLessThanOrEqual(t.fragments);
+      if (store instanceof LanceDbStore) {
+        // Each tiny applyBatch appends one fragment to each table, and a few rows make a small fragment.
+        expect(t.fragments, t.name).toBeGreaterThanOrEqual(2);
+        expect(t.smallFragments, t.name).toBe(t.fragments);
+        expect(t.versions, t.name).toBeGreaterThanOrEqual(3);
+      }
     }
   });
 
@@ -626,8 +635,15 @@ describe("LanceDbStore only", () => {
       expect(h.versions).toBeGreaterThanOrEqual(3);
       expect(h.version).toBeGreaterThanOrEqual(3);
       expect(h.fragments).toBe(2);
-      expect(h.smallFragments).toBeGreaterThanOrEqual(0);
-      expect(h.smallFragments).toBeLessThanOrEqual(h.fragments);
+      // Both appends were a handful of rows: both fragments are small ones, candidates for compaction.
+      expect(h.smallFragments).toBe(2);
+    }
+    // A third tiny append is a third (small) fragment.
+    await store.applyBatch(batch(docs("c", 1, 2)));
+    for (const h of await store.health()) {
+      expect(h.fragments, h.name).toBe(3);
+      expect(h.smallFragments, h.name).toBe(3);
+      expect(h.versions, h.name).toBeGreaterThanOrEqual(4);
     }
   });
 });

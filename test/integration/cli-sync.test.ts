@@ -10,7 +10,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { makeDocx } from "../fixtures/make-docx.js";
 import { makePdf } from "../fixtures/make-pdf.js";
 import { runCli } from "../helpers/run-cli.js";
@@ -28,7 +28,6 @@ import {
   show,
   sleep,
   spawnCli,
-  suiteTempDir,
 } from "./support.js";
 
 /** Long markdown: several chunks at the default TEXT_CHUNK_SIZE. */
@@ -37,21 +36,22 @@ function guideText(): string {
 }
 
 describe("sync as a user would run it: mixed formats, failures, edits, moves, copies, deletes", () => {
-  const tmp = suiteTempDir("lancedb-sync-cli-");
-  const docs = join(tmp.path, "docs");
-  const env = envFor(tmp.path);
-  const p = (name: string) => join(docs, name);
-  const sync = (...extra: string[]) =>
-    runCli(["sync", docs, "--user", "alice", "--json", ...extra], { cwd: tmp.path, env });
-  const status = async () => {
-    const r = await runCli(["status", "--json"], { cwd: tmp.path, env });
-    expect(r.code, show(r)).toBe(0);
-    return r.json;
-  };
   const good = ["guide.md", "notes.txt", "page.html", "report.pdf", "letter.docx"];
+  const temps: Array<{ cleanup: () => void }> = [];
+  afterEach(() => {
+    for (const t of temps.splice(0)) t.cleanup();
+  });
 
-  beforeAll(async () => {
-    tmp.create();
+  /**
+   * A fresh temp dir with the five good files (Markdown, text, HTML, PDF, DOCX) and, when `failing`, a corrupt
+   * and an encrypted PDF. Every test builds its own and reaches its starting state with the stage helpers below.
+   */
+  async function corpus({ failing }: { failing: boolean }) {
+    const tmp = makeTempDir("lancedb-sync-cli-");
+    temps.push(tmp);
+    const docs = join(tmp.path, "docs");
+    const env = envFor(tmp.path);
+    const p = (name: string) => join(docs, name);
     mkdirSync(docs);
     writeFileSync(p("guide.md"), guideText());
     writeFileSync(p("notes.txt"), "Shopping notes. Buy zanzibarquokka food and fresh bread.\n");
@@ -61,12 +61,64 @@ describe("sync as a user would run it: mixed formats, failures, edits, moves, co
     );
     writeFileSync(p("report.pdf"), await makePdf(["Quarterly report on lighthouse maintenance."]));
     writeFileSync(p("letter.docx"), await makeDocx(["Dear committee,", "the orchard needs new fences."]));
-    writeFileSync(p("broken.pdf"), "%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage without xref or trailer");
-    writeFileSync(p("secret.pdf"), await makePdf(["Top secret plans"], { userPassword: "hunter2" }));
-  });
-  afterAll(() => tmp.cleanup());
+    if (failing) {
+      writeFileSync(
+        p("broken.pdf"),
+        "%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage without xref or trailer",
+      );
+      writeFileSync(p("secret.pdf"), await makePdf(["Top secret plans"], { userPassword: "hunter2" }));
+    }
+    const sync = (...extra: string[]) =>
+      runCli(["sync", docs, "--user", "alice", "--json", ...extra], { cwd: tmp.path, env });
+    const status = async () => {
+      const r = await runCli(["status", "--json"], { cwd: tmp.path, env });
+      expect(r.code, show(r)).toBe(0);
+      return r.json;
+    };
+    return { dir: tmp.path, docs, env, p, sync, status };
+  }
+  type World = Awaited<ReturnType<typeof corpus>>;
+
+  /** Stage 1: the mixed corpus after its first sync (five added, two failed). */
+  async function afterFirstSync(): Promise<World> {
+    const w = await corpus({ failing: true });
+    const r = await w.sync();
+    expect(r.code, show(r)).toBe(2);
+    expect(r.json).toMatchObject({ added: good.length, failed: 2 });
+    return w;
+  }
+
+  /** Stage 2: after a second sync (the two failures retried, attempts 2). */
+  async function afterSecondSync(): Promise<World> {
+    const w = await afterFirstSync();
+    const r = await w.sync();
+    expect(r.code, show(r)).toBe(2);
+    expect(r.json).toMatchObject({ unchanged: good.length, failed: 2 });
+    return w;
+  }
+
+  /** Stage 3: the corrupt PDF repaired and synced; only the encrypted one still fails (attempts 3). */
+  async function afterRepair(): Promise<World> {
+    const w = await afterSecondSync();
+    writeFileSync(w.p("broken.pdf"), await makePdf(["Repaired document about tidal charts."]));
+    const r = await w.sync();
+    expect(r.code, show(r)).toBe(2);
+    expect(r.json).toMatchObject({ added: 1, unchanged: good.length, failed: 1 });
+    return w;
+  }
+
+  /** The five good files synced cleanly (exit 0), the store matching the folder. */
+  async function cleanStore(): Promise<World> {
+    const w = await corpus({ failing: false });
+    const r = await w.sync();
+    expect(r.code, show(r)).toBe(0);
+    expect(r.json).toMatchObject({ added: good.length, failed: 0 });
+    await expectStoreMatchesFiles(w.env, listFiles(w.docs), { userId: "alice" });
+    return w;
+  }
 
   it("first sync: adds the good files, reports the corrupt and the encrypted PDF, exits 2", async () => {
+    const { env, p, sync, status } = await corpus({ failing: true });
     const r = await sync();
     expect(r.code, show(r)).toBe(2);
     expect(r.json).toMatchObject({ added: good.length, failed: 2, updated: 0, deleted: 0, listed: 7 });
@@ -96,7 +148,11 @@ describe("sync as a user would run it: mixed formats, failures, edits, moves, co
     for (const t of s.tables) {
       expect(t.version).toBeGreaterThanOrEqual(1);
       expect(t.versions).toBeGreaterThanOrEqual(1);
+      expect(t.versions).toBeLessThanOrEqual(t.version);
       expect(t.fragments).toBeGreaterThanOrEqual(1);
+      expect(t.fragments, `${t.name}: no empty fragments`).toBeLessThanOrEqual(t.rows);
+      expect(t.smallFragments).toBeGreaterThanOrEqual(1);
+      expect(t.smallFragments).toBeLessThanOrEqual(t.fragments);
       expect(t.rows).toBe(t.name === "document_chunks" ? chunks.length : good.length);
     }
     expect(s.last_run).toMatchObject({ user_id: "alice", status: "partial" });
@@ -105,6 +161,7 @@ describe("sync as a user would run it: mixed formats, failures, edits, moves, co
   });
 
   it("second sync: nothing re-embedded, the failed items are retried (attempts 2)", async () => {
+    const { p, sync, status } = await afterFirstSync();
     const r = await sync();
     expect(r.code, show(r)).toBe(2);
     expect(r.json).toMatchObject({
@@ -123,6 +180,7 @@ describe("sync as a user would run it: mixed formats, failures, edits, moves, co
   });
 
   it("fixing the corrupt file adds it on the next run and drops its failure", async () => {
+    const { p, sync, status } = await afterSecondSync();
     writeFileSync(p("broken.pdf"), await makePdf(["Repaired document about tidal charts."]));
     const r = await sync();
     expect(r.code, show(r)).toBe(2);
@@ -135,7 +193,11 @@ describe("sync as a user would run it: mixed formats, failures, edits, moves, co
   });
 
   it("cleanup-failed clears the rest; the item is then retried from scratch", async () => {
-    const c = await runCli(["cleanup-failed", "--json"], { cwd: tmp.path, env });
+    const { dir, docs, env, p, sync, status } = await afterRepair();
+    expect((await status()).failures).toEqual([
+      expect.objectContaining({ key: keyOf(p("secret.pdf")), attempts: 3 }),
+    ]);
+    const c = await runCli(["cleanup-failed", "--json"], { cwd: dir, env });
     expect(c.code, show(c)).toBe(0);
     expect(c.json).toEqual({ cleared: 1 });
     expect((await status()).failed).toBe(0);
@@ -156,6 +218,7 @@ describe("sync as a user would run it: mixed formats, failures, edits, moves, co
   });
 
   it("editing a file (appending a paragraph) updates it and re-embeds only the changed chunks", async () => {
+    const { docs, env, p, sync } = await cleanStore();
     const before = (await readTables(env.LANCEDB_URI)).docs.find((d) => d.item_key === keyOf(p("guide.md")));
     expect(before?.chunk_count).toBeGreaterThan(3);
     appendFileSync(p("guide.md"), "\n\nA new closing paragraph about the quiet pelican migration.\n");
@@ -170,13 +233,14 @@ describe("sync as a user would run it: mixed formats, failures, edits, moves, co
   });
 
   it("renaming a file is a move: nothing embedded, found under the new path only", async () => {
+    const { dir, docs, env, p, sync } = await cleanStore();
     renameSync(p("notes.txt"), p("shopping-notes.txt"));
     const r = await sync();
     expect(r.code, show(r)).toBe(0);
     expect(r.json).toMatchObject({ moved: 1, added: 0, deleted: 0, updated: 0, embedded_chunks: 0 });
 
     const q = await runCli(["search", "zanzibarquokka", "--user", "alice", "--mode", "fts", "--json"], {
-      cwd: tmp.path,
+      cwd: dir,
       env,
     });
     expect(q.code, show(q)).toBe(0);
@@ -191,6 +255,7 @@ describe("sync as a user would run it: mixed formats, failures, edits, moves, co
   });
 
   it("copying a file adds it without embedding anything", async () => {
+    const { docs, env, p, sync } = await cleanStore();
     copyFileSync(p("guide.md"), p("guide-copy.md"));
     const r = await sync();
     expect(r.code, show(r)).toBe(0);
@@ -204,6 +269,7 @@ describe("sync as a user would run it: mixed formats, failures, edits, moves, co
   });
 
   it("deleting a file removes its rows from both tables", async () => {
+    const { docs, env, p, sync } = await cleanStore();
     const { docs: before } = await readTables(env.LANCEDB_URI);
     const gone = before.find((d) => d.item_key === keyOf(p("page.html")));
     expect(gone).toBeDefined();
@@ -215,6 +281,50 @@ describe("sync as a user would run it: mixed formats, failures, edits, moves, co
     expect(rows.filter((d) => d.doc_id === gone?.doc_id)).toEqual([]);
     expect(chunks.filter((c) => c.doc_id === gone?.doc_id)).toEqual([]);
     await expectStoreMatchesFiles(env, listFiles(docs), { userId: "alice" });
+  });
+
+  it("compact after several syncs: strictly fewer fragments and versions, every row kept", async () => {
+    const { dir, docs, env, p, sync, status } = await cleanStore();
+    for (let round = 0; round < 3; round++) {
+      appendFileSync(p("notes.txt"), `Round ${round}: also buy pelicanberry jam.\n`);
+      writeFileSync(p(`extra-${round}.txt`), `Extra note ${round} about the harbour ferries.\n`);
+      const r = await sync();
+      expect(r.code, show(r)).toBe(0);
+      expect(r.json).toMatchObject({ added: 1, updated: 1, failed: 0 });
+    }
+    const before = await status();
+    const tablesBefore = await readTables(env.LANCEDB_URI);
+
+    const c = await runCli(["compact", "--retention-hours", "0", "--json"], { cwd: dir, env });
+    expect(c.code, show(c)).toBe(0);
+    const after = await status();
+    for (const name of ["processed_documents", "document_chunks"]) {
+      const b = before.tables.find((t: { name: string }) => t.name === name);
+      const a = after.tables.find((t: { name: string }) => t.name === name);
+      // Four syncs appended to each table: several small fragments, several versions.
+      expect(b.fragments, name).toBeGreaterThanOrEqual(3);
+      expect(b.versions, name).toBeGreaterThanOrEqual(4);
+      expect(a.fragments, name).toBeLessThan(b.fragments);
+      expect(a.fragments, name).toBe(1);
+      expect(a.versions, name).toBeLessThan(b.versions);
+      expect(a.versions, name).toBeLessThanOrEqual(a.version - b.version + 1);
+      expect(a.rows, name).toBe(b.rows);
+    }
+    expect(after.documents).toBe(before.documents);
+    expect(after.chunks).toBe(before.chunks);
+    const tablesAfter = await readTables(env.LANCEDB_URI);
+    expect(tablesAfter.chunks.map((ch) => ch.chunk_id).sort()).toEqual(
+      tablesBefore.chunks.map((ch) => ch.chunk_id).sort(),
+    );
+    await expectStoreMatchesFiles(env, listFiles(docs), { userId: "alice" });
+    const again = await sync();
+    expect(again.code, show(again)).toBe(0);
+    expect(again.json).toMatchObject({
+      unchanged: good.length + 3,
+      added: 0,
+      updated: 0,
+      embedded_chunks: 0,
+    });
   });
 });
 

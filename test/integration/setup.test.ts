@@ -1,6 +1,7 @@
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as lancedb from "@lancedb/lancedb";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENV_VARS } from "../../src/config/schema.js";
@@ -178,10 +179,36 @@ describe("compact", () => {
       for (const name of ["processed_documents", "document_chunks"]) {
         const b = r.json.before.find((t: { name: string }) => t.name === name);
         const a = r.json.after.find((t: { name: string }) => t.name === name);
+        // Five syncs each appended to both tables: several small fragments and versions to drop.
         expect(b.versions, name).toBeGreaterThan(2);
+        expect(b.fragments, name).toBeGreaterThanOrEqual(5);
+        expect(b.smallFragments, name).toBe(b.fragments);
+        // Retention 0: every version older than the compaction is gone; at most the pre-compaction head
+        // survives next to the versions compaction itself wrote.
         expect(a.versions, name).toBeLessThan(b.versions);
+        expect(a.version, name).toBeGreaterThan(b.version);
+        expect(a.versions, name).toBeLessThanOrEqual(a.version - b.version + 1);
         expect(a.rows, name).toBe(b.rows);
-        expect(a.fragments, name).toBeLessThanOrEqual(b.fragments);
+        // Compaction merged the small fragments: strictly fewer, and nine rows fit in one.
+        expect(a.fragments, name).toBeLessThan(b.fragments);
+        expect(a.fragments, name).toBe(1);
+        expect(a.smallFragments, name).toBeLessThanOrEqual(a.fragments);
+      }
+      // The same, read straight from LanceDB rather than through the CLI's report.
+      const db = await lancedb.connect(env.LANCEDB_URI);
+      try {
+        for (const name of ["processed_documents", "document_chunks"]) {
+          const a = r.json.after.find((t: { name: string }) => t.name === name);
+          const table = await db.openTable(name);
+          try {
+            expect((await table.stats()).fragmentStats.numFragments, name).toBe(a.fragments);
+            expect((await table.listVersions()).length, name).toBe(a.versions);
+          } finally {
+            table.close();
+          }
+        }
+      } finally {
+        db.close();
       }
 
       const after = await readTables(env.LANCEDB_URI);

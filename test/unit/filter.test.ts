@@ -46,6 +46,12 @@ describe("filter helpers", () => {
     expect(sqlString("x' OR '1'='1")).toBe("'x'' OR ''1''=''1'");
     expect(sqlString("''")).toBe("''''''");
     expect(sqlString("")).toBe("''");
+    // LanceDB (DataFusion) string literals have no backslash escapes: backslashes pass through unchanged
+    // (test/integration/filter-lancedb.test.ts proves it against LanceDB's own parser).
+    expect(sqlString("a\\b")).toBe("'a\\b'");
+    expect(sqlString("trailing\\")).toBe("'trailing\\'");
+    expect(sqlString("x\\'y")).toBe("'x\\''y'");
+    expect(sqlString('say "hi" 100%_ 中文 😀\n')).toBe(`'say "hi" 100%_ 中文 😀\n'`);
     expect(
       isSyncError(
         thrown(() => sqlString("a\0b")),
