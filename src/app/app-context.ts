@@ -5,7 +5,9 @@ import type { Logger } from "../core/logger.js";
 import { createEmbedder } from "../pipeline/embed/create-embedder.js";
 import { createContentProcessor } from "../pipeline/process-content.js";
 import type { LanceDbStore, LanceDbStoreOptions } from "../storage/lancedb-store.js";
+import { WRITER_LOCK, withLock } from "../storage/lease-lock.js";
 import { SqliteJournal } from "../storage/sqlite-journal.js";
+import { bindingHolds, compareStore, readBinding, recordBinding, type StoreDrift } from "./store-binding.js";
 
 /** LanceDB store options from the config. */
 export function storeOptions(config: Config): LanceDbStoreOptions {
@@ -32,6 +34,20 @@ export interface AppContext {
   process: ContentProcessor;
   /** Opens the LanceDB store once (creating tables or checking the embedder) and returns it. */
   openStore(): Promise<LanceDbStore>;
+  /**
+   * Runs `fn` holding the store's writer lock (waiting up to `LOCK_WAIT_SECONDS`, then
+   * `SYNC_E_STORE_BUSY`). Every writer of the tables goes through it: sync batches, compact, reset, index
+   * builds.
+   */
+  withWriterLock<T>(purpose: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /**
+   * Checks that the store is the one the journal's items were written to (cheaply: no LanceDB load when
+   * the local store directory is unchanged). When it is missing, replaced or behind, bumps the store epoch,
+   * so that every source verifies its items against the store on its next run, and returns what was found.
+   */
+  checkStore(): Promise<{ epoch: number; drift?: StoreDrift }>;
+  /** Records the store's identity and versions after a run that wrote (under the writer lock). */
+  recordStore(): Promise<void>;
   /**
    * Fails with `SYNC_E_EMBEDDER_MISMATCH` when the configured embedder differs from the one the tables were
    * built with. Cheap when they agree (a journal lookup); opens the store only when they may not.
@@ -61,6 +77,19 @@ export function openAppContext(config: Config, logger: Logger): AppContext {
     })();
     return store;
   };
+  const withWriterLock = <T>(purpose: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> =>
+    withLock(
+      journal,
+      WRITER_LOCK,
+      {
+        purpose,
+        leaseMs: config.lockLeaseSeconds * 1000,
+        waitMs: config.lockWaitSeconds * 1000,
+        busyCode: "SYNC_E_STORE_BUSY",
+        signal,
+      },
+      fn,
+    );
   return {
     config,
     logger,
@@ -72,6 +101,24 @@ export function openAppContext(config: Config, logger: Logger): AppContext {
       chunkOverlap: config.textChunkOverlap,
     }),
     openStore,
+    withWriterLock,
+    async checkStore() {
+      const binding = readBinding(journal);
+      if (bindingHolds(config, binding)) return { epoch: journal.storeEpoch() };
+      const hasItems = journal.counts().items > 0;
+      const store = await openStore();
+      return withWriterLock("store check", async () => {
+        const found = await compareStore(config, store, binding, hasItems);
+        const drift = "detail" in found ? found : undefined;
+        const epoch = drift ? journal.bumpStoreEpoch() : journal.storeEpoch();
+        await recordBinding(config, journal, store);
+        return drift ? { epoch, drift } : { epoch };
+      });
+    },
+    async recordStore() {
+      const store = await openStore();
+      await withWriterLock("store record", () => recordBinding(config, journal, store));
+    },
     async checkEmbedder() {
       const recorded = journal.getMeta(EMBEDDER_META_KEY);
       if (recorded !== undefined && recorded !== (await embedder()).id) await openStore();

@@ -3,6 +3,7 @@ import { DEFAULT_HASHING_DIMENSIONS, hashingEmbedderId } from "../pipeline/embed
 import { openAIEmbedderId } from "../pipeline/embed/openai-embedder.js";
 import { validateId } from "../storage/filter.js";
 import { type AppContext, storeOptions } from "./app-context.js";
+import { bindingHolds, compareStore, readBinding, type StoreState } from "./store-binding.js";
 
 /** The status report of `lancedb-sync status --json` (and later `GET /api/v1/status`). */
 export interface StatusReport {
@@ -12,7 +13,13 @@ export interface StatusReport {
   pending: number;
   embedder: string;
   table_embedder: string | null;
+  /** Store-wide figures; empty in a per-user report (they would tell about other users' data). */
   tables: TableHealth[];
+  /**
+   * Whether the store is the one the journal's items were written to: `ok`, `new` (nothing synced yet),
+   * `missing`, `replaced`, `behind` or `unrecorded` (the next sync re-processes what is missing), with why.
+   */
+  store: { state: string; detail: string | null };
   sources: Array<{
     user_id: string;
     name: string;
@@ -56,15 +63,25 @@ export async function collectStatus(ctx: AppContext, userId?: string): Promise<S
   let rows = { documents: 0, chunks: 0 };
   let tables: TableHealth[] = [];
   let tableEmbedder: string | null = null;
+  const binding = readBinding(journal);
+  const hasItems = journal.counts().items > 0;
+  let storeState: StoreState = bindingHolds(config, binding) ? { state: "ok" } : { state: "new" };
   if (await store.openExisting()) {
     try {
       rows = await store.countRows(userId);
-      tables = await store.health();
+      if (userId === undefined) tables = await store.health();
       tableEmbedder = (await store.embedderId()) ?? null;
+      if (storeState.state !== "ok") storeState = await compareStore(config, store, binding, hasItems, true);
     } finally {
       await store.close();
     }
+  } else if (hasItems) {
+    storeState = {
+      state: "missing",
+      detail: `no tables at ${config.lancedbUri}, but the journal has synced items`,
+    };
   }
+  journal.abandonRuns();
   const counts = journal.counts(userId);
   const failures = journal.listFailures(userId);
   const [run] = journal.lastRuns(1, userId);
@@ -75,6 +92,7 @@ export async function collectStatus(ctx: AppContext, userId?: string): Promise<S
     embedder: describeEmbedder(config),
     table_embedder: tableEmbedder,
     tables,
+    store: { state: storeState.state, detail: "detail" in storeState ? storeState.detail : null },
     sources: journal.listSources(userId).map((s) => ({
       user_id: s.userId,
       name: s.name,

@@ -15,12 +15,19 @@ export interface CompactResult {
  */
 export async function compactTables(ctx: AppContext, retentionHours: number): Promise<CompactResult> {
   const store = await ctx.openStore();
-  const before = await store.health();
-  const cleanupOlderThan = new Date(Date.now() - retentionHours * 3_600_000);
-  const chunks = store.chunksTable();
-  if ((await chunks.countRows()) > 0) await ensureFtsIndex(chunks);
-  for (const table of [store.documentsTable(), chunks]) {
-    await table.optimize({ cleanupOlderThan, deleteUnverified: retentionHours === 0 });
-  }
-  return { before, after: await store.health(), retention_hours: retentionHours };
+  // The whole of it under the writer lock: no sync commits meanwhile, so files written but not yet committed
+  // by another writer cannot exist, and `deleteUnverified` (retention 0) is safe.
+  return ctx.withWriterLock("compact", async () => {
+    const chunks = store.chunksTable();
+    const docs = store.documentsTable();
+    for (const t of [docs, chunks]) await t.checkoutLatest();
+    const before = await store.health();
+    const cleanupOlderThan = new Date(Date.now() - retentionHours * 3_600_000);
+    if ((await chunks.countRows()) > 0) await ensureFtsIndex(chunks);
+    for (const table of [docs, chunks]) {
+      await table.optimize({ cleanupOlderThan, deleteUnverified: retentionHours === 0 });
+    }
+    const after = await store.health();
+    return { before, after, retention_hours: retentionHours };
+  });
 }

@@ -8,6 +8,7 @@ import { registerSearchCommand } from "./commands/search-command.js";
 import { registerSetupCommand } from "./commands/setup-command.js";
 import { registerStatusCommand } from "./commands/status-command.js";
 import { registerSyncCommand } from "./commands/sync-command.js";
+import { registerUnlockCommand } from "./commands/unlock-command.js";
 
 // LanceDB's native log: hybrid queries print a deprecation warning we cannot avoid in 0.31.0.
 process.env.LANCEDB_LOG ??= "error";
@@ -28,6 +29,7 @@ for (const register of [
   registerCompactCommand,
   registerCleanupFailedCommand,
   registerResetCommand,
+  registerUnlockCommand,
 ]) {
   register(program);
 }

@@ -148,7 +148,10 @@ export const ENV_VARS = {
     doc: "LanceDB CPU worker threads; default max(2, cores). Must be at least 2: LanceDB 0.31's full-text index build deadlocks with one.",
   },
   LANCEDB_SYNC_CRASH_AT: {
-    schema: z.string().trim().regex(/^[a-z-]+:\d+$/, "expected <step>:<batch>"),
+    schema: z
+      .string()
+      .trim()
+      .regex(/^[a-z-]+:\d+$/, "expected <step>:<batch>"),
     default: "",
     doc: "Test only: kill the process (SIGKILL) when a sync reaches `<step>:<batch>` (e.g. `batch-applied:0`), to prove crash recovery. Never set in production.",
   },

@@ -24,16 +24,37 @@ export interface DetectedChanges {
   listed: Set<string>;
 }
 
+/** Options of {@link detectChanges}. */
+export interface DetectOptions {
+  maxRetryAttempts: number;
+  /**
+   * Start (epoch ms) of the previous run. Items modified within `racyWindowMs` before it, or after it, are
+   * read and hashed even when their fingerprint did not move: they may have been edited again within the
+   * timestamp granularity of the read that recorded them (git's "racily clean" rule).
+   */
+  prevRunStartMs?: number;
+  /** Default: 2000 ms for whole-second timestamps (FAT, HFS+, ext3), 100 ms for finer ones. */
+  racyWindowMs?: number;
+  /** Key prefixes the listing could not see: known items under them are neither processed nor deleted. */
+  incompletePrefixes?: readonly string[];
+}
+
+/** Whether `key` lies under one of `prefixes` (a prefix is a whole key or ends with `/`). */
+export function underPrefix(key: string, prefixes: readonly string[]): boolean {
+  return prefixes.some((p) => key === p || (p.endsWith("/") && key.startsWith(p)));
+}
+
 /**
  * Compares a successful listing with the journal, reading nothing: an item is a candidate when it is new,
- * its fingerprint moved, its last apply may not have finished (`pending`), or it failed and may be retried
- * (under `maxRetryAttempts`, or changed since it failed).
+ * its fingerprint moved, its last apply may not have finished (`pending`, which wins over a given-up failure),
+ * it was modified near the previous run's start (racily clean), or it failed and may be retried (under
+ * `maxRetryAttempts`, or changed since it failed).
  */
 export function detectChanges(
   listing: readonly SourceItemRef[],
   known: ReadonlyMap<string, ItemState>,
   failed: ReadonlyMap<string, FailureState>,
-  maxRetryAttempts: number,
+  options: DetectOptions,
 ): DetectedChanges {
   const out: DetectedChanges = {
     candidates: [],
@@ -43,18 +64,28 @@ export function detectChanges(
     goneByHash: new Map(),
     listed: new Set(),
   };
+  const prevStart = options.prevRunStartMs;
   for (const ref of listing) {
     out.listed.add(ref.key);
     const prev = known.get(ref.key);
     const failure = failed.get(ref.key);
-    if (failure && failure.fingerprint === ref.fingerprint && failure.attempts >= maxRetryAttempts) {
+    if (prev?.status === "pending") out.candidates.push({ ref, prev });
+    else if (
+      failure &&
+      failure.fingerprint === ref.fingerprint &&
+      failure.attempts >= options.maxRetryAttempts
+    ) {
       out.givenUp++;
-    } else if (!prev || prev.status === "pending" || prev.fingerprint !== ref.fingerprint || failure) {
+    } else if (!prev || prev.fingerprint !== ref.fingerprint || failure) {
+      out.candidates.push({ ref, prev });
+    } else if (prevStart !== undefined && isRacy(ref.modifiedAt, prevStart, options.racyWindowMs)) {
       out.candidates.push({ ref, prev });
     } else out.unchanged++;
   }
+  const incomplete = options.incompletePrefixes ?? [];
   for (const item of known.values()) {
     if (out.listed.has(item.key)) continue;
+    if (incomplete.length > 0 && underPrefix(item.key, incomplete)) continue;
     out.gone.push(item);
     if (item.contentHash === "" || item.status !== "synced") continue;
     const same = out.goneByHash.get(item.contentHash) ?? [];
@@ -62,4 +93,10 @@ export function detectChanges(
     out.goneByHash.set(item.contentHash, same);
   }
   return out;
+}
+
+function isRacy(modifiedAt: string | undefined, prevStart: number, windowMs: number | undefined): boolean {
+  if (modifiedAt === undefined) return false;
+  const t = Date.parse(modifiedAt);
+  return t >= prevStart - (windowMs ?? (t % 1000 === 0 ? 2000 : 100));
 }

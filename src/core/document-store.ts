@@ -63,13 +63,18 @@ export interface TableHealth {
 export interface DocumentStore {
   /** Creates the tables for `embedder` or checks that existing ones were built with it. */
   open(embedder: Pick<Embedder, "id" | "dimensions">): Promise<void>;
-  /** Vectors already stored for these chunk text hashes (the embedding cache). */
-  lookupVectors(textHashes: readonly string[]): Promise<Map<string, Float32Array>>;
+  /**
+   * Vectors already stored for these chunk text hashes (the embedding cache). With `userId`, only that
+   * user's chunks are consulted, so a cache hit never tells one user what another stores.
+   */
+  lookupVectors(textHashes: readonly string[], userId?: string): Promise<Map<string, Float32Array>>;
   applyBatch(batch: ApplyBatch): Promise<void>;
   /** True when both tables have no rows: a first run then skips cache lookups and replace-deletes. */
   isEmpty(): Promise<boolean>;
-  /** Document rows of one source of one user (to rebuild a lost journal). */
+  /** Document rows of one source of one user (to rebuild a lost journal, and to verify it against the store). */
   listDocuments(userId: string, sourceId: string): Promise<DocumentRow[]>;
+  /** Number of chunk rows per document of one source of one user (documents without chunks are absent). */
+  chunkCounts(userId: string, sourceId: string): Promise<Map<string, number>>;
   /**
    * Keeps lookup structures (scalar indices) current after a run that wrote; optional, cheap when nothing
    * needs doing. Failures here must not fail the run: they only cost speed.

@@ -34,6 +34,11 @@ export interface SourceRecord {
   lastRunAt?: string | null;
   healthy?: boolean;
   lastError?: string | null;
+  /**
+   * The store epoch at which this source's items were last checked against the store (-1: never). When the
+   * store's epoch is newer (the store was found missing, replaced or behind), the next run verifies them.
+   */
+  storeEpoch?: number;
 }
 
 /** Statistics of one run, as the CLI prints them. */
@@ -48,6 +53,8 @@ export interface RunStats {
   embedded_chunks: number;
   reused_chunks: number;
   listed: number;
+  /** Items re-processed because the store lacked (or had other) rows for them than the journal recorded. */
+  repaired: number;
 }
 
 /** One run as recorded. */
@@ -57,7 +64,8 @@ export interface RunRecord {
   sourceName: string;
   startedAt: string;
   finishedAt: string | null;
-  status: "running" | "succeeded" | "partial" | "failed";
+  /** `abandoned`: its process died (found `running` with no live run lock by a later run). */
+  status: "running" | "succeeded" | "partial" | "failed" | "abandoned";
   stats: RunStats | null;
   error: string | null;
 }
@@ -81,6 +89,15 @@ export interface Journal {
     items: readonly ItemState[],
     deletedKeys: readonly string[],
   ): void;
+  /**
+   * Forces items to be re-read and re-written by the next pass: status `pending`, fingerprint and content
+   * hash cleared (used when the store lacks their rows). Unknown keys are ignored.
+   */
+  demoteItems(userId: string, name: string, keys: readonly string[]): void;
+  /** Records that this source's items were checked against the store at `epoch`. */
+  markSourceVerified(userId: string, name: string, epoch: number): void;
+  /** Start time (ISO) of the source's last run that listed successfully (`succeeded` or `partial`). */
+  lastRunStart(userId: string, name: string): string | undefined;
   listFailures(userId?: string, name?: string): FailureState[];
   recordFailure(
     userId: string,

@@ -23,15 +23,17 @@ export interface PreparedWrite {
   content: PreparedContent;
 }
 
-/** What reading one candidate gave: a fingerprint-only update, a write, or a failure. */
+/** What reading one candidate gave: a fingerprint-only update, a write, a failure, or an item gone since the listing. */
 export type Prepared =
   | { kind: "touch"; state: ItemState }
   | PreparedWrite
-  | { kind: "failed"; ref: SourceItemRef; failure: ItemFailure };
+  | { kind: "failed"; ref: SourceItemRef; prev: ItemState | undefined; failure: ItemFailure }
+  | { kind: "gone"; ref: SourceItemRef };
 
 /**
  * Reads and hashes one candidate; processes it only when its content hash differs from the journal's.
- * Never throws for a bad item (the failure is returned, naming the item); rethrows only on abort.
+ * Never throws for a bad item (the failure is returned, naming the item); rethrows only on abort. An item
+ * that vanished since the listing (`SYNC_E_ITEM_GONE`) is `gone`, not failed.
  */
 export async function prepareItem(
   source: Source,
@@ -58,8 +60,18 @@ export async function prepareItem(
     };
   } catch (err) {
     if (signal?.aborted) throw err;
+    // Vanished since the listing: not a failure; the next listing decides whether it is a deletion.
+    if (isSyncError(err, "SYNC_E_ITEM_GONE")) return { kind: "gone", ref: c.ref };
+    if (err instanceof RangeError && /string length/i.test(err.message)) {
+      const failure = {
+        key: c.ref.key,
+        code: "SYNC_E_FILE_TOO_LARGE",
+        error: `${c.ref.key}: its text is longer than the longest string JavaScript can hold`,
+      };
+      return { kind: "failed", ref: c.ref, prev: c.prev, failure };
+    }
     const code = isSyncError(err) ? err.code : "SYNC_E_INTERNAL";
     const error = isSyncError(err) ? describeError(err) : `${c.ref.key}: ${describeError(err)}`;
-    return { kind: "failed", ref: c.ref, failure: { key: c.ref.key, code, error } };
+    return { kind: "failed", ref: c.ref, prev: c.prev, failure: { key: c.ref.key, code, error } };
   }
 }

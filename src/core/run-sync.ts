@@ -1,8 +1,8 @@
-import { describeError, SyncError } from "../errors/sync-error.js";
-import { buildRows } from "./build-rows.js";
+import { describeError, isSyncError, SyncError } from "../errors/sync-error.js";
+import { type BatchRows, buildRows } from "./build-rows.js";
 import type { ContentProcessor } from "./content-processor.js";
-import { detectChanges } from "./detect-changes.js";
-import type { DocumentStore } from "./document-store.js";
+import { detectChanges, underPrefix } from "./detect-changes.js";
+import type { DocumentRow, DocumentStore } from "./document-store.js";
 import type { Embedder } from "./embedder.js";
 import type { FailureState, ItemState, Journal, RunStats } from "./journal.js";
 import { type Logger, silentLogger } from "./logger.js";
@@ -12,6 +12,9 @@ import type { Source, SourceItemRef, SourceListing } from "./source.js";
 
 export type { ItemFailure } from "./prepare-item.js";
 
+/** Runs one store write exclusively (see {@link SyncDeps.exclusive}). */
+export type Exclusive = <T>(fn: () => Promise<T>) => Promise<T>;
+
 /** Collaborators of {@link runSync}. The store is opened lazily: a run with nothing to write never opens it. */
 export interface SyncDeps {
   journal: Journal;
@@ -20,6 +23,13 @@ export interface SyncDeps {
   process: ContentProcessor;
   logger?: Logger;
   now?: () => Date;
+  /**
+   * Runs one write to the store together with its journal commit, excluding every other writer of the store
+   * (other runs, compact, reset). It throws — and the run fails, leaving its items `pending` — when the lock
+   * cannot be had in time (`SYNC_E_STORE_BUSY`) or the store was reset or replaced since the run began
+   * (`SYNC_E_STORE_CHANGED`). Default: runs `fn` directly (single writer).
+   */
+  exclusive?: Exclusive;
 }
 
 /** Points of a run reported to {@link SyncOptions.onStep} (tests use them to crash a run on purpose). */
@@ -31,7 +41,10 @@ export interface SyncOptions {
   source: Source;
   /** A write batch closes at this many documents… */
   writeBatchDocs: number;
-  /** …or at this many chunks (default 1024), whichever comes first: bounds memory and commit size. */
+  /**
+   * …or before it would pass this many chunks (default 1024), whichever comes first: bounds memory and
+   * commit size. A single larger document is written alone, its chunks in commits of at most this many.
+   */
   writeBatchChunks?: number;
   /** Items fetched and processed at once. */
   concurrency: number;
@@ -40,6 +53,19 @@ export interface SyncOptions {
   allowMassDelete?: boolean;
   /** A failed item whose fingerprint did not move is retried until it has failed this many times. */
   maxRetryAttempts: number;
+  /**
+   * The store's current epoch. A source last verified at an older epoch (the store was found missing,
+   * replaced or behind since) has its items checked against the store first; those whose rows are missing
+   * or differ are re-processed (cached vectors reused where they exist).
+   */
+  storeEpoch?: number;
+  /** `user` (default): cached vectors are reused only from this user's chunks; `global`: from anyone's. */
+  embeddingCacheScope?: "user" | "global";
+  /**
+   * Items modified less than this many ms before the previous run's start are re-read even when their
+   * fingerprint did not move (default: 2000 for whole-second timestamps, 100 otherwise).
+   */
+  racyWindowMs?: number;
   signal?: AbortSignal;
   onProgress?: (progress: { done: number; total: number }) => void;
   onStep?: (step: SyncStep, batch: number) => void;
@@ -55,22 +81,30 @@ export interface SyncResult extends RunStats {
   warnings: string[];
 }
 
+/** At most this many listing warnings are reported one by one; the rest are counted. */
+const MAX_LISTED_WARNINGS = 20;
+
 /**
  * Brings the store in step with one source for one user, incrementally:
  * list → compare fingerprints with the journal → read and hash only moved fingerprints → extract, chunk and
  * embed only changed content (vectors reused by chunk text hash) → apply in batches → delete what a
  * successful listing no longer has, unless that is more than `massDeleteThreshold` of the source.
  * A crash at any point is recovered by the next run: items are marked `pending` before writes and written
- * under stable ids, so a replay neither duplicates nor loses a document.
- * Throws `SYNC_E_SOURCE_UNAVAILABLE` (nothing deleted) when the listing fails.
+ * under stable ids, so a replay neither duplicates nor loses a document. An item whose texts the embedder
+ * rejects fails alone (found by bisecting the batch); a `pending` item that fails has its partial rows
+ * removed. Throws `SYNC_E_SOURCE_UNAVAILABLE` (nothing deleted) when the listing fails or a root that held
+ * documents lists empty.
  */
 export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<SyncResult> {
   const { journal, embedder } = deps;
   const log = deps.logger ?? silentLogger;
   const now = deps.now ?? (() => new Date());
+  const exclusive: Exclusive = deps.exclusive ?? ((fn) => fn());
   const { userId, source, signal } = options;
   const name = source.name;
+  const cacheUser = options.embeddingCacheScope === "global" ? undefined : userId;
   const t0 = performance.now();
+  const prevRunStart = journal.lastRunStart(userId, name);
   const runId = journal.startRun(userId, name);
   const stats: RunStats = {
     added: 0,
@@ -83,6 +117,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     embedded_chunks: 0,
     reused_chunks: 0,
     listed: 0,
+    repaired: 0,
   };
   const failures: ItemFailure[] = [];
   const warnings: string[] = [];
@@ -105,28 +140,75 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     store ??= await deps.openStore();
     return store;
   };
+  // Items left `pending` by an interrupted run that failed this time: their partial rows are removed.
+  const purge: ItemState[] = [];
+  const fail = (ref: SourceItemRef, prev: ItemState | undefined, failure: ItemFailure): void => {
+    failures.push(failure);
+    journal.recordFailure(userId, name, ref.key, ref.fingerprint, failure.code, failure.error);
+    log.warn({ key: ref.key, code: failure.code }, failure.error);
+    if (prev?.status === "pending") purge.push(prev);
+  };
 
   try {
-    let listing: SourceItemRef[];
     let listResult: SourceListing;
     try {
       listResult = await source.list(signal);
-      listing = listResult.items;
     } catch (err) {
-      const msg = `${source.type} source "${name}": listing failed, nothing deleted: ${describeError(err)}`;
-      journal.setSourceHealth(userId, name, false, msg);
-      throw new SyncError("SYNC_E_SOURCE_UNAVAILABLE", msg, { cause: err });
+      throw unavailable(
+        journal,
+        userId,
+        source,
+        `listing failed, nothing deleted: ${describeError(err)}`,
+        err,
+      );
     }
-    journal.setSourceHealth(userId, name, true, null);
+    const listing = uniqueKeys(listResult.items, warnings, log, name);
+    addListingWarnings(listResult.warnings, warnings, log, name);
     stats.listed = listing.length;
-    options.onStep?.("listed", 0);
 
     let known = journal.listItems(userId, name);
     if (known.size === 0 && listing.length > 0)
       known = await rebuildJournal(journal, await getStore(), userId, name);
+    for (const root of listResult.emptyRoots) {
+      const held = [...known.keys()].filter((k) => underPrefix(k, [root])).length;
+      if (held > 0) {
+        throw unavailable(
+          journal,
+          userId,
+          source,
+          `root ${root} lists no item but ${held} documents were synced from it (not mounted?); nothing deleted`,
+        );
+      }
+    }
+    journal.setSourceHealth(userId, name, true, null);
+    options.onStep?.("listed", 0);
+
+    const repairing = new Set<string>();
+    if (options.storeEpoch !== undefined && known.size > 0) {
+      const verifiedAt = journal.getSource(userId, name)?.storeEpoch ?? -1;
+      if (verifiedAt < options.storeEpoch) {
+        for (const key of await verifyAgainstStore(journal, await getStore(), userId, name, known))
+          repairing.add(key);
+        if (repairing.size > 0) {
+          known = journal.listItems(userId, name);
+          const msg =
+            `the store lacks or differs from the rows of ${repairing.size} documents the journal recorded as ` +
+            `synced in source "${name}" (store missing, replaced or behind): they are re-processed`;
+          warnings.push(msg);
+          log.warn({ source: name, repairing: repairing.size }, msg);
+        }
+      }
+    }
+    if (options.storeEpoch !== undefined) journal.markSourceVerified(userId, name, options.storeEpoch);
+
     const failed = new Map<string, FailureState>();
     for (const f of journal.listFailures(userId, name)) failed.set(f.key, f);
-    const changes = detectChanges(listing, known, failed, options.maxRetryAttempts);
+    const changes = detectChanges(listing, known, failed, {
+      maxRetryAttempts: options.maxRetryAttempts,
+      prevRunStartMs: prevRunStart === undefined ? undefined : Date.parse(prevRunStart),
+      racyWindowMs: options.racyWindowMs,
+      incompletePrefixes: listResult.incompletePrefixes,
+    });
     const { candidates, gone, goneByHash, listed } = changes;
     stats.unchanged += changes.unchanged;
     const givenUp = changes.givenUp;
@@ -142,31 +224,21 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     // Vectors of the batch being written: its rows are not yet visible to cache lookups.
     let inflightVectors = new Map<string, Float32Array>();
 
-    // Builds rows for the pending writes, embeds what the cache lacks, and starts writing them; the write
-    // runs while the next items are read, parsed and embedded.
+    // Builds rows for the pending writes, embeds what the cache lacks (isolating items whose texts the
+    // embedder rejects), and starts writing them; the write runs while the next items are prepared.
     const flush = async (): Promise<void> => {
       if (pending.length === 0) return;
-      const writes = pending;
+      let writes = pending;
       pending = [];
       pendingChunks = 0;
       const b = batchNo++;
-      const rows = buildRows(writes, {
+      const s = await getStore();
+      let rows = buildRows(writes, {
         userId,
         source,
         ingestedAt: now().toISOString(),
         replaceAll: !storeWasEmpty,
       });
-      for (const w of writes) {
-        if (w.prev && w.prev.contentHash !== "") stats.updated++;
-        else {
-          const twin = goneByHash.get(w.hash)?.pop();
-          if (twin) {
-            movedFrom.push(twin);
-            stats.moved++;
-          } else stats.added++;
-        }
-      }
-      const s = await getStore();
       const vectors = new Map<string, Float32Array>();
       let misses: string[] = [];
       for (const h of rows.texts.keys()) {
@@ -175,37 +247,60 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
         else misses.push(h);
       }
       if (!storeWasEmpty && misses.length > 0) {
-        for (const [h, v] of await s.lookupVectors(misses)) vectors.set(h, v);
+        for (const [h, v] of await s.lookupVectors(misses, cacheUser)) vectors.set(h, v);
         misses = misses.filter((h) => !vectors.has(h));
       }
-      if (misses.length > 0) {
-        const embedded = await embedder.embed(
-          misses.map((h) => rows.texts.get(h) as string),
-          signal,
+      const rejected = new Map<string, ItemFailure>();
+      const embeddedNow = await embedMisses(embedder, rows, misses, vectors, rejected, signal);
+      stats.embedded_chunks += embeddedNow;
+      if (rejected.size > 0) {
+        const bad = writes.filter((w) => rejected.has(w.ref.key));
+        for (const w of bad) fail(w.ref, w.prev, rejected.get(w.ref.key) as ItemFailure);
+        writes = writes.filter((w) => !rejected.has(w.ref.key));
+        const keep = new Set(writes.map((w) => w.ref.key));
+        const keptIds = new Set(
+          rows.upserts.filter((u) => keep.has(u.doc.item_key)).map((u) => u.doc.doc_id),
         );
-        for (const [i, h] of misses.entries()) vectors.set(h, embedded[i] as Float32Array);
+        rows = {
+          upserts: rows.upserts.filter((u) => keptIds.has(u.doc.doc_id)),
+          replaceDocIds: rows.replaceDocIds.filter((id) => keptIds.has(id)),
+          states: rows.states.filter((st) => keep.has(st.key)),
+          texts: rows.texts,
+        };
+        if (writes.length === 0) return;
+      }
+      for (const w of writes) {
+        if (repairing.has(w.ref.key)) stats.repaired++;
+        else if (w.prev && w.prev.contentHash !== "") stats.updated++;
+        else {
+          const twin = goneByHash.get(w.hash)?.pop();
+          if (twin) {
+            movedFrom.push(twin);
+            stats.moved++;
+          } else stats.added++;
+        }
       }
       let written = 0;
       for (const u of rows.upserts) {
         for (const c of u.chunks) c.vector = vectors.get(c.text_hash) as Float32Array;
         written += u.chunks.length;
       }
-      stats.embedded_chunks += misses.length;
-      stats.reused_chunks += written - misses.length;
+      stats.reused_chunks += written - embeddedNow;
       await settle();
       inflightVectors = vectors;
-      journal.markPending(
-        userId,
-        name,
-        rows.upserts.map((u) => ({ key: u.doc.item_key, docId: u.doc.doc_id })),
-      );
-      options.onStep?.("pending-marked", b);
-      inflight = (async () => {
-        await s.applyBatch({ upserts: rows.upserts, replaceDocIds: rows.replaceDocIds, deleteDocIds: [] });
+      const batch = rows;
+      inflight = exclusive(async () => {
+        journal.markPending(
+          userId,
+          name,
+          batch.upserts.map((u) => ({ key: u.doc.item_key, docId: u.doc.doc_id })),
+        );
+        options.onStep?.("pending-marked", b);
+        await s.applyBatch({ upserts: batch.upserts, replaceDocIds: batch.replaceDocIds, deleteDocIds: [] });
         options.onStep?.("batch-applied", b);
-        commit(rows.states);
+        commit(batch.states);
         options.onStep?.("batch-committed", b);
-      })();
+      });
       inflight.catch(() => undefined);
     };
 
@@ -222,13 +317,13 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
       const touches: ItemState[] = [];
       for (const p of prepared) {
         if (p.kind === "touch") touches.push(p.state);
-        else if (p.kind === "failed") {
-          failures.push(p.failure);
-          journal.recordFailure(userId, name, p.ref.key, p.ref.fingerprint, p.failure.code, p.failure.error);
-          log.warn({ key: p.ref.key, code: p.failure.code }, p.failure.error);
-        } else {
+        else if (p.kind === "failed") fail(p.ref, p.prev, p.failure);
+        else if (p.kind === "gone") log.debug({ key: p.ref.key }, "item vanished since the listing");
+        else {
+          const n = p.content.chunks.length;
+          if (pending.length > 0 && pendingChunks + n > maxChunks) await flush();
           pending.push(p);
-          pendingChunks += p.content.chunks.length;
+          pendingChunks += n;
           if (pending.length >= options.writeBatchDocs || pendingChunks >= maxChunks) await flush();
         }
       }
@@ -239,9 +334,26 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     await settle();
     stats.failed = failures.length;
 
+    if (purge.length > 0) {
+      const s = await getStore();
+      await exclusive(async () => {
+        await s.applyBatch({ upserts: [], replaceDocIds: [], deleteDocIds: purge.map((p) => p.docId) });
+        journal.commitItems(
+          userId,
+          name,
+          [],
+          purge.map((p) => p.key),
+        );
+      });
+      const msg = `removed the partial rows of ${purge.length} items of source "${name}" left by an interrupted run that failed again`;
+      warnings.push(msg);
+      log.warn({ source: name, purged: purge.length }, msg);
+    }
+
     // Deletions last: moves need the old rows until their new copies are written.
     const moved = new Set(movedFrom.map((m) => m.key));
-    let deletes = gone.filter((g) => !moved.has(g.key));
+    const purged = new Set(purge.map((p) => p.key));
+    let deletes = gone.filter((g) => !moved.has(g.key) && !purged.has(g.key));
     if (deletes.length > 0 && !options.allowMassDelete) {
       const share = deletes.length / known.size;
       if (listing.length === 0 || share > options.massDeleteThreshold) {
@@ -260,20 +372,23 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
       const s = await getStore();
       for (let i = 0; i < toDelete.length; i += options.writeBatchDocs) {
         const slice = toDelete.slice(i, i + options.writeBatchDocs);
-        await s.applyBatch({ upserts: [], replaceDocIds: [], deleteDocIds: slice.map((d) => d.docId) });
-        options.onStep?.("deletes-applied", i);
-        journal.commitItems(
-          userId,
-          name,
-          [],
-          slice.map((d) => d.key),
-        );
+        await exclusive(async () => {
+          await s.applyBatch({ upserts: [], replaceDocIds: [], deleteDocIds: slice.map((d) => d.docId) });
+          options.onStep?.("deletes-applied", i);
+          journal.commitItems(
+            userId,
+            name,
+            [],
+            slice.map((d) => d.key),
+          );
+        });
       }
       stats.deleted = deletes.length;
     }
     if (store && batchNo + toDelete.length > 0 && store.maintain) {
+      const st = store;
       try {
-        await store.maintain();
+        await exclusive(async () => st.maintain?.());
       } catch (err) {
         log.warn({ err: describeError(err) }, "index maintenance failed; lookups fall back to scans");
       }
@@ -300,6 +415,155 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
   }
 }
 
+function unavailable(
+  journal: Journal,
+  userId: string,
+  source: Source,
+  why: string,
+  cause?: unknown,
+): SyncError {
+  const msg = `${source.type} source "${source.name}": ${why}`;
+  journal.setSourceHealth(userId, source.name, false, msg);
+  return new SyncError("SYNC_E_SOURCE_UNAVAILABLE", msg, cause === undefined ? undefined : { cause });
+}
+
+/** Drops repeated keys of a listing (API-backed sources can page one item twice), with a warning. */
+function uniqueKeys(
+  items: readonly SourceItemRef[],
+  warnings: string[],
+  log: Logger,
+  name: string,
+): SourceItemRef[] {
+  const seen = new Set<string>();
+  const out: SourceItemRef[] = [];
+  let repeats = 0;
+  for (const ref of items) {
+    if (seen.has(ref.key)) repeats++;
+    else {
+      seen.add(ref.key);
+      out.push(ref);
+    }
+  }
+  if (repeats > 0) {
+    const msg = `source "${name}" listed ${repeats} keys more than once; the repeats were dropped`;
+    warnings.push(msg);
+    log.warn({ source: name, repeats }, msg);
+  }
+  return out;
+}
+
+function addListingWarnings(found: readonly string[], warnings: string[], log: Logger, name: string): void {
+  for (const w of found.slice(0, MAX_LISTED_WARNINGS)) {
+    warnings.push(w);
+    log.warn({ source: name }, w);
+  }
+  if (found.length > MAX_LISTED_WARNINGS) {
+    const msg = `source "${name}": ${found.length - MAX_LISTED_WARNINGS} more listing warnings (see the log)`;
+    warnings.push(msg);
+    for (const w of found.slice(MAX_LISTED_WARNINGS)) log.debug({ source: name }, w);
+  }
+}
+
+/**
+ * Embeds `misses` into `vectors`. When the embedder rejects the input itself (`SYNC_E_EMBEDDING_REJECTED`),
+ * bisects the batch's documents to find those responsible and records them in `rejected` (by item key);
+ * the others are embedded. Other errors (outages after the client's retries) propagate and fail the run.
+ * Returns how many texts were embedded.
+ */
+async function embedMisses(
+  embedder: Embedder,
+  rows: BatchRows,
+  misses: readonly string[],
+  vectors: Map<string, Float32Array>,
+  rejected: Map<string, ItemFailure>,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  if (misses.length === 0) return 0;
+  let embedded = 0;
+  const embedHashes = async (hashes: readonly string[]): Promise<void> => {
+    const out = await embedder.embed(
+      hashes.map((h) => rows.texts.get(h) as string),
+      signal,
+    );
+    for (const [i, h] of hashes.entries()) vectors.set(h, out[i] as Float32Array);
+    embedded += hashes.length;
+  };
+  try {
+    await embedHashes(misses);
+    return embedded;
+  } catch (err) {
+    if (!isSyncError(err, "SYNC_E_EMBEDDING_REJECTED")) throw err;
+  }
+  const needed = (docs: BatchRows["upserts"]): string[] => [
+    ...new Set(docs.flatMap((u) => u.chunks.map((c) => c.text_hash)).filter((h) => !vectors.has(h))),
+  ];
+  const bisect = async (docs: BatchRows["upserts"]): Promise<void> => {
+    const hashes = needed(docs);
+    if (hashes.length === 0) return;
+    try {
+      await embedHashes(hashes);
+    } catch (err) {
+      if (!isSyncError(err, "SYNC_E_EMBEDDING_REJECTED")) throw err;
+      const [only] = docs;
+      if (docs.length === 1 && only) {
+        rejected.set(only.doc.item_key, {
+          key: only.doc.item_key,
+          code: err.code,
+          error: `${only.doc.item_key}: the embedder rejected a chunk of it: ${describeError(err)}`,
+        });
+        return;
+      }
+      const mid = Math.ceil(docs.length / 2);
+      await bisect(docs.slice(0, mid));
+      await bisect(docs.slice(mid));
+    }
+  };
+  await bisect(rows.upserts);
+  if (rows.upserts.length > 1 && rejected.size === rows.upserts.length) {
+    // Every document refused on its own: a setting (model, dimensions) is wrong, not the input.
+    throw new SyncError(
+      "SYNC_E_EMBEDDING_FAILED",
+      `the embedder rejected each of the ${rows.upserts.length} documents of a batch on its own; check the ` +
+        `EMBEDDING_* settings: ${[...rejected.values()][0]?.error ?? ""}`,
+      { retryable: false },
+    );
+  }
+  return embedded;
+}
+
+/**
+ * Checks the journal's `synced` items of one source against the store: an item whose document row is
+ * missing or duplicated, whose content hash differs, or whose chunks are not all there is demoted (re-read
+ * and re-written by this run). Returns the demoted keys.
+ */
+async function verifyAgainstStore(
+  journal: Journal,
+  store: DocumentStore,
+  userId: string,
+  name: string,
+  known: ReadonlyMap<string, ItemState>,
+): Promise<string[]> {
+  const docs = await store.listDocuments(userId, name);
+  const counts = await store.chunkCounts(userId, name);
+  const byId = new Map<string, DocumentRow[]>();
+  for (const d of docs) byId.set(d.doc_id, [...(byId.get(d.doc_id) ?? []), d]);
+  const demote: string[] = [];
+  for (const item of known.values()) {
+    if (item.status !== "synced") continue;
+    const rows = byId.get(item.docId) ?? [];
+    const row = rows[0];
+    if (
+      rows.length !== 1 ||
+      !row ||
+      row.content_hash !== item.contentHash ||
+      (counts.get(item.docId) ?? 0) !== row.chunk_count
+    ) {
+      demote.push(item.key);
+    }
+  }
+  if (demote.length > 0) journal.demoteItems(userId, name, demote);
+  return demote;
+}
 /** Journal lost but documents present: re-learn items from the store so a rescan hashes and embeds nothing. */
 async function rebuildJournal(
   journal: Journal,

@@ -3,7 +3,7 @@ import { SyncError } from "../errors/sync-error.js";
 import { userFilter } from "../storage/filter.js";
 import type { LanceDbStore } from "../storage/lancedb-store.js";
 import { loadLanceDb } from "../storage/load-lancedb.js";
-import { ensureFtsIndex } from "./fts-index.js";
+import { ensureFtsIndex, type IndexBuildLock } from "./fts-index.js";
 
 /** How to search: by vector, by LanceDB full-text index, or both fused by reciprocal rank. */
 export type SearchMode = "vector" | "fts" | "hybrid";
@@ -16,6 +16,8 @@ export interface SearchOptions {
   mode?: SearchMode;
   /** 1–1000, default 10. */
   limit?: number;
+  /** Taken around the full-text index build when a first fts/hybrid search finds no index. */
+  indexBuildLock?: IndexBuildLock;
 }
 
 /** One search result. */
@@ -61,7 +63,7 @@ export async function searchChunks(
       .toArray();
     return rows.map((r) => toHit(r, 1 - (r._distance as number)));
   }
-  await ensureFtsIndex(table);
+  await ensureFtsIndex(table, options.indexBuildLock);
   if (mode === "fts") {
     const rows = await table
       .search(query, "fts")

@@ -10,7 +10,13 @@ import {
 } from "node:fs";
 import { basename, join, relative, resolve, sep } from "node:path";
 import picomatch from "picomatch";
-import { completeListing, type FetchedItem, type Source, type SourceItemRef, type SourceListing } from "../core/source.js";
+import {
+  completeListing,
+  type FetchedItem,
+  type Source,
+  type SourceItemRef,
+  type SourceListing,
+} from "../core/source.js";
 import { SyncError } from "../errors/sync-error.js";
 
 /** File patterns used when a source names none. */

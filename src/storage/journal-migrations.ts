@@ -71,4 +71,17 @@ export const JOURNAL_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (user_id, source_name)
   ) WITHOUT ROWID;
   `,
+  `
+  DROP TABLE run_locks;
+  CREATE TABLE leases (
+    name        TEXT PRIMARY KEY,
+    owner       TEXT NOT NULL,
+    purpose     TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    host        TEXT NOT NULL,
+    acquired_at TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  ALTER TABLE sources ADD COLUMN store_epoch INTEGER NOT NULL DEFAULT -1;
+  `,
 ];

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import type { Connection, Table } from "@lancedb/lancedb";
 import type { Schema } from "apache-arrow";
@@ -13,7 +14,13 @@ import { SyncError } from "../errors/sync-error.js";
 import { rowsToArrow } from "./arrow-rows.js";
 import { and, eq, inList, userFilter } from "./filter.js";
 import { loadLanceDb } from "./load-lancedb.js";
-import { chunksSchema, DIMENSIONS_KEY, documentsSchema, EMBEDDER_ID_KEY } from "./table-schemas.js";
+import {
+  chunksSchema,
+  DIMENSIONS_KEY,
+  documentsSchema,
+  EMBEDDER_ID_KEY,
+  STORE_ID_KEY,
+} from "./table-schemas.js";
 
 /** Options of {@link LanceDbStore}. */
 export interface LanceDbStoreOptions {
@@ -66,15 +73,20 @@ export class LanceDbStore implements DocumentStore {
       this.conn = await lancedb.connect(this.options.uri, { session: this.session(lancedb) });
       const names = new Set(await this.conn.tableNames());
       const { documentsTable, chunksTable } = this.options;
-      this.docs = names.has(documentsTable)
-        ? await this.conn.openTable(documentsTable)
-        : await this.createTable(documentsTable, documentsSchema());
-      if (names.has(chunksTable)) {
-        this.chunks = await this.conn.openTable(chunksTable);
-        checkEmbedder(chunksTable, await this.chunks.schema(), embedder);
-      } else {
-        this.chunks = await this.createTable(chunksTable, chunksSchema(embedder.id, embedder.dimensions));
-      }
+      const existingDocs = names.has(documentsTable) ? await this.conn.openTable(documentsTable) : undefined;
+      const existingChunks = names.has(chunksTable) ? await this.conn.openTable(chunksTable) : undefined;
+      if (existingChunks) checkEmbedder(chunksTable, await existingChunks.schema(), embedder);
+      // New tables share the store id of an existing partner, else get a fresh one.
+      const partner = existingChunks ?? existingDocs;
+      const storeId = (partner && storeIdOf(await partner.schema())) || randomUUID();
+      this.docs =
+        existingDocs ?? (await this.createTable(documentsTable, withStoreId(documentsSchema(), storeId)));
+      this.chunks =
+        existingChunks ??
+        (await this.createTable(
+          chunksTable,
+          withStoreId(chunksSchema(embedder.id, embedder.dimensions), storeId),
+        ));
       this.docsArrowSchema = documentsSchema();
       this.chunksArrowSchema = chunksSchema(embedder.id, embedder.dimensions);
     } catch (err) {
@@ -153,13 +165,17 @@ export class LanceDbStore implements DocumentStore {
     return this.chunks;
   }
 
-  async lookupVectors(textHashes: readonly string[]): Promise<Map<string, Float32Array>> {
+  async lookupVectors(textHashes: readonly string[], userId?: string): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
     const table = this.chunksTable();
     for (let i = 0; i < textHashes.length; i += IN_SLICE) {
       const slice = textHashes.slice(i, i + IN_SLICE);
+      const filter =
+        userId === undefined
+          ? inList("text_hash", slice)
+          : and(inList("text_hash", slice), userFilter(userId));
       const rows = await wrap("lookup vectors", () =>
-        table.query().where(inList("text_hash", slice)).select(["text_hash", "vector"]).toArray(),
+        table.query().where(filter).select(["text_hash", "vector"]).toArray(),
       );
       for (const row of rows) {
         const hash = row.text_hash as string;
@@ -232,6 +248,57 @@ export class LanceDbStore implements DocumentStore {
     return rows.map((r) => ({ ...r }) as DocumentRow);
   }
 
+  async chunkCounts(userId: string, sourceId: string): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const query = this.chunksTable()
+      .query()
+      .where(and(eq("user_id", userId), eq("source_id", sourceId)))
+      .select(["doc_id"]);
+    await wrap("count chunks", async () => {
+      for await (const batch of query) {
+        const col = batch.getChild("doc_id");
+        if (!col) continue;
+        for (let i = 0; i < batch.numRows; i++) {
+          const id = col.get(i) as string;
+          out.set(id, (out.get(id) ?? 0) + 1);
+        }
+      }
+    });
+    return out;
+  }
+
+  /**
+   * The store's identity and table versions. The id is a random UUID written into both tables' schema
+   * metadata when they are created; tables made before ids existed get one now (a metadata-only commit).
+   * Call under the writer lock: it may write, unless `readOnly` (then a missing id reads as "").
+   */
+  async identity(readOnly = false): Promise<StoreIdentity> {
+    const docs = this.documentsTable();
+    const chunks = this.chunksTable();
+    let id = storeIdOf(await chunks.schema());
+    if (id === undefined && readOnly) id = "";
+    if (id === undefined) {
+      id = randomUUID();
+      await wrap("record store id", async () => {
+        for (const t of [chunks, docs]) {
+          await t.updateFieldMetadata([{ path: "doc_id", metadata: { [STORE_ID_KEY]: id as string } }]);
+        }
+      });
+      id = storeIdOf(await chunks.schema()) ?? id;
+    }
+    const [docsVersion, chunksVersion] = await Promise.all([docs.version(), chunks.version()]);
+    return { storeId: id, docsVersion, chunksVersion };
+  }
+
+  /** Current versions of both tables (cheap: no I/O beyond the open manifests). */
+  async versions(): Promise<{ docsVersion: number; chunksVersion: number }> {
+    const [docsVersion, chunksVersion] = await Promise.all([
+      this.documentsTable().version(),
+      this.chunksTable().version(),
+    ]);
+    return { docsVersion, chunksVersion };
+  }
+
   /**
    * Builds the BTree indices on `text_hash` and `doc_id` once the chunks table is large enough, and rebuilds
    * one when more than a tenth of the rows are not yet in it (LanceDB scans unindexed rows, so the index
@@ -283,6 +350,28 @@ export class LanceDbStore implements DocumentStore {
     this.chunksArrowSchema = undefined;
     this.conn = undefined;
   }
+}
+
+/** Identity and versions of a store (see {@link LanceDbStore.identity}). */
+export interface StoreIdentity {
+  storeId: string;
+  docsVersion: number;
+  chunksVersion: number;
+}
+
+function withStoreId(schema: Schema, storeId: string): Schema {
+  return new (schema.constructor as typeof Schema)(
+    schema.fields,
+    new Map([...schema.metadata, [STORE_ID_KEY, storeId]]),
+  );
+}
+
+function storeIdOf(schema: Schema): string | undefined {
+  return (
+    schema.metadata.get(STORE_ID_KEY) ??
+    schema.fields.find((f) => f.name === "doc_id")?.metadata.get(STORE_ID_KEY) ??
+    undefined
+  );
 }
 
 function checkEmbedder(table: string, schema: Schema, embedder: Pick<Embedder, "id" | "dimensions">): void {

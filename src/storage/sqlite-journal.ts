@@ -1,5 +1,4 @@
-import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
@@ -60,12 +59,12 @@ export class SqliteJournal implements Journal {
     const now = new Date().toISOString();
     this.db
       .prepare(
-        `INSERT INTO sources (user_id, name, type, config_json, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO sources (user_id, name, type, config_json, created_at, updated_at, store_epoch)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (user_id, name) DO UPDATE SET type = excluded.type, config_json = excluded.config_json,
            updated_at = excluded.updated_at`,
       )
-      .run(s.userId, s.name, s.type, JSON.stringify(s.config), now, now);
+      .run(s.userId, s.name, s.type, JSON.stringify(s.config), now, now, this.storeEpoch());
   }
 
   getSource(userId: string, name: string): SourceRecord | undefined {
@@ -130,6 +129,63 @@ export class SqliteJournal implements Journal {
       for (const it of items) upsert.run(userId, name, it.key, it.docId, it.fingerprint, it.contentHash, now);
       for (const key of deletedKeys) del.run(userId, name, key);
     })();
+  }
+
+  demoteItems(userId: string, name: string, keys: readonly string[]): void {
+    const st = this.stmt(
+      `UPDATE items SET status = 'pending', fingerprint = '', content_hash = '', updated_at = ?
+       WHERE user_id = ? AND source_name = ? AND item_key = ?`,
+    );
+    const now = new Date().toISOString();
+    this.db.transaction(() => {
+      for (const key of keys) st.run(now, userId, name, key);
+    })();
+  }
+
+  markSourceVerified(userId: string, name: string, epoch: number): void {
+    this.stmt("UPDATE sources SET store_epoch = ? WHERE user_id = ? AND name = ?").run(epoch, userId, name);
+  }
+
+  lastRunStart(userId: string, name: string): string | undefined {
+    const row = this.stmt(
+      `SELECT started_at FROM runs WHERE user_id = ? AND source_name = ? AND status IN ('succeeded', 'partial')
+       ORDER BY run_id DESC LIMIT 1`,
+    ).get(userId, name) as { started_at: string } | undefined;
+    return row?.started_at;
+  }
+
+  /**
+   * The store epoch: bumped whenever the store is found missing, replaced or behind the journal, and by
+   * `reset`. A run that began under one epoch must not write under another.
+   */
+  storeEpoch(): number {
+    return Number(this.getMeta(STORE_EPOCH_KEY) ?? "0");
+  }
+
+  /** Increments the store epoch (see {@link storeEpoch}); returns the new one. */
+  bumpStoreEpoch(): number {
+    return this.db.transaction(() => {
+      const next = this.storeEpoch() + 1;
+      this.setMeta(STORE_EPOCH_KEY, String(next));
+      return next;
+    })();
+  }
+
+  /** Marks runs of a source (or every source) still `running` as `abandoned`; returns how many. */
+  abandonRuns(userId?: string, name?: string): number {
+    const now = new Date().toISOString();
+    if (userId === undefined || name === undefined) {
+      return this.stmt(
+        `UPDATE runs SET status = 'abandoned', finished_at = ?, error = 'process ended during the run'
+         WHERE status = 'running' AND NOT EXISTS (
+           SELECT 1 FROM leases WHERE leases.name = 'run:' || runs.user_id || char(0) || runs.source_name
+             AND leases.expires_at > ?)`,
+      ).run(now, Date.now()).changes;
+    }
+    return this.stmt(
+      `UPDATE runs SET status = 'abandoned', finished_at = ?, error = 'process ended during the run'
+       WHERE status = 'running' AND user_id = ? AND source_name = ?`,
+    ).run(now, userId, name).changes;
   }
 
   listFailures(userId?: string, name?: string): FailureState[] {
@@ -230,50 +286,73 @@ export class SqliteJournal implements Journal {
     return row as { items: number; pending: number; failures: number };
   }
 
-  /** Forgets every item, failure and recorded setting (used by `reset`); sources and runs stay. */
-  forgetAll(): void {
-    this.db.exec("DELETE FROM items; DELETE FROM failures; DELETE FROM meta;");
+  /**
+   * Forgets every item, failure and recorded setting but the store epoch, which it bumps (used by `reset`,
+   * under the writer lock); sources and runs stay, and every source counts as verified at the new epoch.
+   */
+  forgetAll(): number {
+    return this.db.transaction(() => {
+      const epoch = this.storeEpoch() + 1;
+      this.db.exec("DELETE FROM items; DELETE FROM failures; DELETE FROM meta;");
+      this.setMeta(STORE_EPOCH_KEY, String(epoch));
+      this.stmt("UPDATE sources SET store_epoch = ?").run(epoch);
+      return epoch;
+    })();
   }
 
   /**
-   * Takes the run lock of one source: returns a token to pass to {@link releaseRunLock}, or throws
-   * `SYNC_E_SOURCE_BUSY` naming the holder when another live run (another process on this host, or another
-   * run in this process) holds it. A lock left by a process that died (kill -9) is taken over.
+   * Takes or renews the lease `name` for `owner` until `leaseMs` from now, in one IMMEDIATE transaction.
+   * Returns undefined on success, or the current holder when another owner holds an unexpired lease. A lease
+   * whose owner stopped renewing it (the process died, on any host or PID namespace) is taken over once it
+   * expires; a live owner renews it and keeps it.
    */
-  acquireRunLock(userId: string, name: string): string {
-    const token = `${process.pid}:${randomUUID()}`;
-    const host = hostname();
-    this.db
-      .transaction(() => {
-        const row = this.db
-          .prepare(
-            "SELECT owner, pid, host, acquired_at FROM run_locks WHERE user_id = ? AND source_name = ?",
-          )
-          .get(userId, name) as { owner: string; pid: number; host: string; acquired_at: string } | undefined;
-        if (row && (row.host !== host || row.pid === process.pid || isAlive(row.pid))) {
-          throw new SyncError(
-            "SYNC_E_SOURCE_BUSY",
-            `source "${name}" of user "${userId}" is being synced by process ${row.pid} on ${row.host} ` +
-              `since ${row.acquired_at}; try again when it has finished`,
-          );
-        }
-        this.db
-          .prepare(
-            `INSERT INTO run_locks (user_id, source_name, owner, pid, host, acquired_at) VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (user_id, source_name) DO UPDATE SET owner = excluded.owner, pid = excluded.pid,
-               host = excluded.host, acquired_at = excluded.acquired_at`,
-          )
-          .run(userId, name, token, process.pid, host, new Date().toISOString());
+  tryLease(name: string, owner: string, purpose: string, leaseMs: number): LeaseHolder | undefined {
+    return this.db
+      .transaction((): LeaseHolder | undefined => {
+        const now = Date.now();
+        const row = this.stmt("SELECT * FROM leases WHERE name = ?").get(name) as LeaseRow | undefined;
+        if (row && row.owner !== owner && row.expires_at > now && !diedOnThisHost(row)) return toHolder(row);
+        this.stmt(
+          `INSERT INTO leases (name, owner, purpose, pid, host, acquired_at, expires_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, purpose = excluded.purpose,
+             pid = excluded.pid, host = excluded.host, expires_at = excluded.expires_at,
+             acquired_at = CASE WHEN leases.owner = excluded.owner THEN leases.acquired_at
+               ELSE excluded.acquired_at END`,
+        ).run(name, owner, purpose, process.pid, hostIdentity(), new Date(now).toISOString(), now + leaseMs);
+        return undefined;
       })
       .immediate();
-    return token;
   }
 
-  /** Releases a run lock taken with {@link acquireRunLock}; a no-op when the token no longer holds it. */
-  releaseRunLock(userId: string, name: string, token: string): void {
-    this.db
-      .prepare("DELETE FROM run_locks WHERE user_id = ? AND source_name = ? AND owner = ?")
-      .run(userId, name, token);
+  /** Extends a lease still held by `owner`; false when it was lost (expired and taken, or cleared). */
+  renewLease(name: string, owner: string, leaseMs: number): boolean {
+    return (
+      this.stmt("UPDATE leases SET expires_at = ? WHERE name = ? AND owner = ?").run(
+        Date.now() + leaseMs,
+        name,
+        owner,
+      ).changes === 1
+    );
+  }
+
+  /** Releases a lease held by `owner`; a no-op when it no longer holds it. */
+  releaseLease(name: string, owner: string): void {
+    this.stmt("DELETE FROM leases WHERE name = ? AND owner = ?").run(name, owner);
+  }
+
+  /** Removes a lease whoever holds it (`unlock`); returns the holder it removed, if any. */
+  clearLease(name: string): LeaseHolder | undefined {
+    return this.db.transaction(() => {
+      const row = this.stmt("SELECT * FROM leases WHERE name = ?").get(name) as LeaseRow | undefined;
+      if (row) this.stmt("DELETE FROM leases WHERE name = ?").run(name);
+      return row ? toHolder(row) : undefined;
+    })();
+  }
+
+  /** Every lease, expired ones included (status and tests). */
+  listLeases(): LeaseHolder[] {
+    return (this.stmt("SELECT * FROM leases ORDER BY name").all() as LeaseRow[]).map(toHolder);
   }
 
   /** A recorded setting, e.g. `embedder_id` (the embedder the tables were last opened with). */
@@ -296,13 +375,71 @@ export class SqliteJournal implements Journal {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+let cachedHost: string | undefined;
+
+/**
+ * This host as lease holders record it: the hostname plus, on Linux, the PID namespace. Only a holder with
+ * the same identity can be checked by PID (a PID means nothing in another namespace or on another host).
+ */
+export function hostIdentity(): string {
+  if (cachedHost === undefined) {
+    let ns = "";
+    try {
+      ns = readlinkSync("/proc/self/ns/pid");
+    } catch {
+      // not Linux, or /proc not mounted: the hostname alone
+    }
+    cachedHost = ns ? `${hostname()}/${ns}` : hostname();
   }
+  return cachedHost;
+}
+
+/** A holder in this host and PID namespace, not this process, whose PID no longer exists: it died. */
+function diedOnThisHost(row: LeaseRow): boolean {
+  if (row.host !== hostIdentity() || row.pid === process.pid) return false;
+  try {
+    process.kill(row.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
+/** Journal setting holding the store epoch (see {@link SqliteJournal.storeEpoch}). */
+export const STORE_EPOCH_KEY = "store_epoch";
+
+/** Who holds a lease, for messages and `status`. */
+export interface LeaseHolder {
+  name: string;
+  owner: string;
+  purpose: string;
+  pid: number;
+  host: string;
+  acquiredAt: string;
+  /** Epoch milliseconds after which the lease may be taken over. */
+  expiresAt: number;
+}
+
+interface LeaseRow {
+  name: string;
+  owner: string;
+  purpose: string;
+  pid: number;
+  host: string;
+  acquired_at: string;
+  expires_at: number;
+}
+
+function toHolder(r: LeaseRow): LeaseHolder {
+  return {
+    name: r.name,
+    owner: r.owner,
+    purpose: r.purpose,
+    pid: r.pid,
+    host: r.host,
+    acquiredAt: r.acquired_at,
+    expiresAt: r.expires_at,
+  };
 }
 
 function toSource(r: Row): SourceRecord {
@@ -316,5 +453,6 @@ function toSource(r: Row): SourceRecord {
     lastRunAt: (r.last_run_at as string | null) ?? null,
     healthy: r.healthy === 1,
     lastError: (r.last_error as string | null) ?? null,
+    storeEpoch: r.store_epoch as number,
   };
 }

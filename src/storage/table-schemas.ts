@@ -7,6 +7,8 @@ const { Field, FixedSizeList, Float32, Float64, Int32, Utf8 } = arrow;
 export const EMBEDDER_ID_KEY = "lancedb_sync.embedder_id";
 /** Schema-metadata key holding the vector width. */
 export const DIMENSIONS_KEY = "lancedb_sync.dimensions";
+/** Schema- (or `doc_id` field-) metadata key holding the store's random id (see `LanceDbStore.identity`). */
+export const STORE_ID_KEY = "lancedb_sync.store_id";
 /** Schema-metadata key holding the table layout version of lancedb-sync. */
 export const LAYOUT_KEY = "lancedb_sync.layout";
 /** Current table layout version. */

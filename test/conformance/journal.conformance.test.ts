@@ -30,6 +30,7 @@ const STATS: RunStats = {
   embedded_chunks: 17,
   reused_chunks: 5,
   listed: 21,
+  repaired: 0,
 };
 
 const synced = (key: string, fingerprint = `fp-${key}`, contentHash = `hash-${key}`): ItemState => ({

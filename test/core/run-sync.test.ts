@@ -372,17 +372,22 @@ describe("runSync: failures", () => {
     h.expectConverged();
   });
 
-  it("an item that vanishes between listing and fetch fails with SYNC_E_ITEM_GONE, the rest is applied", async () => {
+  it("an item that vanishes between listing and fetch is skipped, not failed; the next run deletes it", async () => {
     const h = makeHarness();
     h.source.set("a.txt", "aaa").set("b.txt", "bbb");
+    await h.run();
+    h.source.set("b.txt", "bbb edited");
     const realFetch = h.source.fetch.bind(h.source);
     h.source.fetch = async (ref) => {
       if (ref.key === "b.txt" && h.source.has("b.txt")) h.source.delete("b.txt");
       return realFetch(ref);
     };
     const r = await h.run();
-    expect(r).toMatchObject({ added: 1, failed: 1 });
-    expect(r.failures[0]).toMatchObject({ key: "b.txt", code: "SYNC_E_ITEM_GONE" });
+    expect(r).toMatchObject({ updated: 0, failed: 0, deleted: 0 });
+    expect(r.failures).toEqual([]);
+    expect(h.journal.listFailures()).toEqual([]);
+    const next = await h.run();
+    expect(next).toMatchObject({ deleted: 1, failed: 0 });
     h.expectConverged();
   });
 });

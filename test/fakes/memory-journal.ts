@@ -27,7 +27,7 @@ export class MemoryJournal implements Journal {
 
   private now(): string {
     this.clock++;
-    return new Date(Date.UTC(2024, 0, 1, 0, 0, this.clock)).toISOString();
+    return new Date(Date.UTC(2025, 0, 1, 0, 0, this.clock)).toISOString();
   }
 
   upsertSource(source: SourceRecord): void {
@@ -36,7 +36,7 @@ export class MemoryJournal implements Journal {
     const prev = this.sources.get(key);
     const now = this.now();
     this.sources.set(key, {
-      ...(prev ?? { createdAt: now, lastRunAt: null, healthy: true, lastError: null }),
+      ...(prev ?? { createdAt: now, lastRunAt: null, healthy: true, lastError: null, storeEpoch: 0 }),
       userId: source.userId,
       name: source.name,
       type: source.type,
@@ -102,6 +102,33 @@ export class MemoryJournal implements Journal {
     const m = this.itemMap(userId, name);
     for (const it of items) m.set(it.key, { ...it, status: "synced" });
     for (const key of deletedKeys) m.delete(key);
+  }
+
+  demoteItems(userId: string, name: string, keys: readonly string[]): void {
+    this.calls.push("demoteItems");
+    const m = this.itemMap(userId, name);
+    for (const key of keys) {
+      const it = m.get(key);
+      if (it) Object.assign(it, { status: "pending", fingerprint: "", contentHash: "" });
+    }
+  }
+
+  markSourceVerified(userId: string, name: string, epoch: number): void {
+    const s = this.sources.get(scope(userId, name));
+    if (s) s.storeEpoch = epoch;
+  }
+
+  lastRunStart(userId: string, name: string): string | undefined {
+    for (let i = this.runs.length - 1; i >= 0; i--) {
+      const r = this.runs[i] as RunRecord;
+      if (
+        r.userId === userId &&
+        r.sourceName === name &&
+        (r.status === "succeeded" || r.status === "partial")
+      )
+        return r.startedAt;
+    }
+    return undefined;
   }
 
   listFailures(userId?: string, name?: string): FailureState[] {

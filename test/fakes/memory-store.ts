@@ -60,11 +60,12 @@ export class MemoryStore implements DocumentStore {
     this.dimensions = embedder.dimensions;
   }
 
-  async lookupVectors(textHashes: readonly string[]): Promise<Map<string, Float32Array>> {
+  async lookupVectors(textHashes: readonly string[], userId?: string): Promise<Map<string, Float32Array>> {
     this.lookupCalls++;
     const wanted = new Set(textHashes);
     const out = new Map<string, Float32Array>();
     for (const c of this.chunks) {
+      if (userId !== undefined && c.user_id !== userId) continue;
       if (wanted.has(c.text_hash) && !out.has(c.text_hash)) out.set(c.text_hash, Float32Array.from(c.vector));
     }
     return out;
@@ -122,6 +123,14 @@ export class MemoryStore implements DocumentStore {
 
   async listDocuments(userId: string, sourceId: string): Promise<DocumentRow[]> {
     return this.docs.filter((d) => d.user_id === userId && d.source_id === sourceId).map((d) => ({ ...d }));
+  }
+
+  async chunkCounts(userId: string, sourceId: string): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const c of this.chunks) {
+      if (c.user_id === userId && c.source_id === sourceId) out.set(c.doc_id, (out.get(c.doc_id) ?? 0) + 1);
+    }
+    return out;
   }
 
   async health(): Promise<TableHealth[]> {

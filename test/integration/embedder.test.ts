@@ -156,9 +156,9 @@ describe("an embedding server that starts failing mid-run", () => {
         EMBEDDING_BATCH_SIZE: "8",
         WRITE_BATCH_DOCS: "10",
       };
-      // A client error is not retried, so the run fails at once.
+      // A run-level client error (a refused key) is not retried, so the run fails at once.
       server.setBehaviour((_req, ctx) =>
-        ctx.index < 6 ? "default" : { status: 400, body: { error: { message: "model overloaded" } } },
+        ctx.index < 6 ? "default" : { status: 403, body: { error: { message: "model overloaded" } } },
       );
       const failed = await runCli(["sync", docs, "--user", "alice", "--json"], { cwd: tmp.path, env });
       expect(failed.code, show(failed)).toBe(1);

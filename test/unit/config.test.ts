@@ -59,6 +59,11 @@ describe("loadConfig", () => {
       enableSourceMonitoring: true,
       logLevel: "info",
       logFile: "",
+      embeddingCacheScope: "user",
+      lockLeaseSeconds: 30,
+      lockWaitSeconds: 120,
+      lanceCpuThreads: undefined,
+      crashAt: "",
     });
     expect(c.embedding).toEqual({
       provider: "hashing",
@@ -68,8 +73,30 @@ describe("loadConfig", () => {
       apiKey: "",
       batchSize: 64,
       timeoutMs: 60000,
+      allowInsecureHttp: false,
     });
     expect(c.s3).toEqual({ bucket: "", prefix: "lancedb-sync/", endpoint: "", region: "us-east-1" });
+  });
+
+  it("rejects equal table names, LANCE_CPU_THREADS below 2 and a malformed crash hook, naming each", () => {
+    const bad = (env: Record<string, string>, re: RegExp) => {
+      let err: unknown;
+      try {
+        load(env);
+      } catch (e) {
+        err = e;
+      }
+      expect(isSyncError(err, "SYNC_E_CONFIG_INVALID"), String(err)).toBe(true);
+      expect((err as Error).message).toMatch(re);
+    };
+    bad({ LANCEDB_TABLE_NAME: "t", LANCEDB_CHUNKS_TABLE_NAME: "t" }, /LANCEDB_TABLE_NAME="t": must differ/);
+    bad({ LANCE_CPU_THREADS: "1" }, /LANCE_CPU_THREADS="1"/);
+    bad({ LANCEDB_SYNC_CRASH_AT: "now" }, /LANCEDB_SYNC_CRASH_AT="now"/);
+    bad({ EMBEDDING_CACHE_SCOPE: "team" }, /EMBEDDING_CACHE_SCOPE="team"/);
+    expect(load({ LANCE_CPU_THREADS: "2", EMBEDDING_CACHE_SCOPE: "global" })).toMatchObject({
+      lanceCpuThreads: 2,
+      embeddingCacheScope: "global",
+    });
   });
 
   it("every documented default is itself a valid value", () => {

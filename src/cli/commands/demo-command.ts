@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
+import { searchDocuments } from "../../app/search-documents.js";
 import { syncFolders } from "../../app/sync-folders.js";
-import { searchChunks } from "../../search/search-chunks.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 import { printHits } from "./search-command.js";
 
@@ -23,13 +23,12 @@ export function registerDemoCommand(program: Command): void {
           sourceName: "samples",
           paths: [SAMPLES_DIR],
         });
-        const store = await ctx.openStore();
         const embedder = await ctx.embedder();
         const searches = [];
         for (const query of DEMO_QUERIES) {
           searches.push({
             query,
-            hits: await searchChunks(store, embedder, { query, userId: "demo", limit: 3 }),
+            hits: await searchDocuments(ctx, { query, userId: "demo", limit: 3 }),
           });
         }
         if (opts.json) printJson({ sync: result, searches });

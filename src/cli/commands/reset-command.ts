@@ -1,6 +1,6 @@
 import type { Command } from "commander";
+import { resetStore } from "../../app/reset-store.js";
 import { SyncError } from "../../errors/sync-error.js";
-import { loadLanceDb } from "../../storage/load-lancedb.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 
 /** `lancedb-sync reset --yes`: drop both tables and forget every item (sources stay registered). */
@@ -14,18 +14,7 @@ export function registerResetCommand(program: Command): void {
       await runCommand(opts.json, async (ctx) => {
         if (!opts.yes)
           throw new SyncError("SYNC_E_INVALID_ARGUMENT", "reset drops all indexed data: pass --yes");
-        const lancedb = await loadLanceDb();
-        const conn = await lancedb.connect(ctx.config.lancedbUri);
-        const names = new Set(await conn.tableNames());
-        const dropped: string[] = [];
-        for (const t of [ctx.config.chunksTable, ctx.config.documentsTable]) {
-          if (names.has(t)) {
-            await conn.dropTable(t);
-            dropped.push(t);
-          }
-        }
-        conn.close();
-        ctx.journal.forgetAll();
+        const { dropped } = await resetStore(ctx);
         if (opts.json) printJson({ dropped });
         else process.stdout.write(`dropped ${dropped.join(", ") || "nothing"}; journal items cleared\n`);
         return EXIT.OK;

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
+import { searchDocuments } from "../../app/search-documents.js";
 import { SyncError } from "../../errors/sync-error.js";
-import { type SearchMode, searchChunks } from "../../search/search-chunks.js";
+import type { SearchHit, SearchMode } from "../../search/search-chunks.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 
 /** `lancedb-sync search "<query>" --user <id>`: search one user's chunks. */
@@ -23,7 +24,7 @@ export function registerSearchCommand(program: Command): void {
           );
         }
         const limit = Number(opts.limit);
-        const hits = await searchChunks(await ctx.openStore(), await ctx.embedder(), {
+        const hits = await searchDocuments(ctx, {
           query,
           userId: opts.user,
           mode,
@@ -37,7 +38,7 @@ export function registerSearchCommand(program: Command): void {
 }
 
 /** Prints hits for people: rank, score, key, and a one-line excerpt. */
-export function printHits(hits: Awaited<ReturnType<typeof searchChunks>>): void {
+export function printHits(hits: SearchHit[]): void {
   if (hits.length === 0) process.stdout.write("no hits\n");
   hits.forEach((h, i) => {
     const excerpt = h.text.replace(/\s+/g, " ").slice(0, 160);

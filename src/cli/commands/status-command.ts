@@ -20,6 +20,8 @@ export function registerStatusCommand(program: Command): void {
           `documents ${s.documents}, chunks ${s.chunks}, failed items ${s.failed}, pending ${s.pending}`,
           `embedder ${s.embedder}${s.table_embedder && s.table_embedder !== s.embedder ? ` (tables built with ${s.table_embedder})` : ""}`,
         ];
+        if (s.store.detail)
+          out.push(`store ${s.store.state.toUpperCase()}: ${s.store.detail}; the next sync repairs it`);
         for (const t of s.tables) {
           out.push(
             `table ${t.name}: ${t.rows} rows, version ${t.version}, ${t.versions} versions, ${t.fragments} fragments`,

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { syncFolders } from "../../app/sync-folders.js";
-import type { SyncStep } from "../../core/run-sync.js";
 import { createProgress } from "../progress.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 
@@ -14,6 +13,7 @@ export function registerSyncCommand(program: Command): void {
     .option("-s, --source <name>", "source name (default: derived from the paths)")
     .option("-p, --pattern <glob...>", "only files matching these globs (relative to each folder)")
     .option("--allow-mass-delete", "apply deletions even when they exceed MASS_DELETE_THRESHOLD", false)
+    .option("--follow-symlinks", "index files that symlinks lead to outside the folders (default: skip them)")
     .option("--json", "print one JSON object with the run's figures on stdout", false)
     .action(async (paths: string[], opts) => {
       await runCommand(opts.json, async (ctx) => {
@@ -27,18 +27,22 @@ export function registerSyncCommand(program: Command): void {
             patterns: opts.pattern,
             allowMassDelete: opts.allowMassDelete,
             onProgress: progress.update,
-            onStep: crashHook(),
+            followSymlinks: opts.followSymlinks,
           });
           progress.stop();
+          // Held deletions wait for a decision (--allow-mass-delete), failed items are retried by themselves:
+          // 3 takes precedence over 2; the JSON carries both counts.
+          const exitCode =
+            result.held_deletions > 0 ? EXIT.DELETIONS_HELD : result.failed > 0 ? EXIT.ITEMS_FAILED : EXIT.OK;
           const out = {
             ...result,
+            exit_code: exitCode,
             duration_ms: Math.round(performance.now() - t0),
             peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
           };
           if (opts.json) printJson(out);
           else printSummary(out);
-          if (result.failed > 0) return EXIT.ITEMS_FAILED;
-          return result.held_deletions > 0 ? EXIT.DELETIONS_HELD : EXIT.OK;
+          return exitCode;
         } finally {
           progress.stop();
         }
@@ -49,24 +53,12 @@ export function registerSyncCommand(program: Command): void {
 function printSummary(r: Awaited<ReturnType<typeof syncFolders>> & { peak_rss_mb: number }): void {
   const lines = [
     `source ${r.source}: ${r.listed} listed, ${r.added} added, ${r.updated} updated, ${r.moved} moved, ` +
-      `${r.deleted} deleted, ${r.unchanged} unchanged, ${r.failed} failed`,
+      `${r.deleted} deleted, ${r.unchanged} unchanged, ${r.failed} failed` +
+      (r.repaired > 0 ? `, ${r.repaired} repaired` : ""),
     `embedded ${r.embedded_chunks} chunks (${r.reused_chunks} reused) in ${r.duration_ms} ms`,
   ];
   for (const f of r.failures) lines.push(`  failed: ${f.error} [${f.code}]`);
   for (const w of r.warnings) lines.push(`  warning: ${w}`);
   if (r.given_up > 0) lines.push(`  ${r.given_up} items gave up after repeated failures (see status)`);
   process.stdout.write(`${lines.join("\n")}\n`);
-}
-
-/**
- * Test hook: `LANCEDB_SYNC_CRASH_AT=<step>:<batch>` kills the process with SIGKILL when the run reaches that
- * step, to prove that a crash there loses and duplicates nothing.
- */
-function crashHook(): ((step: SyncStep, batch: number) => void) | undefined {
-  const at = process.env.LANCEDB_SYNC_CRASH_AT;
-  if (!at) return undefined;
-  const [step, batch] = at.split(":");
-  return (s, b) => {
-    if (s === step && String(b) === (batch ?? "0")) process.kill(process.pid, "SIGKILL");
-  };
 }
