@@ -63,7 +63,7 @@ export async function syncFolders(ctx: AppContext, options: SyncFoldersOptions):
     name,
     paths,
     patterns,
-    ...({ followSymlinks } as object),
+    followSymlinks,
     maxFileBytes: config.maxFileBytes,
     readChunkBytes: config.readChunkBytes,
   });

@@ -1,23 +1,19 @@
 import {
   closeSync,
-  type Dirent,
+  constants,
   fstatSync,
   openSync,
-  readdirSync,
   readSync,
+  realpathSync,
   type Stats,
   statSync,
 } from "node:fs";
-import { basename, join, relative, resolve, sep } from "node:path";
+import { basename, resolve } from "node:path";
 import picomatch from "picomatch";
-import {
-  completeListing,
-  type FetchedItem,
-  type Source,
-  type SourceItemRef,
-  type SourceListing,
-} from "../core/source.js";
+import type { FetchedItem, Source, SourceItemRef, SourceListing } from "../core/source.js";
 import { SyncError } from "../errors/sync-error.js";
+import { describeFsError, errnoOf, isInside, toKey } from "./fs-paths.js";
+import { FsWalker } from "./fs-walk.js";
 
 /** File patterns used when a source names none. */
 export const DEFAULT_PATTERNS: readonly string[] = ["**/*.{txt,md,markdown,html,htm,pdf,docx}"];
@@ -34,102 +30,105 @@ export interface FsSourceOptions {
   maxFileBytes: number;
   /** Read unit for files (bytes). */
   readChunkBytes: number;
+  /** Follow symlinks whose target lies outside every root (default false: skipped with a warning). */
+  followSymlinks?: boolean;
 }
 
 /**
- * Local folders as a {@link Source}. Keys are absolute POSIX paths; the fingerprint is size, mtime and inode
- * (no read). Hidden files and folders (dot-names) and `node_modules` are skipped. A root that does not exist
- * or cannot be read fails the whole listing, so an unmounted disk deletes nothing.
+ * Local folders as a {@link Source}. Keys are absolute POSIX paths under the roots as given (made absolute,
+ * not resolved); the fingerprint is `size:mtime µs:ctime µs:inode` (no read). Hidden files and folders
+ * (dot-names) and `node_modules` are skipped, and so are names that are not valid UTF-8 (with a warning).
+ *
+ * Symlinks: roots are resolved with `realpath` for an inside/outside test only.
+ * - A symlink (to a file or a folder) whose target lies inside a root is skipped: the target is listed
+ *   under its own path, and the same file must not be indexed twice.
+ * - A symlink whose target lies outside every root is followed only with `followSymlinks`; otherwise it is
+ *   skipped with a warning (a `notes.txt` pointing at `~/.ssh/id_rsa` is never read by default). A followed
+ *   folder is walked once: a second link to it (or a loop back to it) is skipped with a warning.
+ * - A dangling symlink is skipped with a warning.
+ *
+ * `list` throws `SYNC_E_SOURCE_UNAVAILABLE` only when a root is missing or unreadable, so an unmounted disk
+ * deletes nothing. Below a root, an unreadable or vanished folder, a symlink loop or an unresolvable link is
+ * a warning plus an incomplete prefix (`<folder>/`; for a link both `<link>` and `<link>/`, as it is not
+ * known whether it was a file or a folder). A directory root with no item is reported in `emptyRoots` as
+ * `<root>/`. `fetch` opens without blocking, refuses anything but a regular file
+ * (`SYNC_E_UNSUPPORTED_TYPE`), and without `followSymlinks` refuses a path that now resolves through a
+ * symlink outside the roots (`SYNC_E_ITEM_GONE`: the next listing decides).
  */
 export class FsSource implements Source {
   readonly type = "fs";
   readonly name: string;
   private readonly roots: string[];
   private readonly match: (path: string) => boolean;
+  private readonly followSymlinks: boolean;
+  private rootReals: string[] | undefined;
 
   constructor(private readonly options: FsSourceOptions) {
     this.name = options.name;
     this.roots = options.paths.map((p) => resolve(p));
     const patterns = options.patterns && options.patterns.length > 0 ? options.patterns : DEFAULT_PATTERNS;
     this.match = picomatch([...patterns], { dot: false, nocase: true });
+    this.followSymlinks = options.followSymlinks ?? false;
   }
 
-  async list(): Promise<SourceListing> {
-    const out: SourceItemRef[] = [];
-    const seen = new Set<string>();
-    for (const root of this.roots) {
-      let st: Stats;
+  async list(signal?: AbortSignal): Promise<SourceListing> {
+    signal?.throwIfAborted();
+    const stats = this.roots.map((root) => {
       try {
-        st = statSync(root);
+        return { root, st: statSync(root), real: realpathSync.native(root) };
       } catch (err) {
-        throw new SyncError("SYNC_E_SOURCE_UNAVAILABLE", `fs: root ${root} is not readable: ${code(err)}`, {
-          cause: err,
-        });
+        throw new SyncError(
+          "SYNC_E_SOURCE_UNAVAILABLE",
+          `fs: root ${toKey(root)} is not readable: ${describeFsError(err)}`,
+          { cause: err },
+        );
       }
-      if (st.isFile()) {
-        this.push(out, seen, root, st);
-        continue;
-      }
-      this.walk(root, root, out, seen);
-    }
-    return completeListing(out);
-  }
-
-  private walk(root: string, dir: string, out: SourceItemRef[], seen: Set<string>): void {
-    let entries: Dirent[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch (err) {
-      throw new SyncError("SYNC_E_SOURCE_UNAVAILABLE", `fs: cannot list ${dir}: ${code(err)}`, {
-        cause: err,
-      });
-    }
-    for (const e of entries) {
-      if (e.name.startsWith(".") || e.name === "node_modules") continue;
-      const full = join(dir, e.name);
-      if (e.isDirectory()) {
-        this.walk(root, full, out, seen);
-        continue;
-      }
-      if (!e.isFile() && !e.isSymbolicLink()) continue;
-      const rel = relative(root, full).split(sep).join("/");
-      if (!this.match(rel)) continue;
-      const st = statSync(full, { throwIfNoEntry: false });
-      if (st?.isFile()) this.push(out, seen, full, st);
-    }
-  }
-
-  private push(out: SourceItemRef[], seen: Set<string>, path: string, st: Stats): void {
-    const key = path.split(sep).join("/");
-    if (seen.has(key)) return;
-    seen.add(key);
-    out.push({
-      key,
-      fingerprint: fingerprintOf(st),
-      sizeBytes: Number(st.size),
-      modifiedAt: st.mtime.toISOString(),
     });
+    this.rootReals = stats.map((s) => s.real);
+    const walker = new FsWalker({
+      rootReals: this.rootReals,
+      followSymlinks: this.followSymlinks,
+      match: this.match,
+      fingerprint: fingerprintOf,
+    });
+    for (const { root, st } of stats) {
+      if (st.isFile()) walker.addFileRoot(root, st);
+      else if (st.isDirectory()) await walker.walkRoot(root, signal);
+      else {
+        throw new SyncError(
+          "SYNC_E_SOURCE_UNAVAILABLE",
+          `fs: root ${toKey(root)} is neither a folder nor a regular file (${kindOf(st)})`,
+        );
+      }
+    }
+    return walker.listing();
   }
 
   async fetch(ref: SourceItemRef, signal?: AbortSignal): Promise<FetchedItem> {
-    const fileName = basename(ref.key);
+    const path = ref.key;
+    const fileName = basename(path);
+    const guarded = !this.followSymlinks && !this.roots.includes(path);
     // Synchronous syscalls: for the small files that make up most corpora they cost microseconds, a
     // fraction of the async round trips. Files larger than one read unit are read in several steps,
-    // yielding to the event loop between them.
+    // yielding to the event loop between them. O_NONBLOCK: opening a FIFO swapped in since the listing
+    // must not wait for a writer.
     let fd: number;
     try {
-      fd = openSync(ref.key, "r");
+      const flags = constants.O_RDONLY | constants.O_NONBLOCK | (guarded ? constants.O_NOFOLLOW : 0);
+      fd = openSync(path, flags);
     } catch (err) {
-      if (code(err) === "ENOENT")
-        throw new SyncError("SYNC_E_ITEM_GONE", `${ref.key}: file vanished before reading`);
-      throw new SyncError("SYNC_E_READ_FAILED", `${ref.key}: cannot open: ${code(err)}`, { cause: err });
+      throw openError(path, err, guarded);
     }
     try {
       const st = fstatSync(fd);
+      if (!st.isFile()) {
+        throw new SyncError("SYNC_E_UNSUPPORTED_TYPE", `${path}: not a regular file (${kindOf(st)})`);
+      }
+      if (guarded) this.checkInsideRoots(path, st);
       if (st.size > this.options.maxFileBytes) {
         throw new SyncError(
           "SYNC_E_FILE_TOO_LARGE",
-          `${ref.key}: ${mb(st.size)} MB exceeds the ${mb(this.options.maxFileBytes)} MB limit (MAX_FILE_SIZE_MB)`,
+          `${path}: ${mb(st.size)} MB exceeds the ${mb(this.options.maxFileBytes)} MB limit (MAX_FILE_SIZE_MB)`,
         );
       }
       const bytes = Buffer.allocUnsafe(st.size);
@@ -145,24 +144,84 @@ export class FsSource implements Source {
       return { bytes: bytes.subarray(0, offset), fileName, fingerprint: fingerprintOf(st) };
     } catch (err) {
       if (err instanceof SyncError || signal?.aborted) throw err;
-      throw new SyncError("SYNC_E_READ_FAILED", `${ref.key}: read failed: ${code(err)}`, { cause: err });
+      throw new SyncError("SYNC_E_READ_FAILED", `${path}: read failed: ${describeFsError(err)}`, {
+        cause: err,
+      });
     } finally {
       closeSync(fd);
     }
   }
+
+  /**
+   * O_NOFOLLOW guards only the last path component; a folder on the way may have been swapped for a
+   * symlink since the listing. The opened file must be the one the resolved path names, inside a root.
+   */
+  private checkInsideRoots(path: string, opened: Stats): void {
+    let real: string;
+    let st: Stats;
+    try {
+      real = realpathSync.native(path);
+      st = statSync(real);
+    } catch (err) {
+      throw new SyncError("SYNC_E_ITEM_GONE", `${path}: changed while opening: ${describeFsError(err)}`);
+    }
+    if (!isInside(real, this.resolvedRoots())) {
+      throw new SyncError(
+        "SYNC_E_ITEM_GONE",
+        `${path}: now resolves to ${toKey(real)}, outside the roots (followSymlinks is off)`,
+      );
+    }
+    if (st.ino !== opened.ino || st.dev !== opened.dev) {
+      throw new SyncError("SYNC_E_ITEM_GONE", `${path}: replaced while opening`);
+    }
+  }
+
+  private resolvedRoots(): string[] {
+    this.rootReals ??= this.roots.flatMap((root) => {
+      try {
+        return [realpathSync.native(root)];
+      } catch {
+        return [];
+      }
+    });
+    return this.rootReals;
+  }
 }
 
-function fingerprintOf(st: {
-  size: number | bigint;
-  mtimeMs: number | bigint;
-  ino: number | bigint;
-}): string {
-  return `${st.size}:${Math.round(Number(st.mtimeMs) * 1000)}:${st.ino}`;
+function openError(path: string, err: unknown, guarded: boolean): SyncError {
+  switch (errnoOf(err)) {
+    case "ENOENT":
+    case "ENOTDIR":
+      return new SyncError("SYNC_E_ITEM_GONE", `${path}: file vanished before reading`);
+    case "ELOOP":
+      return new SyncError(
+        "SYNC_E_ITEM_GONE",
+        guarded
+          ? `${path}: replaced by a symlink since the listing (followSymlinks is off)`
+          : `${path}: symlink loop`,
+      );
+    case "ENXIO":
+      return new SyncError("SYNC_E_UNSUPPORTED_TYPE", `${path}: not a regular file (socket or device)`);
+    default:
+      return new SyncError("SYNC_E_READ_FAILED", `${path}: cannot open: ${describeFsError(err)}`, {
+        cause: err,
+      });
+  }
 }
 
-function code(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return e?.code ?? e?.message ?? String(err);
+/** `size:mtime µs:ctime µs:inode`: ctime catches edits that restore the old mtime (git's racily-clean rule). */
+function fingerprintOf(st: Stats): string {
+  return `${st.size}:${Math.round(st.mtimeMs * 1000)}:${Math.round(st.ctimeMs * 1000)}:${st.ino}`;
+}
+
+function kindOf(st: Stats): string {
+  if (st.isFIFO()) return "fifo";
+  if (st.isCharacterDevice()) return "character device";
+  if (st.isBlockDevice()) return "block device";
+  if (st.isSocket()) return "socket";
+  if (st.isDirectory()) return "directory";
+  if (st.isSymbolicLink()) return "symlink";
+  return "unknown type";
 }
 
 function mb(bytes: number): string {

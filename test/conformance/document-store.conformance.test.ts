@@ -230,6 +230,42 @@ describe.each(IMPLEMENTATIONS)("DocumentStore conformance: %s", (_name, make) =>
     expect((await store.lookupVectors([unknown])).size).toBe(0);
   });
 
+  it("lookupVectors with a user id consults only that user's chunks (a per-user embedding cache)", async () => {
+    const a = makeDoc({ itemKey: "a.txt", texts: ["shared text", "alice only"] });
+    const b = makeDoc({ userId: "bob", itemKey: "b.txt", texts: ["shared text", "bob only"] });
+    await store.applyBatch(batch([a, b]));
+    const [shared, aliceOnly, bobOnly] = [
+      hashContent("shared text"),
+      hashContent("alice only"),
+      hashContent("bob only"),
+    ];
+    expect(new Set((await store.lookupVectors([shared, aliceOnly, bobOnly], "alice")).keys())).toEqual(
+      new Set([shared, aliceOnly]),
+    );
+    expect(new Set((await store.lookupVectors([shared, aliceOnly, bobOnly], "bob")).keys())).toEqual(
+      new Set([shared, bobOnly]),
+    );
+    expect((await store.lookupVectors([shared], "carol")).size).toBe(0);
+    expect((await store.lookupVectors([shared, aliceOnly, bobOnly])).size).toBe(3);
+  });
+
+  it("chunkCounts counts the chunk rows of each document of one user's source, and nothing else", async () => {
+    const a = makeDoc({ itemKey: "a.txt", texts: texts("a", 3) });
+    const b = makeDoc({ itemKey: "b.txt", texts: texts("b", 1) });
+    const empty = makeDoc({ itemKey: "empty.txt", texts: [] });
+    const bob = makeDoc({ userId: "bob", itemKey: "a.txt", texts: texts("bob", 2) });
+    const mail = makeDoc({ sourceId: "mail", itemKey: "m.txt", texts: texts("m", 2) });
+    await store.applyBatch(batch([a, b, empty, bob, mail]));
+    expect(await store.chunkCounts("alice", "docs")).toEqual(
+      new Map([
+        [a.doc.doc_id, 3],
+        [b.doc.doc_id, 1],
+      ]),
+    );
+    expect(await store.chunkCounts("bob", "docs")).toEqual(new Map([[bob.doc.doc_id, 2]]));
+    expect(await store.chunkCounts("carol", "docs")).toEqual(new Map());
+  });
+
   it("replacing a document with fewer chunks leaves exactly the new chunks and the new row", async () => {
     const a1 = makeDoc({ itemKey: "a.txt", texts: texts("a-v1", 4) });
     const b = makeDoc({ itemKey: "b.txt", texts: texts("b", 2) });

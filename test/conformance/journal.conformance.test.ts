@@ -439,6 +439,61 @@ describe.each(IMPLEMENTATIONS)("Journal conformance: %s", (_name, make) => {
       run.status = "failed";
       expect(journal.lastRuns(1)[0]).toMatchObject({ status: "succeeded", stats: STATS });
     });
+
+    it("lastRunStart is the start of the source's last run that listed (succeeded or partial)", () => {
+      expect(journal.lastRunStart("alice", "docs")).toBeUndefined();
+      const a = journal.startRun("alice", "docs");
+      journal.finishRun(a, "partial", STATS, null);
+      const started = journal.lastRuns(1)[0]?.startedAt;
+      const b = journal.startRun("alice", "docs");
+      journal.finishRun(b, "failed", STATS, "listing failed");
+      journal.startRun("alice", "docs"); // still running
+      const other = journal.startRun("alice", "mail");
+      journal.finishRun(other, "succeeded", STATS, null);
+      expect(journal.lastRunStart("alice", "docs")).toBe(started);
+      expect(journal.lastRunStart("bob", "docs")).toBeUndefined();
+    });
+  });
+
+  describe("store verification", () => {
+    it("demoteItems makes synced items pending with no fingerprint or hash; other items are untouched", () => {
+      journal.commitItems(
+        "alice",
+        "docs",
+        [
+          { key: "a", docId: "da", fingerprint: "fa", contentHash: "ha", status: "synced" },
+          { key: "b", docId: "db", fingerprint: "fb", contentHash: "hb", status: "synced" },
+        ],
+        [],
+      );
+      journal.demoteItems("alice", "docs", ["a", "unknown"]);
+      journal.demoteItems("bob", "docs", ["b"]);
+      const items = journal.listItems("alice", "docs");
+      expect(items.get("a")).toEqual({
+        key: "a",
+        docId: "da",
+        fingerprint: "",
+        contentHash: "",
+        status: "pending",
+      });
+      expect(items.get("b")).toEqual({
+        key: "b",
+        docId: "db",
+        fingerprint: "fb",
+        contentHash: "hb",
+        status: "synced",
+      });
+      expect(items.has("unknown")).toBe(false);
+    });
+
+    it("markSourceVerified records the epoch at which a source was checked against the store", () => {
+      journal.upsertSource({ userId: "alice", name: "docs", type: "fs", config: {} });
+      expect(journal.getSource("alice", "docs")?.storeEpoch).toBe(0);
+      journal.markSourceVerified("alice", "docs", 3);
+      expect(journal.getSource("alice", "docs")?.storeEpoch).toBe(3);
+      journal.upsertSource({ userId: "alice", name: "docs", type: "fs", config: { changed: true } });
+      expect(journal.getSource("alice", "docs")?.storeEpoch).toBe(3);
+    });
   });
 });
 

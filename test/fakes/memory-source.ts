@@ -1,10 +1,4 @@
-import {
-  completeListing,
-  type FetchedItem,
-  type Source,
-  type SourceItemRef,
-  type SourceListing,
-} from "../../src/core/source.js";
+import type { FetchedItem, Source, SourceItemRef, SourceListing } from "../../src/core/source.js";
 import { SyncError } from "../../src/errors/sync-error.js";
 
 interface Entry {
@@ -19,7 +13,8 @@ const toBytes = (content: string | Uint8Array): Uint8Array =>
 /**
  * An in-memory {@link Source}. Every change gives the item a fresh fingerprint (`touch` changes only the
  * fingerprint); `move` keeps it, like a rename keeps size, mtime and inode. The listing can be made to fail.
- * Counts `list` and `fetch` calls and remembers the fetched keys.
+ * Counts `list` and `fetch` calls and remembers the fetched keys. {@link listingExtras} is merged into every
+ * listing, to simulate warnings, incomplete prefixes and empty roots.
  */
 export class MemorySource implements Source {
   readonly type = "mem";
@@ -29,6 +24,12 @@ export class MemorySource implements Source {
   listCalls = 0;
   fetchCalls = 0;
   fetchedKeys: string[] = [];
+  /** Added to what every successful `list` returns (default: nothing). */
+  listingExtras: { warnings: string[]; incompletePrefixes: string[]; emptyRoots: string[] } = {
+    warnings: [],
+    incompletePrefixes: [],
+    emptyRoots: [],
+  };
 
   constructor(readonly name = "docs") {}
 
@@ -103,14 +104,18 @@ export class MemorySource implements Source {
   async list(): Promise<SourceListing> {
     this.listCalls++;
     if (this.listError !== undefined) throw this.listError;
-    return completeListing(
-      [...this.items.entries()].map(([key, e]) => ({
+    const { warnings, incompletePrefixes, emptyRoots } = this.listingExtras;
+    return {
+      items: [...this.items.entries()].map(([key, e]) => ({
         key,
         fingerprint: e.fingerprint,
         sizeBytes: e.bytes.length,
         modifiedAt: "2024-01-01T00:00:00.000Z",
       })),
-    );
+      warnings: [...warnings],
+      incompletePrefixes: [...incompletePrefixes],
+      emptyRoots: [...emptyRoots],
+    };
   }
 
   async fetch(ref: SourceItemRef): Promise<FetchedItem> {

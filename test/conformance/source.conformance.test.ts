@@ -1,0 +1,185 @@
+import { mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Source, SourceItemRef, SourceListing } from "../../src/core/source.js";
+import { isSyncError, SyncError } from "../../src/errors/sync-error.js";
+import { FsSource } from "../../src/sources/fs-source.js";
+import { MemorySource } from "../fakes/memory-source.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
+
+/**
+ * The {@link Source} contract, run against every implementation: the production local-folder source
+ * (FsSource on a temp dir) and the fake the engine tests use (MemorySource). A check that passes for one and
+ * fails for the other is a fake that lies.
+ */
+
+/** Drives one implementation; `name` is a relative, `/`-separated item name such as `a/b.txt`. */
+interface SourceDriver {
+  source: Source;
+  /** The listing key the source gives the item `name`. */
+  keyOf(name: string): string;
+  put(name: string, content: string | Uint8Array): void;
+  remove(name: string): void;
+  /** Same content, but the fingerprint must move (fs: rewritten with a new mtime). */
+  touch(name: string): void;
+  /** Makes every later listing fail as a whole (fs: the root disappears). */
+  failListing(): void;
+  cleanup(): void;
+}
+
+const DRIVERS: Array<[string, () => SourceDriver]> = [
+  [
+    "memory",
+    () => {
+      const source = new MemorySource("docs");
+      return {
+        source,
+        keyOf: (name) => name,
+        put: (name, content) => void source.set(name, content),
+        remove: (name) => void source.delete(name),
+        touch: (name) => void source.touch(name),
+        failListing: () =>
+          void source.failListing(new SyncError("SYNC_E_SOURCE_UNAVAILABLE", "mem: connection reset")),
+        cleanup: () => {},
+      };
+    },
+  ],
+  [
+    "fs",
+    () => {
+      const tmp = makeTempDir("source-conformance-");
+      const root = join(tmp.path, "root");
+      mkdirSync(root);
+      let tick = 0;
+      return {
+        source: new FsSource({ name: "docs", paths: [root], maxFileBytes: 1 << 20, readChunkBytes: 7 }),
+        keyOf: (name) => `${root}/${name}`,
+        put: (name, content) => {
+          mkdirSync(dirname(join(root, name)), { recursive: true });
+          writeFileSync(join(root, name), content);
+        },
+        remove: (name) => rmSync(join(root, name)),
+        touch: (name) => {
+          const path = join(root, name);
+          const at = new Date(Date.UTC(2020, 0, 1) + ++tick * 1000);
+          writeFileSync(path, readFileSync(path));
+          utimesSync(path, at, at);
+        },
+        failListing: () => rmSync(root, { recursive: true }),
+        cleanup: tmp.cleanup,
+      };
+    },
+  ],
+];
+
+const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
+const byKey = (listing: SourceListing): Map<string, SourceItemRef> =>
+  new Map(listing.items.map((item) => [item.key, item]));
+
+async function errorOf(run: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await run();
+  } catch (err) {
+    return err;
+  }
+  throw new Error("expected a throw");
+}
+
+for (const [impl, makeDriver] of DRIVERS) {
+  describe(`Source conformance: ${impl}`, () => {
+    let d: SourceDriver;
+    beforeEach(() => {
+      d = makeDriver();
+    });
+    afterEach(() => d.cleanup());
+
+    it("returns a listing with items, warnings, incompletePrefixes and emptyRoots", async () => {
+      d.put("a.txt", "alpha");
+      const listing = await d.source.list();
+      expect(Array.isArray(listing.items)).toBe(true);
+      expect(Array.isArray(listing.warnings)).toBe(true);
+      expect(Array.isArray(listing.incompletePrefixes)).toBe(true);
+      expect(Array.isArray(listing.emptyRoots)).toBe(true);
+      expect(listing.warnings).toEqual([]);
+      expect(listing.incompletePrefixes).toEqual([]);
+    });
+
+    it("lists every item once, under unique keys", async () => {
+      for (const name of ["a.txt", "b.txt", "sub/c.txt", "sub/deeper/d.txt"])
+        d.put(name, `content of ${name}`);
+      const keys = (await d.source.list()).items.map((i) => i.key);
+      expect(new Set(keys).size).toBe(keys.length);
+      expect([...keys].sort()).toEqual(
+        ["a.txt", "b.txt", "sub/c.txt", "sub/deeper/d.txt"].map(d.keyOf).sort(),
+      );
+    });
+
+    it("keeps fingerprints stable while nothing changes", async () => {
+      d.put("a.txt", "alpha");
+      d.put("sub/b.txt", "beta");
+      const first = byKey(await d.source.list());
+      await d.source.fetch(first.get(d.keyOf("a.txt")) as SourceItemRef);
+      const second = byKey(await d.source.list());
+      expect([...second.entries()].map(([k, i]) => [k, i.fingerprint])).toEqual(
+        [...first.entries()].map(([k, i]) => [k, i.fingerprint]),
+      );
+    });
+
+    it("moves the fingerprint when content changes, and on touch with the same content", async () => {
+      d.put("a.txt", "alpha");
+      const key = d.keyOf("a.txt");
+      const v1 = byKey(await d.source.list()).get(key)?.fingerprint;
+      d.put("a.txt", "alpha, edited");
+      const v2 = byKey(await d.source.list()).get(key)?.fingerprint;
+      d.touch("a.txt");
+      const v3Ref = byKey(await d.source.list()).get(key) as SourceItemRef;
+      expect(new Set([v1, v2, v3Ref.fingerprint]).size).toBe(3);
+      expect(text((await d.source.fetch(v3Ref)).bytes)).toBe("alpha, edited");
+    });
+
+    it("fetches exactly the stored bytes", async () => {
+      const binary = Uint8Array.from({ length: 600 }, (_, i) => (i * 37) % 256);
+      d.put("bin.txt", binary);
+      d.put("empty.txt", "");
+      d.put("utf8.txt", "héllo wörld ✓");
+      const items = byKey(await d.source.list());
+      const bin = await d.source.fetch(items.get(d.keyOf("bin.txt")) as SourceItemRef);
+      expect(Buffer.from(bin.bytes).equals(Buffer.from(binary))).toBe(true);
+      expect(bin.fileName).toBe("bin.txt");
+      expect((await d.source.fetch(items.get(d.keyOf("empty.txt")) as SourceItemRef)).bytes.length).toBe(0);
+      expect(text((await d.source.fetch(items.get(d.keyOf("utf8.txt")) as SourceItemRef)).bytes)).toBe(
+        "héllo wörld ✓",
+      );
+    });
+
+    it("throws SYNC_E_ITEM_GONE when fetching an item removed after the listing, and lists it no more", async () => {
+      d.put("a.txt", "alpha");
+      d.put("b.txt", "beta");
+      const ref = byKey(await d.source.list()).get(d.keyOf("a.txt")) as SourceItemRef;
+      d.remove("a.txt");
+      const err = await errorOf(() => d.source.fetch(ref));
+      expect(isSyncError(err, "SYNC_E_ITEM_GONE")).toBe(true);
+      expect((await d.source.list()).items.map((i) => i.key)).toEqual([d.keyOf("b.txt")]);
+    });
+
+    it("throws SYNC_E_SOURCE_UNAVAILABLE when the listing fails", async () => {
+      d.put("a.txt", "alpha");
+      d.failListing();
+      const err = await errorOf(() => d.source.list());
+      expect(isSyncError(err, "SYNC_E_SOURCE_UNAVAILABLE")).toBe(true);
+    });
+  });
+}
+
+describe("MemorySource listingExtras", () => {
+  it("merges the simulated warnings, incomplete prefixes and empty roots into every listing", async () => {
+    const source = new MemorySource().set("a.txt", "alpha");
+    expect(await source.list()).toMatchObject({ warnings: [], incompletePrefixes: [], emptyRoots: [] });
+    source.listingExtras = { warnings: ["w"], incompletePrefixes: ["sub/"], emptyRoots: ["root/"] };
+    const listing = await source.list();
+    expect(listing).toMatchObject({ warnings: ["w"], incompletePrefixes: ["sub/"], emptyRoots: ["root/"] });
+    expect(listing.items.map((i) => i.key)).toEqual(["a.txt"]);
+    listing.warnings.push("mutated");
+    expect(source.listingExtras.warnings).toEqual(["w"]);
+  });
+});
