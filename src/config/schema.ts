@@ -57,7 +57,7 @@ export const ENV_VARS = {
   CHUNK_SIZE_MB: {
     schema: num(0.0625, 256),
     default: "4",
-    doc: "Read unit (MB) when streaming large files.",
+    doc: "Files are read in pieces of this size (MB), yielding between pieces; the whole file is still held in memory while it is hashed and parsed (at most MAX_FILE_SIZE_MB).",
   },
   MAX_FILE_SIZE_MB: {
     schema: num(0.001, 4096),
@@ -73,12 +73,12 @@ export const ENV_VARS = {
   WRITE_BATCH_DOCS: {
     schema: int(1, 100_000),
     default: "1000",
-    doc: "Documents per LanceDB commit (at most).",
+    doc: "Documents per write batch (at most). A batch is a handful of LanceDB commits (chunk rows are added in commits of at most WRITE_BATCH_CHUNKS rows).",
   },
   WRITE_BATCH_CHUNKS: {
     schema: int(64, 1_000_000),
     default: "1024",
-    doc: "A write batch closes at this many chunks (bounds the memory of one LanceDB write).",
+    doc: "A write batch closes before it would pass this many chunks, and no commit adds more chunk rows than this (a larger document is written alone, in several commits). Bounds the memory of one LanceDB write.",
   },
   MASS_DELETE_THRESHOLD: {
     schema: num(0, 1),
