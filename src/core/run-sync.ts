@@ -393,7 +393,10 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
         log.warn({ err: describeError(err) }, "index maintenance failed; lookups fall back to scans");
       }
     }
-    const staleFailures = [...failed.keys()].filter((k) => !listed.has(k));
+    // Failures of items the listing could not see (under an incomplete prefix) are kept, like their items.
+    const staleFailures = [...failed.keys()].filter(
+      (k) => !listed.has(k) && !underPrefix(k, listResult.incompletePrefixes),
+    );
     if (staleFailures.length > 0) journal.clearFailures(userId, name, staleFailures);
 
     const status = failures.length > 0 ? "partial" : "succeeded";

@@ -39,6 +39,10 @@ export class MemoryStore implements DocumentStore {
   readonly violations: string[] = [];
   openCalls = 0;
   lookupCalls = 0;
+  /** The `userId` argument of each `lookupVectors` call, in order (undefined: global scope). */
+  readonly lookupUserIds: Array<string | undefined> = [];
+  /** Number of `listDocuments` calls (journal rebuilds and store verification). */
+  listDocumentsCalls = 0;
   embedderId: string | undefined;
   dimensions: number | undefined;
   private failAt: { call: number; phase: FailPhase } | undefined;
@@ -62,6 +66,7 @@ export class MemoryStore implements DocumentStore {
 
   async lookupVectors(textHashes: readonly string[], userId?: string): Promise<Map<string, Float32Array>> {
     this.lookupCalls++;
+    this.lookupUserIds.push(userId);
     const wanted = new Set(textHashes);
     const out = new Map<string, Float32Array>();
     for (const c of this.chunks) {
@@ -122,6 +127,7 @@ export class MemoryStore implements DocumentStore {
   }
 
   async listDocuments(userId: string, sourceId: string): Promise<DocumentRow[]> {
+    this.listDocumentsCalls++;
     return this.docs.filter((d) => d.user_id === userId && d.source_id === sourceId).map((d) => ({ ...d }));
   }
 

@@ -1,6 +1,12 @@
 import { expect } from "vitest";
 import { hashContent, makeChunkId, makeDocId } from "../../src/core/ids.js";
-import { runSync, type SyncDeps, type SyncOptions, type SyncResult } from "../../src/core/run-sync.js";
+import {
+  type Exclusive,
+  runSync,
+  type SyncDeps,
+  type SyncOptions,
+  type SyncResult,
+} from "../../src/core/run-sync.js";
 import { CountingEmbedder } from "./counting-embedder.js";
 import { FixedChunkProcessor, fixedChunks } from "./fixed-chunk-processor.js";
 import { MemoryJournal } from "./memory-journal.js";
@@ -27,8 +33,15 @@ export function editChunk(text: string, i: number, replacement: string): string 
 
 export type Harness = ReturnType<typeof makeHarness>;
 
+/** Options of {@link makeHarness}. */
+export interface HarnessOptions {
+  /** Passed as {@link SyncDeps.exclusive}; may be changed later through `h.exclusive`. */
+  exclusive?: Exclusive;
+}
+
 /** A source, journal, store, embedder and processor wired for {@link runSync}, all in memory. */
-export function makeHarness(name = "docs") {
+export function makeHarness(name = "docs", harnessOptions: HarnessOptions = {}) {
+  let exclusive = harnessOptions.exclusive;
   const source = new MemorySource(name);
   let journal = new MemoryJournal();
   const store = new MemoryStore();
@@ -45,6 +58,7 @@ export function makeHarness(name = "docs") {
     },
     embedder,
     process: processor.process,
+    ...(exclusive ? { exclusive } : {}),
   });
 
   const h = {
@@ -58,6 +72,13 @@ export function makeHarness(name = "docs") {
     /** Replaces the journal with a new, empty one (a lost state database). */
     loseJournal() {
       journal = new MemoryJournal();
+    },
+    /** The {@link SyncDeps.exclusive} of the next runs (undefined: the engine's default). */
+    get exclusive(): Exclusive | undefined {
+      return exclusive;
+    },
+    set exclusive(fn: Exclusive | undefined) {
+      exclusive = fn;
     },
     get storeOpens() {
       return storeOpens;
