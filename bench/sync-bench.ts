@@ -267,7 +267,8 @@ async function main(): Promise<number> {
   let baseline: { status: StatusJson; digest: string } | undefined;
 
   const status = async (): Promise<StatusJson> => {
-    const r = await cliRun(["status", "--user", user, "--json"]);
+    // Store-wide status: the bench has one user, and the per-user report leaves out table figures.
+    const r = await cliRun(["status", "--json"]);
     const s = lastJson<StatusJson>(r, "status");
     if (r.code !== 0) throw new Error(`status exited ${r.code}: ${r.stderr.trim()}`);
     return s;

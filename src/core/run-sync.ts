@@ -81,6 +81,8 @@ export interface SyncResult extends RunStats {
   warnings: string[];
 }
 
+/** A text any working embedder accepts (to tell a refused input from a refused setting). */
+const EMBED_PROBE = "ok";
 /** At most this many listing warnings are reported one by one; the rest are counted. */
 const MAX_LISTED_WARNINGS = 20;
 
@@ -169,14 +171,16 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     let known = journal.listItems(userId, name);
     if (known.size === 0 && listing.length > 0)
       known = await rebuildJournal(journal, await getStore(), userId, name);
-    for (const root of listResult.emptyRoots) {
+    // An explicit --allow-mass-delete says the empty root really is empty.
+    for (const root of options.allowMassDelete ? [] : listResult.emptyRoots) {
       const held = [...known.keys()].filter((k) => underPrefix(k, [root])).length;
       if (held > 0) {
         throw unavailable(
           journal,
           userId,
           source,
-          `root ${root} lists no item but ${held} documents were synced from it (not mounted?); nothing deleted`,
+          `root ${root} lists no item but ${held} documents were synced from it (not mounted?); nothing ` +
+            "deleted (if it really is empty now, rerun with --allow-mass-delete)",
         );
       }
     }
@@ -522,14 +526,19 @@ async function embedMisses(
     }
   };
   await bisect(rows.upserts);
-  if (rows.upserts.length > 1 && rejected.size === rows.upserts.length) {
-    // Every document refused on its own: a setting (model, dimensions) is wrong, not the input.
-    throw new SyncError(
-      "SYNC_E_EMBEDDING_FAILED",
-      `the embedder rejected each of the ${rows.upserts.length} documents of a batch on its own; check the ` +
-        `EMBEDDING_* settings: ${[...rejected.values()][0]?.error ?? ""}`,
-      { retryable: false },
-    );
+  if (rejected.size === rows.upserts.length) {
+    // Every document refused on its own: either they are all bad, or a setting (model, dimensions) is
+    // wrong. A harmless probe tells which; a refused probe fails the run instead of blaming the documents.
+    try {
+      await embedder.embed([EMBED_PROBE], signal);
+    } catch (err) {
+      if (!isSyncError(err, "SYNC_E_EMBEDDING_REJECTED")) throw err;
+      throw new SyncError(
+        "SYNC_E_EMBEDDING_FAILED",
+        `the embedder rejects any input, even "${EMBED_PROBE}"; check the EMBEDDING_* settings: ${describeError(err)}`,
+        { cause: err, retryable: false },
+      );
+    }
   }
   return embedded;
 }

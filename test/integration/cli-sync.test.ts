@@ -538,11 +538,13 @@ describe("the mass-delete guard", () => {
       expect(allowed.json).toMatchObject({ deleted: 6, held_deletions: 0 });
       await expectStoreMatchesFiles(env, listFiles(dir), { userId: "alice" });
 
-      // An emptied folder (the root still exists) is always held, whatever the share.
+      // An emptied folder (the root still exists: an unmounted mount point looks like this) is the source
+      // being unavailable, whatever the share: nothing is deleted, the source turns unhealthy.
       for (let i = 6; i < 10; i++) rmSync(join(dir, `f${i}.txt`));
       const emptied = await sync();
-      expect(emptied.code, show(emptied)).toBe(3);
-      expect(emptied.json).toMatchObject({ listed: 0, held_deletions: 4, deleted: 0 });
+      expect(emptied.code, show(emptied)).toBe(1);
+      expect(emptied.json.error.code).toBe("SYNC_E_SOURCE_UNAVAILABLE");
+      expect(emptied.json.error.message).toMatch(/lists no item but 4 documents were synced from it/);
       expect((await readTables(env.LANCEDB_URI)).docs).toHaveLength(4);
       const cleared = await sync("--allow-mass-delete");
       expect(cleared.code, show(cleared)).toBe(0);
