@@ -6,6 +6,7 @@ import { createEmbedder } from "../pipeline/embed/create-embedder.js";
 import { createContentProcessor } from "../pipeline/process-content.js";
 import type { LanceDbStore, LanceDbStoreOptions } from "../storage/lancedb-store.js";
 import { WRITER_LOCK, withLock } from "../storage/lease-lock.js";
+import { probeStore } from "../storage/probe-store.js";
 import { SqliteJournal } from "../storage/sqlite-journal.js";
 import { bindingHolds, compareStore, readBinding, recordBinding, type StoreDrift } from "./store-binding.js";
 
@@ -71,7 +72,11 @@ export function openAppContext(config: Config, logger: Logger): AppContext {
       const { LanceDbStore } = await import("../storage/lancedb-store.js");
       const s = new LanceDbStore(storeOptions(config));
       const e = await embedder();
-      await s.open(e);
+      // Creating the tables is a write: processes opening an empty store at once would race (one finds a
+      // half-created table and fails; the two tables could get different store ids). Never called under it.
+      const probe = probeStore(config.lancedbUri, config.documentsTable, config.chunksTable);
+      if (probe === undefined || probe === "missing") await withWriterLock("store open", () => s.open(e));
+      else await s.open(e);
       journal.setMeta(EMBEDDER_META_KEY, e.id);
       return s;
     })();

@@ -33,9 +33,10 @@ export class SqliteJournal implements Journal {
     try {
       if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
       this.db = new Database(path);
+      // Before anything that locks: processes opening a new journal at once wait for each other.
+      this.db.pragma("busy_timeout = 5000");
       this.db.pragma("journal_mode = WAL");
       this.db.pragma("synchronous = NORMAL");
-      this.db.pragma("busy_timeout = 5000");
       this.db.pragma("foreign_keys = ON");
       this.migrate();
     } catch (err) {
@@ -46,13 +47,18 @@ export class SqliteJournal implements Journal {
   }
 
   private migrate(): void {
-    const current = this.db.pragma("user_version", { simple: true }) as number;
-    for (let v = current; v < JOURNAL_MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(JOURNAL_MIGRATIONS[v] as string);
-        this.db.pragma(`user_version = ${v + 1}`);
-      })();
-    }
+    const version = () => this.db.pragma("user_version", { simple: true }) as number;
+    if (version() >= JOURNAL_MIGRATIONS.length) return;
+    // Each step reads the version inside its IMMEDIATE transaction: processes opening a new journal at once
+    // apply each migration exactly once (a version read outside would let two apply the same step).
+    const step = this.db.transaction((): boolean => {
+      const v = version();
+      if (v >= JOURNAL_MIGRATIONS.length) return false;
+      this.db.exec(JOURNAL_MIGRATIONS[v] as string);
+      this.db.pragma(`user_version = ${v + 1}`);
+      return true;
+    });
+    while (step.immediate()) {}
   }
 
   upsertSource(s: SourceRecord): void {
