@@ -18,6 +18,8 @@ export interface SyncFoldersOptions {
   /** Globs relative to each root; default: every supported type. */
   patterns?: readonly string[];
   allowMassDelete?: boolean;
+  /** A root that lists nothing really is empty: its documents may be deleted (see `SyncOptions`). */
+  allowEmptyRoots?: boolean;
   /** Follow symlinks that lead outside the roots (default: as recorded for the source, else false). */
   followSymlinks?: boolean;
   signal?: AbortSignal;
@@ -110,6 +112,7 @@ export async function syncFolders(ctx: AppContext, options: SyncFoldersOptions):
       concurrency: config.maxConcurrentProcessing,
       massDeleteThreshold: config.massDeleteThreshold,
       allowMassDelete: options.allowMassDelete,
+      allowEmptyRoots: options.allowEmptyRoots,
       maxRetryAttempts: config.maxRetryAttempts,
       storeEpoch: epoch,
       embeddingCacheScope: config.embeddingCacheScope,

@@ -51,6 +51,12 @@ export interface SyncOptions {
   /** Share of a source's documents above which deletions are held. */
   massDeleteThreshold: number;
   allowMassDelete?: boolean;
+  /**
+   * Treat a root that lists no item as really empty (its documents become deletions, still subject to the
+   * mass-delete guard). Default false: such a root — an unmounted mount point looks like this — makes the
+   * source unavailable when documents were synced from it, whatever `allowMassDelete` says.
+   */
+  allowEmptyRoots?: boolean;
   /** A failed item whose fingerprint did not move is retried until it has failed this many times. */
   maxRetryAttempts: number;
   /**
@@ -171,8 +177,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     let known = journal.listItems(userId, name);
     if (known.size === 0 && listing.length > 0)
       known = await rebuildJournal(journal, await getStore(), userId, name);
-    // An explicit --allow-mass-delete says the empty root really is empty.
-    for (const root of options.allowMassDelete ? [] : listResult.emptyRoots) {
+    for (const root of options.allowEmptyRoots ? [] : listResult.emptyRoots) {
       const held = [...known.keys()].filter((k) => underPrefix(k, [root])).length;
       if (held > 0) {
         throw unavailable(
@@ -180,7 +185,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
           userId,
           source,
           `root ${root} lists no item but ${held} documents were synced from it (not mounted?); nothing ` +
-            "deleted (if it really is empty now, rerun with --allow-mass-delete)",
+            "deleted (if it really is empty now, rerun with --allow-empty-root --allow-mass-delete)",
         );
       }
     }
@@ -191,10 +196,15 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     if (options.storeEpoch !== undefined && known.size > 0) {
       const verifiedAt = journal.getSource(userId, name)?.storeEpoch ?? -1;
       if (verifiedAt < options.storeEpoch) {
-        for (const key of await verifyAgainstStore(journal, await getStore(), userId, name, known))
-          repairing.add(key);
+        const found = await verifyAgainstStore(journal, await getStore(), userId, name, known);
+        for (const key of found.demoted) repairing.add(key);
+        if (found.adopted > 0) {
+          const msg = `the store holds ${found.adopted} documents of source "${name}" the journal did not know (an older copy of the store?): they are checked against the listing`;
+          warnings.push(msg);
+          log.warn({ source: name, adopted: found.adopted }, msg);
+        }
+        if (repairing.size > 0 || found.adopted > 0) known = journal.listItems(userId, name);
         if (repairing.size > 0) {
-          known = journal.listItems(userId, name);
           const msg =
             `the store lacks or differs from the rows of ${repairing.size} documents the journal recorded as ` +
             `synced in source "${name}" (store missing, replaced or behind): they are re-processed`;
@@ -546,7 +556,8 @@ async function embedMisses(
 /**
  * Checks the journal's `synced` items of one source against the store: an item whose document row is
  * missing or duplicated, whose content hash differs, or whose chunks are not all there is demoted (re-read
- * and re-written by this run). Returns the demoted keys.
+ * and re-written by this run). Document rows the journal does not know are adopted as items. Returns the
+ * demoted keys and how many rows were adopted.
  */
 async function verifyAgainstStore(
   journal: Journal,
@@ -554,7 +565,7 @@ async function verifyAgainstStore(
   userId: string,
   name: string,
   known: ReadonlyMap<string, ItemState>,
-): Promise<string[]> {
+): Promise<{ demoted: string[]; adopted: number }> {
   const docs = await store.listDocuments(userId, name);
   const counts = await store.chunkCounts(userId, name);
   const byId = new Map<string, DocumentRow[]>();
@@ -574,7 +585,22 @@ async function verifyAgainstStore(
     }
   }
   if (demote.length > 0) journal.demoteItems(userId, name, demote);
-  return demote;
+  // Rows the journal does not know (an older copy of the store brought back documents deleted since) are
+  // adopted like a lost journal's: the listing then deletes them if their item is gone, or hashes it.
+  const knownIds = new Set([...known.values()].map((i) => i.docId));
+  const adopt = new Map<string, ItemState>();
+  for (const d of docs) {
+    if (knownIds.has(d.doc_id) || adopt.has(d.doc_id)) continue;
+    adopt.set(d.doc_id, {
+      key: d.item_key,
+      docId: d.doc_id,
+      fingerprint: "",
+      contentHash: d.content_hash,
+      status: "synced",
+    });
+  }
+  if (adopt.size > 0) journal.commitItems(userId, name, [...adopt.values()], []);
+  return { demoted: demote, adopted: adopt.size };
 }
 /** Journal lost but documents present: re-learn items from the store so a rescan hashes and embeds nothing. */
 async function rebuildJournal(

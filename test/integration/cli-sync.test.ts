@@ -546,7 +546,10 @@ describe("the mass-delete guard", () => {
       expect(emptied.json.error.code).toBe("SYNC_E_SOURCE_UNAVAILABLE");
       expect(emptied.json.error.message).toMatch(/lists no item but 4 documents were synced from it/);
       expect((await readTables(env.LANCEDB_URI)).docs).toHaveLength(4);
-      const cleared = await sync("--allow-mass-delete");
+      const stillHeld = await sync("--allow-mass-delete");
+      expect(stillHeld.code, show(stillHeld)).toBe(1);
+      expect(stillHeld.json.error.message).toContain("--allow-empty-root");
+      const cleared = await sync("--allow-empty-root", "--allow-mass-delete");
       expect(cleared.code, show(cleared)).toBe(0);
       expect(cleared.json).toMatchObject({ deleted: 4 });
       const { docs: rows, chunks } = await readTables(env.LANCEDB_URI);

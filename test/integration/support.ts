@@ -234,12 +234,11 @@ export async function expectStoreMatchesFiles(
   return { docs, chunks, textChecked };
 }
 
-const WORDS =
+const WORDS = (
   "river stone lantern orchard copper meadow harbor signal ledger compass thunder willow marble canyon " +
   "falcon glacier ember velvet quarry saddle beacon tundra juniper anchor prairie cobalt summit lagoon " +
   "thistle granite plume cedar hollow tempest mosaic ribbon furnace delta pepper walnut crystal badger"
-    .split(" ")
-    .filter(Boolean);
+).split(" ");
 
 /** Deterministic English-like text of about `length` characters, in paragraphs, unique per `tag`. */
 export function makeText(rand: () => number, length: number, tag: string): string {

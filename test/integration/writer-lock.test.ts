@@ -66,12 +66,6 @@ async function expectFound(s: ReturnType<typeof setup>, file: string, userId = U
   expect(r.json.hits[0].item_key).toBe(keyOf(file));
 }
 
-/** The first sentence of a corpus file (its title line skipped). */
-function firstSentence(file: string): string {
-  const text = readFileSync(file, "utf8").replace(/^# .*\n\n/, "");
-  return text.slice(0, text.indexOf(".") + 1);
-}
-
 /** Number of synced journal items (0 while the journal does not exist yet). */
 function syncedCount(statePath: string): number {
   if (!existsSync(statePath)) return 0;
@@ -208,30 +202,6 @@ describe("the store's writer lock", () => {
       expect(again.json).toMatchObject({ unchanged: 600, added: 0, repaired: 0, embedded_chunks: 0 });
     } finally {
       await gate.server.close();
-    }
-  });
-
-  it("g2. a multi-word full-text search finds a document synced after compact built the index", async () => {
-    // Hashing embedder: fts mode, so that the vector side of a hybrid search cannot hide a full-text miss.
-    const s = setup(30, 72);
-    expect((await s.sync()).code).toBe(0);
-    const compact = await s.run(["compact", "--json"]);
-    expect(compact.code, show(compact)).toBe(0);
-    const later = writeCorpus(join(s.docs, "later"), 30, 73, "later");
-    const r = await s.sync();
-    expect(r.code, show(r)).toBe(0);
-    await expectConsistent(s.env, s.docs);
-    for (const file of [
-      listFiles(s.docs).find((f) => !f.includes("/later/")) as string,
-      later[10] as string,
-    ]) {
-      const q = firstSentence(file);
-      const hits = await s.run(["search", q, "--user", USER, "--mode", "fts", "--json"]);
-      expect(hits.code, show(hits)).toBe(0);
-      expect(
-        hits.json.hits.slice(0, 3).map((h: { item_key: string }) => h.item_key),
-        `fts hits for the first sentence of ${file}: ${JSON.stringify(q)}`,
-      ).toContain(keyOf(file));
     }
   });
 

@@ -13,6 +13,11 @@ export function registerSyncCommand(program: Command): void {
     .option("-s, --source <name>", "source name (default: derived from the paths)")
     .option("-p, --pattern <glob...>", "only files matching these globs (relative to each folder)")
     .option("--allow-mass-delete", "apply deletions even when they exceed MASS_DELETE_THRESHOLD", false)
+    .option(
+      "--allow-empty-root",
+      "a folder that lists nothing really is empty (default: treat it as unmounted)",
+      false,
+    )
     .option("--follow-symlinks", "index files that symlinks lead to outside the folders (default: skip them)")
     .option("--json", "print one JSON object with the run's figures on stdout", false)
     .action(async (paths: string[], opts) => {
@@ -26,6 +31,7 @@ export function registerSyncCommand(program: Command): void {
             paths,
             patterns: opts.pattern,
             allowMassDelete: opts.allowMassDelete,
+            allowEmptyRoots: opts.allowEmptyRoot,
             onProgress: progress.update,
             followSymlinks: opts.followSymlinks,
           });
