@@ -62,7 +62,7 @@ export async function prepareItem(
     if (signal?.aborted) throw err;
     // Vanished since the listing: not a failure; the next listing decides whether it is a deletion.
     if (isSyncError(err, "SYNC_E_ITEM_GONE")) return { kind: "gone", ref: c.ref };
-    if (err instanceof RangeError && /string length/i.test(err.message)) {
+    if (isStringTooLong(err)) {
       const failure = {
         key: c.ref.key,
         code: "SYNC_E_FILE_TOO_LARGE",
@@ -74,4 +74,10 @@ export async function prepareItem(
     const error = isSyncError(err) ? describeError(err) : `${c.ref.key}: ${describeError(err)}`;
     return { kind: "failed", ref: c.ref, prev: c.prev, failure: { key: c.ref.key, code, error } };
   }
+}
+
+/** V8's "Invalid string length" RangeError, or Node's `ERR_STRING_TOO_LONG`. */
+function isStringTooLong(err: unknown): boolean {
+  if (err instanceof RangeError && /string length/i.test(err.message)) return true;
+  return (err as { code?: unknown } | null)?.code === "ERR_STRING_TOO_LONG";
 }

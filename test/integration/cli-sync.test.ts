@@ -751,3 +751,55 @@ describe("two syncs of the same source at the same time", () => {
     }
   });
 });
+
+describe("exit code when items failed and deletions were held in one run", () => {
+  it("is 3 (held deletions wait for a decision); the JSON carries both counts and exit_code", async () => {
+    const tmp = makeTempDir("lancedb-sync-cli-");
+    try {
+      const env = envFor(tmp.path);
+      const dir = join(tmp.path, "docs");
+      mkdirSync(dir);
+      for (let i = 0; i < 10; i++) writeFileSync(join(dir, `f${i}.txt`), `file number ${i} about kites\n`);
+      const sync = (...extra: string[]) =>
+        runCli(["sync", dir, "--user", "alice", "--json", ...extra], { cwd: tmp.path, env });
+      expect((await sync()).code).toBe(0);
+      for (let i = 0; i < 6; i++) rmSync(join(dir, `f${i}.txt`));
+      writeFileSync(join(dir, "broken.pdf"), "%PDF-1.7 not really a pdf");
+      const both = await sync();
+      expect(both.code, show(both)).toBe(3);
+      expect(both.json).toMatchObject({ failed: 1, held_deletions: 6, exit_code: 3 });
+      const onlyFailed = await sync("--allow-mass-delete");
+      expect(onlyFailed.code, show(onlyFailed)).toBe(2);
+      expect(onlyFailed.json).toMatchObject({ failed: 1, held_deletions: 0, deleted: 6, exit_code: 2 });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe("status --user", () => {
+  it("reports only that user's figures: rows, failures, sources and runs; no store-wide table figures", async () => {
+    const tmp = makeTempDir("lancedb-sync-cli-");
+    try {
+      const env = envFor(tmp.path);
+      for (const user of ["alice", "bob"]) {
+        const dir = join(tmp.path, user);
+        mkdirSync(dir);
+        writeFileSync(join(dir, "a.txt"), `${user} writes about kites\n`);
+        if (user === "bob") writeFileSync(join(dir, "bad.pdf"), "%PDF-1.7 broken");
+        await runCli(["sync", dir, "--user", user, "--json"], { cwd: tmp.path, env });
+      }
+      const all = await runCli(["status", "--json"], { cwd: tmp.path, env });
+      expect(all.json).toMatchObject({ documents: 2, failed: 1 });
+      expect(all.json.tables).toHaveLength(2);
+      expect(all.json.store.state).toBe("ok");
+      const alice = await runCli(["status", "--user", "alice", "--json"], { cwd: tmp.path, env });
+      expect(alice.code, show(alice)).toBe(0);
+      expect(alice.json).toMatchObject({ documents: 1, chunks: 1, failed: 0, failures: [], tables: [] });
+      expect(alice.json.sources.map((s: { user_id: string }) => s.user_id)).toEqual(["alice"]);
+      expect(alice.json.last_run.user_id).toBe("alice");
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
