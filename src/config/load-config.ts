@@ -14,6 +14,12 @@ export interface Config {
   maxConcurrentProcessing: number;
   readChunkBytes: number;
   maxFileBytes: number;
+  /** Largest total uncompressed size of a zip-based document's parts (bytes). */
+  maxExtractedBytes: number;
+  /** Per-item parse time limit (ms). */
+  parseTimeoutMs: number;
+  /** Heap limit of a parser worker (MB). */
+  parseMemoryMb: number;
   textChunkSize: number;
   textChunkOverlap: number;
   writeBatchDocs: number;
@@ -29,6 +35,8 @@ export interface Config {
     apiKey: string;
     batchSize: number;
     timeoutMs: number;
+    /** Total time of one `embed` call, retries included (ms). */
+    deadlineMs: number;
     /** Send the API key to a non-loopback `http://` URL anyway. */
     allowInsecureHttp: boolean;
   };
@@ -105,6 +113,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     maxConcurrentProcessing: v.MAX_CONCURRENT_PROCESSING,
     readChunkBytes: Math.round((v.CHUNK_SIZE_MB as number) * MB),
     maxFileBytes: Math.round((v.MAX_FILE_SIZE_MB as number) * MB),
+    maxExtractedBytes: Math.round((v.MAX_EXTRACTED_MB as number) * MB),
+    parseTimeoutMs: (v.PARSE_TIMEOUT_SECONDS as number) * 1000,
+    parseMemoryMb: v.PARSE_MEMORY_MB,
     textChunkSize: v.TEXT_CHUNK_SIZE,
     textChunkOverlap: v.TEXT_CHUNK_OVERLAP,
     writeBatchDocs: v.WRITE_BATCH_DOCS,
@@ -120,6 +131,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       apiKey: v.EMBEDDING_API_KEY,
       batchSize: v.EMBEDDING_BATCH_SIZE,
       timeoutMs: v.EMBEDDING_TIMEOUT_MS,
+      deadlineMs: v.EMBEDDING_DEADLINE_MS,
       allowInsecureHttp: v.EMBEDDING_ALLOW_INSECURE_HTTP,
     },
     embeddingCacheScope: v.EMBEDDING_CACHE_SCOPE,

@@ -64,6 +64,21 @@ export const ENV_VARS = {
     default: "50",
     doc: "Larger files fail with SYNC_E_FILE_TOO_LARGE.",
   },
+  MAX_EXTRACTED_MB: {
+    schema: num(1, 65_536),
+    default: "256",
+    doc: "Largest total uncompressed size (MB) of the parts a DOCX (a zip) may expand to; checked in the zip directory before anything is inflated, so a decompression bomb fails with SYNC_E_FILE_TOO_LARGE.",
+  },
+  PARSE_TIMEOUT_SECONDS: {
+    schema: int(1, 86_400),
+    default: "120",
+    doc: "Time limit for extracting the text of one item (parsing runs in a worker thread, which is stopped when it passes the limit).",
+  },
+  PARSE_MEMORY_MB: {
+    schema: int(64, 65_536),
+    default: "1024",
+    doc: "Heap limit (MB) of a parser worker thread: an item whose parsing needs more fails alone instead of taking the process down.",
+  },
   TEXT_CHUNK_SIZE: { schema: int(100, 100_000), default: "1000", doc: "Target chunk length in characters." },
   TEXT_CHUNK_OVERLAP: {
     schema: int(0, 50_000),
@@ -132,6 +147,11 @@ export const ENV_VARS = {
   },
   EMBEDDING_BATCH_SIZE: { schema: int(1, 4096), default: "64", doc: "Texts per embedding request." },
   EMBEDDING_TIMEOUT_MS: { schema: int(100, 3_600_000), default: "60000", doc: "Per-request timeout." },
+  EMBEDDING_DEADLINE_MS: {
+    schema: int(100, 86_400_000),
+    default: "180000",
+    doc: "Total time one batch may take at the embedder, retries and waits included (a server that accepts connections and never answers fails the run after this long).",
+  },
   LOCK_LEASE_SECONDS: {
     schema: int(5, 3600),
     default: "30",

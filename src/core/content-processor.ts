@@ -14,6 +14,8 @@ export interface PreparedContent {
   mimeType: string;
   chunks: ContentChunk[];
   metadata: Record<string, unknown>;
+  /** Problems that did not stop the item (e.g. invalid bytes replaced while decoding); reported by the run. */
+  warnings?: string[];
 }
 
 /**

@@ -334,6 +334,10 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
         else if (p.kind === "failed") fail(p.ref, p.prev, p.failure);
         else if (p.kind === "gone") log.debug({ key: p.ref.key }, "item vanished since the listing");
         else {
+          for (const w of p.content.warnings ?? []) {
+            warnings.push(`${p.ref.key}: ${w}`);
+            log.warn({ key: p.ref.key }, w);
+          }
           const n = p.content.chunks.length;
           if (pending.length > 0 && pendingChunks + n > maxChunks) await flush();
           pending.push(p);

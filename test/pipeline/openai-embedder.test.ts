@@ -425,6 +425,7 @@ describe("OpenAIEmbedder", () => {
         apiKey: API_KEY,
         batchSize: 4,
         timeoutMs: 1000,
+        deadlineMs: 180_000,
         allowInsecureHttp: false,
       };
       await expect(createEmbedder(settings)).rejects.toMatchObject({ code: "SYNC_E_CONFIG_INVALID" });

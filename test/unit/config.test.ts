@@ -60,6 +60,9 @@ describe("loadConfig", () => {
       logLevel: "info",
       logFile: "",
       embeddingCacheScope: "user",
+      maxExtractedBytes: 256 * MB,
+      parseTimeoutMs: 120_000,
+      parseMemoryMb: 1024,
       lockLeaseSeconds: 30,
       lockWaitSeconds: 120,
       lanceCpuThreads: undefined,
@@ -73,6 +76,7 @@ describe("loadConfig", () => {
       apiKey: "",
       batchSize: 64,
       timeoutMs: 60000,
+      deadlineMs: 180000,
       allowInsecureHttp: false,
     });
     expect(c.s3).toEqual({ bucket: "", prefix: "lancedb-sync/", endpoint: "", region: "us-east-1" });
