@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync, type Stats, statfsSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import { SyncError } from "../errors/sync-error.js";
 import { ENV_VARS, type EnvVarName } from "./schema.js";
@@ -73,7 +74,7 @@ const MB = 1024 * 1024;
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? process.env;
   const file = options.envFile ?? ".env";
-  const fromFile = existsSync(file) ? parseDotenv(readFileSync(file)) : {};
+  const fromFile = readEnvFile(file);
   const values: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [name, spec] of Object.entries(ENV_VARS) as [EnvVarName, (typeof ENV_VARS)[EnvVarName]][]) {
@@ -99,6 +100,17 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     problems.push(
       `LANCEDB_TABLE_NAME=${JSON.stringify(v.LANCEDB_TABLE_NAME)}: must differ from LANCEDB_CHUNKS_TABLE_NAME`,
     );
+  }
+  if (problems.length === 0) {
+    for (const name of ["LANCEDB_TABLE_NAME", "LANCEDB_CHUNKS_TABLE_NAME"] as const) {
+      const value = v[name] as string;
+      if (!TABLE_NAME.test(value)) {
+        problems.push(
+          `${name}=${JSON.stringify(value)}: LanceDB table names may only contain letters, digits, ` +
+            "underscores, hyphens and periods",
+        );
+      }
+    }
   }
   if (problems.length > 0) {
     throw new SyncError("SYNC_E_CONFIG_INVALID", `invalid configuration: ${problems.join(", ")}`);
@@ -147,6 +159,115 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     logFile: v.LOG_FILE,
   };
   return deepFreeze(config);
+}
+
+/** LanceDB's rule for table names (its message: "alphanumeric characters, underscores, hyphens, and periods"). */
+const TABLE_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/** The `.env` file's variables; a missing file is fine, a directory or unreadable file is a config error. */
+function readEnvFile(file: string): Record<string, string> {
+  let st: Stats | undefined;
+  try {
+    st = statSync(file, { throwIfNoEntry: false });
+  } catch (err) {
+    throw new SyncError(
+      "SYNC_E_CONFIG_INVALID",
+      `invalid configuration: .env file ${file}: ${(err as Error).message}`,
+    );
+  }
+  if (!st) return {};
+  if (st.isDirectory()) {
+    throw new SyncError(
+      "SYNC_E_CONFIG_INVALID",
+      `invalid configuration: .env file ${JSON.stringify(file)} is a directory; remove it or make it a file of VAR=value lines`,
+    );
+  }
+  try {
+    return parseDotenv(readFileSync(file));
+  } catch (err) {
+    throw new SyncError(
+      "SYNC_E_CONFIG_INVALID",
+      `invalid configuration: .env file ${file}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/**
+ * Checks the paths of the configuration before anything is created: `LANCEDB_URI` (a local one) must be a
+ * directory or creatable as one, `STATE_DB_PATH` and `LOG_FILE` must not be directories and their folders must
+ * be creatable — on a real, writable file system (under `/proc` or `/sys` Node's recursive `mkdir` never
+ * returns). Throws `SYNC_E_CONFIG_INVALID` naming each bad variable and its value. Creates nothing.
+ */
+export function checkConfigPaths(config: Config): void {
+  const problems: string[] = [];
+  const check = (name: EnvVarName, value: string, kind: "file" | "dir"): void => {
+    const problem = pathProblem(value, kind);
+    if (problem) problems.push(`${name}=${JSON.stringify(value)}: ${problem}`);
+  };
+  if (!config.lancedbUri.includes("://")) check("LANCEDB_URI", config.lancedbUri, "dir");
+  if (config.stateDbPath !== ":memory:") check("STATE_DB_PATH", config.stateDbPath, "file");
+  if (config.logFile) check("LOG_FILE", config.logFile, "file");
+  if (problems.length > 0) {
+    throw new SyncError("SYNC_E_CONFIG_INVALID", `invalid configuration: ${problems.join(", ")}`);
+  }
+}
+
+/** Linux magic numbers of virtual file systems where nothing can be created (proc, sysfs, cgroup, ...). */
+const VIRTUAL_FS = new Map<number, string>([
+  [0x9fa0, "proc"],
+  [0x62656572, "sysfs"],
+  [0x27e0eb, "cgroup"],
+  [0x63677270, "cgroup2"],
+  [0x64626720, "debugfs"],
+  [0x73636673, "securityfs"],
+  [0x1cd1, "devpts"],
+]);
+
+function virtualFs(path: string): string | undefined {
+  try {
+    return VIRTUAL_FS.get(Number(statfsSync(path).type));
+  } catch {
+    return undefined;
+  }
+}
+
+function pathProblem(path: string, kind: "file" | "dir"): string | undefined {
+  const abs = resolve(path);
+  const st = statOrUndefined(abs);
+  if (st) {
+    if (kind === "dir" && !st.isDirectory()) return "exists and is not a directory";
+    if (kind === "file" && st.isDirectory()) return "is a directory; give the path of a file";
+    const fs = virtualFs(abs);
+    return fs ? `lies on the virtual ${fs} file system` : undefined;
+  }
+  // The nearest existing ancestor must be a writable directory on a real file system.
+  let cur = dirname(abs);
+  let found = statOrUndefined(cur);
+  while (!found && dirname(cur) !== cur) {
+    cur = dirname(cur);
+    found = statOrUndefined(cur);
+  }
+  if (!found) return `no part of ${abs} exists`;
+  if (!found.isDirectory()) return `${cur} is not a directory, so ${abs} cannot be created`;
+  const fs = virtualFs(cur);
+  if (fs) return `${cur} is on the virtual ${fs} file system, where ${abs} cannot be created`;
+  try {
+    accessSync(cur, constants.W_OK);
+  } catch {
+    return `${cur} is not writable, so ${abs} cannot be created`;
+  }
+  return undefined;
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }
 
 function deepFreeze<T extends object>(obj: T): T {
