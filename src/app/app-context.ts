@@ -4,10 +4,11 @@ import type { Embedder } from "../core/embedder.js";
 import type { Logger } from "../core/logger.js";
 import { createEmbedder } from "../pipeline/embed/create-embedder.js";
 import { createContentProcessor } from "../pipeline/process-content.js";
+import { checkNewestManifest } from "../storage/lance-files.js";
 import type { LanceDbStore, LanceDbStoreOptions } from "../storage/lancedb-store.js";
 import { WRITER_LOCK, withLock } from "../storage/lease-lock.js";
 import { probeStore } from "../storage/probe-store.js";
-import { SqliteJournal } from "../storage/sqlite-journal.js";
+import { openJournal, type SqliteJournal } from "../storage/sqlite-journal.js";
 import { bindingHolds, compareStore, readBinding, recordBinding, type StoreDrift } from "./store-binding.js";
 
 /** LanceDB store options from the config. */
@@ -59,7 +60,14 @@ export interface AppContext {
 
 /** Wires config to the journal, embedder, processor and (lazily) the store. */
 export function openAppContext(config: Config, logger: Logger): AppContext {
-  const journal = new SqliteJournal(config.stateDbPath);
+  const journal = openJournal(config.stateDbPath, (r) =>
+    logger.warn(
+      { journal: r.path, movedTo: r.movedTo, damage: r.damage },
+      `journal ${r.path} was damaged (${r.damage}): moved it to ${r.movedTo} and started a fresh one; the next ` +
+        "sync of each source rebuilds its items from the tables (nothing is re-embedded); sources synced before " +
+        "must be given their paths again",
+    ),
+  );
   let embedderPromise: Promise<Embedder> | undefined;
   const embedder = (): Promise<Embedder> => {
     embedderPromise ??= createEmbedder(config.embedding);
@@ -108,6 +116,8 @@ export function openAppContext(config: Config, logger: Logger): AppContext {
     openStore,
     withWriterLock,
     async checkStore() {
+      // A malformed newest manifest (LanceDB would panic on it) is found even by a run with nothing to do.
+      for (const t of [config.documentsTable, config.chunksTable]) checkNewestManifest(config.lancedbUri, t);
       const binding = readBinding(journal);
       if (bindingHolds(config, binding)) return { epoch: journal.storeEpoch() };
       const hasItems = journal.counts().items > 0;

@@ -1,4 +1,5 @@
 import type { TableHealth } from "../core/document-store.js";
+import { isSyncError } from "../errors/sync-error.js";
 import { DEFAULT_HASHING_DIMENSIONS, hashingEmbedderId } from "../pipeline/embed/hashing-embedder.js";
 import { openAIEmbedderId } from "../pipeline/embed/openai-embedder.js";
 import { validateId } from "../storage/filter.js";
@@ -17,7 +18,8 @@ export interface StatusReport {
   tables: TableHealth[];
   /**
    * Whether the store is the one the journal's items were written to: `ok`, `new` (nothing synced yet),
-   * `missing`, `replaced`, `behind` or `unrecorded` (the next sync re-processes what is missing), with why.
+   * `missing`, `replaced`, `behind` or `unrecorded` (the next sync re-processes what is missing), or `damaged`
+   * (a table's files are unreadable: `lancedb-sync doctor --repair`), with why.
    */
   store: { state: string; detail: string | null };
   sources: Array<{
@@ -65,21 +67,27 @@ export async function collectStatus(ctx: AppContext, userId?: string): Promise<S
   let tableEmbedder: string | null = null;
   const binding = readBinding(journal);
   const hasItems = journal.counts().items > 0;
-  let storeState: StoreState = bindingHolds(config, binding) ? { state: "ok" } : { state: "new" };
-  if (await store.openExisting()) {
-    try {
+  let storeState: StoreState | { state: "damaged"; detail: string } = bindingHolds(config, binding)
+    ? { state: "ok" }
+    : { state: "new" };
+  try {
+    if (await store.openExisting()) {
       rows = await store.countRows(userId);
       if (userId === undefined) tables = await store.health();
       tableEmbedder = (await store.embedderId()) ?? null;
       if (storeState.state !== "ok") storeState = await compareStore(config, store, binding, hasItems, true);
-    } finally {
-      await store.close();
+    } else if (hasItems) {
+      storeState = {
+        state: "missing",
+        detail: `no tables at ${config.lancedbUri}, but the journal has synced items`,
+      };
     }
-  } else if (hasItems) {
-    storeState = {
-      state: "missing",
-      detail: `no tables at ${config.lancedbUri}, but the journal has synced items`,
-    };
+  } catch (err) {
+    // A damaged table must not take status down: report it, with the figures that could be read.
+    if (!isSyncError(err, "SYNC_E_STORE_DAMAGED")) throw err;
+    storeState = { state: "damaged", detail: err.message };
+  } finally {
+    await store.close();
   }
   journal.abandonRuns();
   const counts = journal.counts(userId);

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { registerCleanupFailedCommand } from "./commands/cleanup-failed-command.js";
 import { registerCompactCommand } from "./commands/compact-command.js";
 import { registerDemoCommand } from "./commands/demo-command.js";
+import { registerDoctorCommand } from "./commands/doctor-command.js";
 import { registerResetCommand } from "./commands/reset-command.js";
 import { registerSearchCommand } from "./commands/search-command.js";
 import { registerSetupCommand } from "./commands/setup-command.js";
@@ -30,6 +31,7 @@ for (const register of [
   registerCleanupFailedCommand,
   registerResetCommand,
   registerUnlockCommand,
+  registerDoctorCommand,
 ]) {
   register(program);
 }

@@ -1,7 +1,13 @@
 import { type AppContext, openAppContext } from "../app/app-context.js";
-import { loadConfig } from "../config/load-config.js";
+import { checkConfigPaths, loadConfig } from "../config/load-config.js";
 import { describeError, isSyncError } from "../errors/sync-error.js";
-import { createLogger } from "../logging/create-logger.js";
+import { createLogger, FILE_ONLY } from "../logging/create-logger.js";
+import {
+  damagedJournalError,
+  isJournalCorruption,
+  journalDamage,
+  moveJournalAside,
+} from "../storage/sqlite-journal.js";
 
 /** Process exit codes of the CLI. */
 export const EXIT = {
@@ -15,27 +21,80 @@ export const EXIT = {
   DELETIONS_HELD: 3,
 } as const;
 
-/** Runs `fn` and sets the exit code; a thrown error is reported and exits {@link EXIT.FATAL}. */
-export async function runPlain(json: boolean, fn: () => Promise<number>): Promise<void> {
+/**
+ * Runs `fn` and sets the exit code; a thrown error is reported (one clean line) and exits
+ * {@link EXIT.FATAL}. `log` receives the error first (the command's logger: its full text goes to the log).
+ */
+export async function runPlain(
+  json: boolean,
+  fn: () => Promise<number>,
+  log?: (err: unknown) => void,
+): Promise<void> {
   try {
     process.exitCode = await fn();
   } catch (err) {
+    log?.(err);
     reportError(err, json);
     process.exitCode = EXIT.FATAL;
   }
 }
 
-/** Loads config, a logger and an app context, runs `fn` with it, closes it, maps errors to exit codes. */
+/**
+ * Loads config, a logger and an app context, runs `fn` with it, closes it, maps errors to exit codes. When the
+ * journal turns out to be damaged in the middle of the command (SQLite: "database disk image is malformed")
+ * and `PRAGMA quick_check` confirms it, the journal is moved aside and the command runs once more on a fresh
+ * one (every command is safe to repeat: writes are idempotent and a sync rebuilds the journal from the tables).
+ */
 export async function runCommand(json: boolean, fn: (ctx: AppContext) => Promise<number>): Promise<void> {
-  await runPlain(json, async () => {
-    const config = loadConfig();
-    const ctx = openAppContext(config, createLogger({ level: config.logLevel, file: config.logFile }));
-    try {
-      return await fn(ctx);
-    } finally {
-      await ctx.close();
-    }
-  });
+  let logger: ReturnType<typeof createLogger> | undefined;
+  await runPlain(
+    json,
+    async () => {
+      const config = loadConfig();
+      checkConfigPaths(config);
+      const log = createLogger({ level: config.logLevel, file: config.logFile });
+      logger = log;
+      for (let attempt = 0; ; attempt++) {
+        let failure: unknown;
+        const ctx = openAppContext(config, log);
+        try {
+          return await fn(ctx);
+        } catch (err) {
+          failure = err;
+        } finally {
+          await ctx.close();
+        }
+        const path = config.stateDbPath;
+        if (!isJournalCorruption(failure) || path === ":memory:") throw failure;
+        const damage = journalDamage(path);
+        if (damage === undefined || attempt > 0)
+          throw damagedJournalError(path, damage ?? describeError(failure), failure);
+        let movedTo: string;
+        try {
+          movedTo = moveJournalAside(path);
+        } catch (err) {
+          throw damagedJournalError(path, damage, err);
+        }
+        log.warn(
+          { journal: path, movedTo, damage },
+          `journal ${path} is damaged (${damage}): moved it to ${movedTo}; running the command again on a fresh ` +
+            "journal (a sync rebuilds its items from the tables, nothing is re-embedded)",
+        );
+      }
+    },
+    (err) => logger?.error({ [FILE_ONLY]: true, err: rawError(err) }, "command failed"),
+  );
+}
+
+/** The full text of an error and its causes (native backtraces included), for the log file. */
+function rawError(err: unknown): Record<string, unknown> {
+  const chain: string[] = [];
+  let cur: unknown = err;
+  for (let depth = 0; cur !== undefined && cur !== null && depth < 5; depth++) {
+    chain.push(cur instanceof Error ? (cur.stack ?? cur.message) : String(cur));
+    cur = cur instanceof Error ? cur.cause : undefined;
+  }
+  return { code: isSyncError(err) ? err.code : "SYNC_E_INTERNAL", chain };
 }
 
 /** Prints a fatal error: a line on stderr, and a JSON object on stdout when `--json` was given. */

@@ -52,6 +52,16 @@ export const ERROR_CODES = {
   },
   SYNC_E_S3_UNREACHABLE: { status: 503, retryable: true, message: "S3 endpoint or bucket unreachable" },
   SYNC_E_ALREADY_EXISTS: { status: 409, retryable: false, message: "already exists" },
+  SYNC_E_STORE_DAMAGED: {
+    status: 500,
+    retryable: false,
+    message: "a LanceDB table is damaged (a manifest or data file is unreadable or missing)",
+  },
+  SYNC_E_STORE_CONFLICT: {
+    status: 409,
+    retryable: true,
+    message: "a LanceDB commit conflicted with a concurrent commit",
+  },
   SYNC_E_INTERNAL: { status: 500, retryable: false, message: "internal error" },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 

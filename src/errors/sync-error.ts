@@ -33,12 +33,36 @@ export function describeError(err: unknown): string {
   let cur: unknown = err;
   for (let depth = 0; cur !== undefined && cur !== null && depth < 5; depth++) {
     if (cur instanceof Error) {
-      if (!parts.some((p) => p.includes(cur instanceof Error ? cur.message : ""))) parts.push(cur.message);
+      const msg = sanitizeNativeMessage(cur.message);
+      if (!parts.some((p) => sanitizeNativeMessage(p).includes(msg))) parts.push(cur.message);
       cur = cur.cause;
     } else {
       parts.push(String(cur));
       break;
     }
   }
-  return parts.join(": ").replace(/\s+/g, " ").trim();
+  return sanitizeNativeMessage(parts.join(": "));
+}
+
+/**
+ * Removes what a native library (LanceDB's Rust core) puts into a message for its own developers — backtrace
+ * frames, Rust source locations, cargo registry paths — and folds it onto one line. Users see this text; the
+ * raw one goes to the log file only.
+ */
+export function sanitizeNativeMessage(message: string): string {
+  const kept = message
+    .split("\n")
+    .filter((line) => !/^\s*(\d+: |at \S+\.rs:|stack backtrace:|note: run with `RUST_BACKTRACE)/.test(line))
+    .join(" ");
+  // LanceDB repeats a message down its cause chain ("X Caused by: X' Caused by: X''"): keep what is new.
+  const segments: string[] = [];
+  for (const seg of kept.split(/\s*Caused by:\s*/)) {
+    if (seg && !segments.some((s) => s.includes(seg.trim()))) segments.push(seg.trim());
+  }
+  return segments
+    .join(": ")
+    .replace(/,?\s*(?:at\s+)?(?:\/[^\s,:()]+)*\/(?:\.?cargo|rustc)\/[^\s,()]+/g, "")
+    .replace(/,?\s*(?:at\s+)?[\w./-]+\.rs:\d+(?::\d+)?/g, "")
+    .replace(/\s+/g, " ")
+    .trim();
 }

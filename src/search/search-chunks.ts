@@ -1,7 +1,7 @@
 import type { Embedder } from "../core/embedder.js";
 import { SyncError } from "../errors/sync-error.js";
 import { userFilter } from "../storage/filter.js";
-import type { LanceDbStore } from "../storage/lancedb-store.js";
+import { type LanceDbStore, wrap } from "../storage/lancedb-store.js";
 import { loadLanceDb } from "../storage/load-lancedb.js";
 import { ensureFtsIndex, type IndexBuildLock } from "./fts-index.js";
 
@@ -51,40 +51,56 @@ export async function searchChunks(
   if (query === "") throw new SyncError("SYNC_E_INVALID_ARGUMENT", "search query is empty");
   const where = userFilter(options.userId);
   const table = store.chunksTable();
-  if ((await table.countRows()) === 0) return [];
+  if ((await wrap("count rows", () => table.countRows(), table.name)) === 0) return [];
   if (mode === "vector") {
     const [vec] = await embedder.embed([query]);
-    const rows = await table
-      .vectorSearch(vec as Float32Array)
-      .distanceType("cosine")
-      .where(where)
-      .select([...COLUMNS, "_distance"])
-      .limit(limit)
-      .toArray();
+    const rows = await wrap(
+      "vector search",
+      () =>
+        table
+          .vectorSearch(vec as Float32Array)
+          .distanceType("cosine")
+          .where(where)
+          .select([...COLUMNS, "_distance"])
+          .limit(limit)
+          .toArray(),
+      table.name,
+    );
     return rows.map((r) => toHit(r, 1 - (r._distance as number)));
   }
   await ensureFtsIndex(table, options.indexBuildLock);
   if (mode === "fts") {
-    const rows = await table
-      .search(query, "fts")
-      .where(where)
-      .select([...COLUMNS, "_score"])
-      .limit(limit)
-      .toArray();
+    const rows = await wrap(
+      "full-text search",
+      () =>
+        table
+          .search(query, "fts")
+          .where(where)
+          .select([...COLUMNS, "_score"])
+          .limit(limit)
+          .toArray(),
+      table.name,
+    );
     return rows.map((r) => toHit(r, r._score as number));
   }
   const lancedb = await loadLanceDb();
   const [vec] = await embedder.embed([query]);
-  const rows = await table
-    .query()
-    .fullTextSearch(query)
-    .nearestTo(vec as Float32Array)
-    .distanceType("cosine")
-    .where(where)
-    .rerank(await lancedb.rerankers.RRFReranker.create())
-    .select(COLUMNS)
-    .limit(limit)
-    .toArray();
+  const reranker = await lancedb.rerankers.RRFReranker.create();
+  const rows = await wrap(
+    "hybrid search",
+    () =>
+      table
+        .query()
+        .fullTextSearch(query)
+        .nearestTo(vec as Float32Array)
+        .distanceType("cosine")
+        .where(where)
+        .rerank(reranker)
+        .select(COLUMNS)
+        .limit(limit)
+        .toArray(),
+    table.name,
+  );
   return rows.map((r) => toHit(r, r._relevance_score as number));
 }
 

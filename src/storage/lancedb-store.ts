@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Connection, Table } from "@lancedb/lancedb";
 import type { Schema } from "apache-arrow";
 import type {
@@ -10,9 +11,10 @@ import type {
   TableHealth,
 } from "../core/document-store.js";
 import type { Embedder } from "../core/embedder.js";
-import { SyncError } from "../errors/sync-error.js";
+import { SyncError, sanitizeNativeMessage } from "../errors/sync-error.js";
 import { rowsToArrow } from "./arrow-rows.js";
 import { and, eq, inList, userFilter } from "./filter.js";
+import { checkNewestManifest, manifestVersions } from "./lance-files.js";
 import { loadLanceDb } from "./load-lancedb.js";
 import {
   chunksSchema,
@@ -63,6 +65,8 @@ export class LanceDbStore implements DocumentStore {
   private chunks: Table | undefined;
   private docsArrowSchema: Schema | undefined;
   private chunksArrowSchema: Schema | undefined;
+  /** The table `open` was reading when it failed, for its error message. */
+  private failingTable: string | undefined;
 
   constructor(private readonly options: LanceDbStoreOptions) {}
 
@@ -73,9 +77,14 @@ export class LanceDbStore implements DocumentStore {
       this.conn = await lancedb.connect(this.options.uri, { session: this.session(lancedb) });
       const names = new Set(await this.conn.tableNames());
       const { documentsTable, chunksTable } = this.options;
+      for (const t of [documentsTable, chunksTable])
+        if (names.has(t)) checkNewestManifest(this.options.uri, t);
+      this.failingTable = documentsTable;
       const existingDocs = names.has(documentsTable) ? await this.conn.openTable(documentsTable) : undefined;
+      this.failingTable = chunksTable;
       const existingChunks = names.has(chunksTable) ? await this.conn.openTable(chunksTable) : undefined;
       if (existingChunks) checkEmbedder(chunksTable, await existingChunks.schema(), embedder);
+      this.failingTable = undefined;
       // New tables share the store id of an existing partner, else get a fresh one.
       const partner = existingChunks ?? existingDocs;
       const storeId = (partner && storeIdOf(await partner.schema())) || randomUUID();
@@ -90,10 +99,7 @@ export class LanceDbStore implements DocumentStore {
       this.docsArrowSchema = documentsSchema();
       this.chunksArrowSchema = chunksSchema(embedder.id, embedder.dimensions);
     } catch (err) {
-      if (err instanceof SyncError) throw err;
-      throw new SyncError("SYNC_E_STORAGE", `lancedb: open ${this.options.uri}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw storeError(`open ${this.options.uri}`, err, this.failingTable);
     }
   }
 
@@ -106,20 +112,23 @@ export class LanceDbStore implements DocumentStore {
     const conn = await wrap("connect", () =>
       lancedb.connect(this.options.uri, { session: this.session(lancedb) }),
     );
-    const names = new Set(await conn.tableNames());
+    const names = new Set(await wrap("list tables", () => conn.tableNames()));
     if (!names.has(this.options.documentsTable) || !names.has(this.options.chunksTable)) {
       conn.close();
       return false;
     }
     this.conn = conn;
-    this.docs = await conn.openTable(this.options.documentsTable);
-    this.chunks = await conn.openTable(this.options.chunksTable);
+    const { documentsTable, chunksTable } = this.options;
+    for (const t of [documentsTable, chunksTable]) checkNewestManifest(this.options.uri, t);
+    this.docs = await wrap("open table", () => conn.openTable(documentsTable), documentsTable);
+    this.chunks = await wrap("open table", () => conn.openTable(chunksTable), chunksTable);
     return true;
   }
 
   /** Embedder id recorded with the chunks table. */
   async embedderId(): Promise<string | undefined> {
-    return (await this.chunksTable().schema()).metadata.get(EMBEDDER_ID_KEY);
+    const t = this.chunksTable();
+    return (await wrap("read schema", () => t.schema(), t.name)).metadata.get(EMBEDDER_ID_KEY);
   }
 
   /** Rows of documents and chunks, optionally of one user only. */
@@ -130,9 +139,10 @@ export class LanceDbStore implements DocumentStore {
 
   async countRows(userId?: string): Promise<{ documents: number; chunks: number }> {
     const filter = userId === undefined ? undefined : userFilter(userId);
-    const [documents, chunks] = await wrap("count rows", () =>
-      Promise.all([this.documentsTable().countRows(filter), this.chunksTable().countRows(filter)]),
-    );
+    const docs = this.documentsTable();
+    const chunkTable = this.chunksTable();
+    const documents = await wrap("count rows", () => docs.countRows(filter), docs.name);
+    const chunks = await wrap("count rows", () => chunkTable.countRows(filter), chunkTable.name);
     return { documents, chunks };
   }
 
@@ -174,8 +184,10 @@ export class LanceDbStore implements DocumentStore {
         userId === undefined
           ? inList("text_hash", slice)
           : and(inList("text_hash", slice), userFilter(userId));
-      const rows = await wrap("lookup vectors", () =>
-        table.query().where(filter).select(["text_hash", "vector"]).toArray(),
+      const rows = await wrap(
+        "lookup vectors",
+        () => table.query().where(filter).select(["text_hash", "vector"]).toArray(),
+        table.name,
       );
       for (const row of rows) {
         const hash = row.text_hash as string;
@@ -203,7 +215,7 @@ export class LanceDbStore implements DocumentStore {
     const clearChunks = [...batch.replaceDocIds, ...batch.deleteDocIds];
     for (let i = 0; i < clearChunks.length; i += IN_SLICE) {
       const slice = clearChunks.slice(i, i + IN_SLICE);
-      await wrap("delete chunks", () => chunks.delete(inList("doc_id", slice)));
+      await write("delete chunks", () => chunks.delete(inList("doc_id", slice)), chunks.name);
     }
     const chunkRows = batch.upserts.flatMap((u) => u.chunks as ChunkRow[]);
     if (chunkRows.length > 0) {
@@ -214,7 +226,7 @@ export class LanceDbStore implements DocumentStore {
           schema,
           chunkRows.slice(i, i + step) as unknown as Record<string, unknown>[],
         );
-        await wrap("add chunks", () => chunks.add(data));
+        await write("add chunks", () => chunks.add(data), chunks.name);
       }
     }
     // Document rows: drop every row of replaced and deleted documents, then append the new ones. Unlike a
@@ -222,14 +234,14 @@ export class LanceDbStore implements DocumentStore {
     const dropDocs = [...batch.replaceDocIds, ...batch.deleteDocIds];
     for (let i = 0; i < dropDocs.length; i += IN_SLICE) {
       const slice = dropDocs.slice(i, i + IN_SLICE);
-      await wrap("delete documents", () => docs.delete(inList("doc_id", slice)));
+      await write("delete documents", () => docs.delete(inList("doc_id", slice)), docs.name);
     }
     if (batch.upserts.length > 0) {
       const data = rowsToArrow(
         this.writeSchema(this.docsArrowSchema),
         batch.upserts.map((u) => u.doc) as unknown as Record<string, unknown>[],
       );
-      await wrap("add documents", () => docs.add(data));
+      await write("add documents", () => docs.add(data), docs.name);
     }
   }
 
@@ -239,11 +251,15 @@ export class LanceDbStore implements DocumentStore {
   }
 
   async listDocuments(userId: string, sourceId: string): Promise<DocumentRow[]> {
-    const rows = await wrap("list documents", () =>
-      this.documentsTable()
-        .query()
-        .where(and(eq("user_id", userId), eq("source_id", sourceId)))
-        .toArray(),
+    const table = this.documentsTable();
+    const rows = await wrap(
+      "list documents",
+      () =>
+        table
+          .query()
+          .where(and(eq("user_id", userId), eq("source_id", sourceId)))
+          .toArray(),
+      table.name,
     );
     return rows.map((r) => ({ ...r }) as DocumentRow);
   }
@@ -254,16 +270,20 @@ export class LanceDbStore implements DocumentStore {
       .query()
       .where(and(eq("user_id", userId), eq("source_id", sourceId)))
       .select(["doc_id"]);
-    await wrap("count chunks", async () => {
-      for await (const batch of query) {
-        const col = batch.getChild("doc_id");
-        if (!col) continue;
-        for (let i = 0; i < batch.numRows; i++) {
-          const id = col.get(i) as string;
-          out.set(id, (out.get(id) ?? 0) + 1);
+    await wrap(
+      "count chunks",
+      async () => {
+        for await (const batch of query) {
+          const col = batch.getChild("doc_id");
+          if (!col) continue;
+          for (let i = 0; i < batch.numRows; i++) {
+            const id = col.get(i) as string;
+            out.set(id, (out.get(id) ?? 0) + 1);
+          }
         }
-      }
-    });
+      },
+      this.chunksTable().name,
+    );
     return out;
   }
 
@@ -275,7 +295,7 @@ export class LanceDbStore implements DocumentStore {
   async identity(readOnly = false): Promise<StoreIdentity> {
     const docs = this.documentsTable();
     const chunks = this.chunksTable();
-    let id = storeIdOf(await chunks.schema());
+    let id = storeIdOf(await wrap("read schema", () => chunks.schema(), chunks.name));
     if (id === undefined && readOnly) id = "";
     if (id === undefined) {
       id = randomUUID();
@@ -286,7 +306,8 @@ export class LanceDbStore implements DocumentStore {
       });
       id = storeIdOf(await chunks.schema()) ?? id;
     }
-    const [docsVersion, chunksVersion] = await Promise.all([docs.version(), chunks.version()]);
+    const docsVersion = await wrap("read version", () => docs.version(), docs.name);
+    const chunksVersion = await wrap("read version", () => chunks.version(), chunks.name);
     return { storeId: id, docsVersion, chunksVersion };
   }
 
@@ -323,11 +344,11 @@ export class LanceDbStore implements DocumentStore {
   async health(): Promise<TableHealth[]> {
     const out: TableHealth[] = [];
     for (const table of [this.documentsTable(), this.chunksTable()]) {
-      const [stats, version, versions] = await Promise.all([
-        table.stats(),
-        table.version(),
-        table.listVersions(),
-      ]);
+      const [stats, version, versions] = await wrap(
+        "table statistics",
+        () => Promise.all([table.stats(), table.version(), table.listVersions()]),
+        table.name,
+      );
       out.push({
         name: table.name,
         rows: stats.numRows,
@@ -350,6 +371,180 @@ export class LanceDbStore implements DocumentStore {
     this.chunksArrowSchema = undefined;
     this.conn = undefined;
   }
+}
+
+/** What {@link inspectTables} found in one table. */
+export interface TableInspection {
+  name: string;
+  /** False when the table exists but cannot be read in full. */
+  ok: boolean;
+  exists: boolean;
+  /** Rows read (all columns of every row), when it could be read. */
+  rows: number | null;
+  /** Version the table opens at. */
+  version: number | null;
+  /** Newest version in `_versions` (local stores). */
+  latestVersion: number | null;
+  /** What is wrong, naming the file where LanceDB says it. */
+  problem: string | null;
+}
+
+/**
+ * Reads both tables in full, for `doctor`: the newest manifest's framing, that the table opens at its newest
+ * version, and every column of every row (a missing or unreadable data file fails here). Read-only.
+ */
+export async function inspectTables(options: LanceDbStoreOptions): Promise<TableInspection[]> {
+  const lancedb = await loadLanceDb();
+  const conn = await wrap("connect", () => lancedb.connect(options.uri));
+  try {
+    const names = new Set(await wrap("list tables", () => conn.tableNames()));
+    const out: TableInspection[] = [];
+    for (const name of [options.documentsTable, options.chunksTable]) {
+      const latest = manifestVersions(options.uri, name)[0];
+      const base = {
+        name,
+        exists: names.has(name),
+        rows: null,
+        version: null,
+        latestVersion: latest?.version ?? null,
+      };
+      if (!names.has(name)) {
+        out.push({ ...base, ok: true, problem: null });
+        continue;
+      }
+      try {
+        checkNewestManifest(options.uri, name);
+        const table = await wrap("open table", () => conn.openTable(name), name);
+        try {
+          const version = await wrap("read version", () => table.version(), name);
+          const rows = await readAllRows(table);
+          const behind = latest && version !== latest.version;
+          out.push({
+            ...base,
+            ok: !behind,
+            rows,
+            version,
+            problem: behind
+              ? `opens at version ${version}, but the newest manifest is version ${latest.version}`
+              : null,
+          });
+        } finally {
+          table.close();
+        }
+      } catch (err) {
+        out.push({ ...base, ok: false, problem: storeError("read", err, name).message });
+      }
+    }
+    return out;
+  } finally {
+    conn.close();
+  }
+}
+
+/** Reads every column of every row of the table's current version; returns the row count. */
+async function readAllRows(table: Table): Promise<number> {
+  const count = await wrap("count rows", () => table.countRows(), table.name);
+  let seen = 0;
+  await wrap(
+    "read every row",
+    async () => {
+      for await (const batch of table.query().limit(count + 1)) seen += batch.numRows;
+    },
+    table.name,
+  );
+  if (seen !== count) {
+    throw new SyncError(
+      "SYNC_E_STORE_DAMAGED",
+      `table "${table.name}": counted ${count} rows but read ${seen}`,
+    );
+  }
+  return count;
+}
+
+/** What {@link repairTable} did. */
+export interface TableRepair {
+  name: string;
+  /** Version the table was at (or its newest manifest, when it did not open). */
+  from: number | null;
+  /** The readable version it went back to. */
+  restoredVersion: number;
+  /** Version the table is at now (a restore commits a new version equal to `restoredVersion`). */
+  to: number;
+  /** Manifests moved aside into `<table>.lance/_damaged/` because LanceDB could not read them. */
+  movedManifests: string[];
+}
+
+/**
+ * Brings a damaged table back to its newest readable version: manifests LanceDB cannot read are moved aside
+ * (into `<table>.lance/_damaged/`, local stores), then versions are tried newest first (`checkout`, every row
+ * read) and the first one that reads in full is made the latest (`restore`). Rows committed after it are lost
+ * from the table; the caller bumps the store epoch so that the next sync re-processes them. Call under the
+ * writer lock. Throws `SYNC_E_STORE_DAMAGED` when no version is readable.
+ */
+export async function repairTable(options: LanceDbStoreOptions, name: string): Promise<TableRepair> {
+  const lancedb = await loadLanceDb();
+  const conn = await wrap("connect", () => lancedb.connect(options.uri));
+  const movedManifests: string[] = [];
+  const from = manifestVersions(options.uri, name)[0]?.version ?? null;
+  try {
+    let table: Table | undefined;
+    for (;;) {
+      try {
+        checkNewestManifest(options.uri, name);
+        table = await wrap("open table", () => conn.openTable(name), name);
+        break;
+      } catch (err) {
+        const newest = manifestVersions(options.uri, name);
+        if (!(err instanceof SyncError && err.code === "SYNC_E_STORE_DAMAGED") || newest.length < 2)
+          throw err;
+        movedManifests.push(moveManifestAside(options.uri, name, (newest[0] as { file: string }).file));
+      }
+    }
+    try {
+      const latest = await table.version();
+      if (await readsInFull(table))
+        return { name, from, restoredVersion: latest, to: latest, movedManifests };
+      const versions = (await wrap("list versions", () => table.listVersions(), name))
+        .map((v) => v.version)
+        .filter((v) => v < latest)
+        .sort((a, b) => b - a);
+      for (const v of versions) {
+        await wrap("checkout", () => (table as Table).checkout(v), name);
+        if (!(await readsInFull(table))) continue;
+        await write("restore", () => (table as Table).restore(), name);
+        await table.checkoutLatest();
+        return { name, from, restoredVersion: v, to: await table.version(), movedManifests };
+      }
+      throw new SyncError(
+        "SYNC_E_STORE_DAMAGED",
+        `table "${name}": no version of it can be read in full; \`lancedb-sync reset --yes\` and a sync rebuild it`,
+      );
+    } finally {
+      table.close();
+    }
+  } finally {
+    conn.close();
+  }
+}
+
+async function readsInFull(table: Table): Promise<boolean> {
+  try {
+    await readAllRows(table);
+    return true;
+  } catch (err) {
+    if (err instanceof SyncError && err.code === "SYNC_E_STORE_DAMAGED") return false;
+    throw err;
+  }
+}
+
+/** Moves a manifest out of `_versions` (and drops the latest-version hint, which LanceDB may skip). */
+function moveManifestAside(uri: string, table: string, file: string): string {
+  const dir = join(uri, `${table}.lance`, "_damaged");
+  mkdirSync(dir, { recursive: true });
+  const target = join(dir, file.split(/[\\/]/).pop() as string);
+  renameSync(file, target);
+  rmSync(join(uri, `${table}.lance`, "_versions", "latest_version_hint.json"), { force: true });
+  return target;
 }
 
 /** Identity and versions of a store (see {@link LanceDbStore.identity}). */
@@ -387,11 +582,105 @@ function checkEmbedder(table: string, schema: Schema, embedder: Pick<Embedder, "
   }
 }
 
-async function wrap<T>(what: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs one LanceDB call and turns what it throws into a {@link SyncError} via {@link storeError}, naming the
+ * table when given.
+ */
+export async function wrap<T>(what: string, fn: () => Promise<T>, table?: string): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof SyncError) throw err;
-    throw new SyncError("SYNC_E_STORAGE", `lancedb: ${what}: ${(err as Error).message}`, { cause: err });
+    throw storeError(what, err, table);
   }
+}
+
+/** A write: {@link wrap}ped and retried on commit conflicts ({@link withConflictRetry}). */
+function write<T>(what: string, fn: () => Promise<T>, table: string): Promise<T> {
+  return withConflictRetry(() => wrap(what, fn, table));
+}
+
+/** Options of {@link withConflictRetry}. */
+export interface ConflictRetryOptions {
+  /** Attempts in all (default 5). */
+  attempts?: number;
+  /** First pause (ms, default 100), doubled after each conflict, with jitter. */
+  baseDelayMs?: number;
+}
+
+/**
+ * Runs a LanceDB write, retrying it with exponential backoff while it fails with `SYNC_E_STORE_CONFLICT`
+ * (LanceDB's "Retryable commit conflict": another writer committed first). The write must be idempotent or
+ * have had no effect when it conflicted (a conflicting commit commits nothing).
+ */
+export async function withConflictRetry<T>(
+  fn: () => Promise<T>,
+  options: ConflictRetryOptions = {},
+): Promise<T> {
+  const attempts = options.attempts ?? 5;
+  let pause = options.baseDelayMs ?? 100;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const conflict = isConflict(err);
+      if (!conflict || attempt >= attempts) {
+        if (conflict && err instanceof SyncError) {
+          throw new SyncError(
+            "SYNC_E_STORE_CONFLICT",
+            `${err.message} (gave up after ${attempts} attempts)`,
+            {
+              cause: err.cause,
+            },
+          );
+        }
+        throw err;
+      }
+      await new Promise((r) => setTimeout(r, pause * (0.5 + Math.random())));
+      pause *= 2;
+    }
+  }
+}
+
+function isConflict(err: unknown): boolean {
+  if (err instanceof SyncError) return err.code === "SYNC_E_STORE_CONFLICT";
+  return err instanceof Error && CONFLICT.test(err.message);
+}
+
+const CONFLICT = /Retryable commit conflict|commit conflict.*retry/is;
+/**
+ * LanceDB messages that mean a table's files are unreadable or missing (not a transient I/O error): a
+ * corrupt manifest, a data or deletion file gone, a file that does not decode, a panic in the native reader.
+ */
+const DAMAGE =
+  /Panic in async function|panicked|file size is too small|Not found|No such file|does not exist|corrupt|decode|protobuf|invalid (manifest|data|file)|Unexpected EOF|failed to fill whole buffer|out of range|buffer too small|Invalid (footer|magic)/i;
+/** A file of a Lance dataset named in a message. */
+const LANCE_FILE = /(?:[\w.~+-]+\/)*[\w.~+-]+\.(?:lance|manifest|txn|arrow|idx|bin)\b/;
+
+/**
+ * Turns an error thrown by LanceDB into a {@link SyncError} with a clean one-line message (no Rust backtrace,
+ * no cargo source paths; the raw error stays its `cause`, which only the log file shows):
+ * `SYNC_E_STORE_CONFLICT` for a retryable commit conflict, `SYNC_E_STORE_DAMAGED` naming the table and the
+ * file LanceDB names when the table's files are unreadable or missing, `SYNC_E_STORAGE` otherwise.
+ */
+export function storeError(what: string, err: unknown, table?: string): SyncError {
+  if (err instanceof SyncError) return err;
+  const raw = err instanceof Error ? err.message : String(err);
+  const clean = sanitizeNativeMessage(raw);
+  const where = table ? `table "${table}": ` : "";
+  if (CONFLICT.test(raw)) {
+    return new SyncError("SYNC_E_STORE_CONFLICT", `lancedb: ${what}: ${where}${clean}`, { cause: err });
+  }
+  if (DAMAGE.test(raw)) {
+    let file = LANCE_FILE.exec(raw)?.[0];
+    // Lance's object store drops the leading slash of local paths.
+    if (file && !file.startsWith("/") && existsSync(dirname(`/${file}`))) file = `/${file}`;
+    return new SyncError(
+      "SYNC_E_STORE_DAMAGED",
+      `lancedb: ${what}: ${table ? `table "${table}"` : "a table"} is damaged` +
+        `${file ? ` (file ${file})` : ""}: ${clean}; run \`lancedb-sync doctor\` to check every table and ` +
+        "`lancedb-sync doctor --repair` to go back to its newest readable version",
+      { cause: err },
+    );
+  }
+  return new SyncError("SYNC_E_STORAGE", `lancedb: ${what}: ${where}${clean}`, { cause: err });
 }

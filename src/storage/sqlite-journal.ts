@@ -1,4 +1,4 @@
-import { mkdirSync, readlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readlinkSync, renameSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
@@ -376,9 +376,130 @@ export class SqliteJournal implements Journal {
       .run(key, value);
   }
 
+  /**
+   * Reads a little of every table (a damaged file usually fails here rather than in the middle of a run);
+   * see {@link openJournal}.
+   */
+  probe(): void {
+    for (const table of ["meta", "sources", "items", "failures", "runs", "leases"]) {
+      this.db.prepare(`SELECT count(*) FROM ${table}`).get();
+    }
+  }
+
+  /** The file of the journal. */
+  get path(): string {
+    return this.db.name;
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/**
+ * True when `err` (or its cause) is SQLite saying the database file is damaged: `SQLITE_CORRUPT`
+ * ("database disk image is malformed") or `SQLITE_NOTADB` ("file is not a database").
+ */
+export function isJournalCorruption(err: unknown): boolean {
+  let cur: unknown = err;
+  for (let depth = 0; cur instanceof Error && depth < 5; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === "string" && /^SQLITE_(CORRUPT|NOTADB)/.test(code)) return true;
+    if (/database disk image is malformed|file is not a database/.test(cur.message)) return true;
+    cur = cur.cause;
+  }
+  return false;
+}
+
+/**
+ * Runs `PRAGMA quick_check` on the journal file at `path` (read-only): undefined when it passes, else what
+ * SQLite found. Slow on a large journal (it reads every page): only for when a query already failed.
+ */
+export function journalDamage(path: string): string | undefined {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    const rows = db.pragma("quick_check(5)", { simple: false }) as Array<{ quick_check: string }>;
+    const found = rows.map((r) => r.quick_check).filter((m) => m !== "ok");
+    return found.length > 0 ? found.join("; ") : undefined;
+  } catch (err) {
+    return isJournalCorruption(err) ? (err as Error).message : undefined;
+  } finally {
+    db?.close();
+  }
+}
+
+/**
+ * Renames a damaged journal (and its `-wal` and `-shm` files) to `<path>.damaged-<timestamp>` so that a fresh
+ * one can be created in its place; returns the new name. The tables keep every document's content hash, so
+ * the next sync rebuilds the journal's items from them, embedding nothing.
+ */
+export function moveJournalAside(path: string): string {
+  const aside = `${path}.damaged-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  for (const suffix of ["-wal", "-shm"]) {
+    if (existsSync(path + suffix)) renameSync(path + suffix, aside + suffix);
+  }
+  renameSync(path, aside);
+  return aside;
+}
+
+/** What {@link openJournal} did with a damaged journal. */
+export interface JournalRecovery {
+  path: string;
+  movedTo: string;
+  /** What SQLite found. */
+  damage: string;
+}
+
+/**
+ * Opens the journal at `path`. When opening it or a first read of its tables fails because the file is
+ * damaged (and `PRAGMA quick_check` confirms it), the file is moved aside ({@link moveJournalAside}), a fresh
+ * journal is created and `onRecovered` is told. A healthy journal costs a handful of tiny queries more.
+ * Throws `SYNC_E_JOURNAL` naming the file and the way out when it cannot be moved.
+ */
+export function openJournal(path: string, onRecovered?: (r: JournalRecovery) => void): SqliteJournal {
+  let first: unknown;
+  try {
+    const journal = new SqliteJournal(path);
+    try {
+      journal.probe();
+      return journal;
+    } catch (err) {
+      journal.close();
+      throw err;
+    }
+  } catch (err) {
+    if (path === ":memory:" || !isJournalCorruption(err)) throw err;
+    first = err;
+  }
+  const damage = journalDamage(path) ?? describeCause(first);
+  let movedTo: string;
+  try {
+    movedTo = moveJournalAside(path);
+  } catch (err) {
+    throw damagedJournalError(path, damage, err);
+  }
+  const journal = new SqliteJournal(path);
+  onRecovered?.({ path, movedTo, damage });
+  return journal;
+}
+
+/**
+ * `SYNC_E_JOURNAL` for a damaged journal: names the file, what SQLite found, and the way out.
+ */
+export function damagedJournalError(path: string, damage: string, cause?: unknown): SyncError {
+  return new SyncError(
+    "SYNC_E_JOURNAL",
+    `journal ${path} is damaged (${damage}): move it aside (with its -wal and -shm files); the next sync ` +
+      "rebuilds it from the tables with nothing re-embedded",
+    { cause, retryable: false },
+  );
+}
+
+function describeCause(err: unknown): string {
+  let cur: unknown = err;
+  while (cur instanceof Error && cur.cause instanceof Error) cur = cur.cause;
+  return cur instanceof Error ? cur.message : String(cur);
 }
 
 let cachedHost: string | undefined;

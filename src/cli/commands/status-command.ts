@@ -20,8 +20,10 @@ export function registerStatusCommand(program: Command): void {
           `documents ${s.documents}, chunks ${s.chunks}, failed items ${s.failed}, pending ${s.pending}`,
           `embedder ${s.embedder}${s.table_embedder && s.table_embedder !== s.embedder ? ` (tables built with ${s.table_embedder})` : ""}`,
         ];
-        if (s.store.detail)
-          out.push(`store ${s.store.state.toUpperCase()}: ${s.store.detail}; the next sync repairs it`);
+        if (s.store.detail) {
+          const fix = s.store.state === "damaged" ? "" : "; the next sync repairs it";
+          out.push(`store ${s.store.state.toUpperCase()}: ${s.store.detail}${fix}`);
+        }
         for (const t of s.tables) {
           out.push(
             `table ${t.name}: ${t.rows} rows, version ${t.version}, ${t.versions} versions, ${t.fragments} fragments`,
