@@ -1,5 +1,6 @@
 import type { TableHealth } from "../core/document-store.js";
 import { ensureFtsIndex } from "../search/fts-index.js";
+import { withConflictRetry, wrap } from "../storage/lance-errors.js";
 import type { AppContext } from "./app-context.js";
 
 /** Outcome of {@link compactTables}: table health before and after. */
@@ -23,9 +24,17 @@ export async function compactTables(ctx: AppContext, retentionHours: number): Pr
     for (const t of [docs, chunks]) await t.checkoutLatest();
     const before = await store.health();
     const cleanupOlderThan = new Date(Date.now() - retentionHours * 3_600_000);
-    if ((await chunks.countRows()) > 0) await ensureFtsIndex(chunks);
+    if ((await chunks.countRows()) > 0) {
+      await withConflictRetry(() => wrap("build full-text index", () => ensureFtsIndex(chunks), chunks.name));
+    }
     for (const table of [docs, chunks]) {
-      await table.optimize({ cleanupOlderThan, deleteUnverified: retentionHours === 0 });
+      await withConflictRetry(() =>
+        wrap(
+          "optimize",
+          () => table.optimize({ cleanupOlderThan, deleteUnverified: retentionHours === 0 }),
+          table.name,
+        ),
+      );
     }
     const after = await store.health();
     return { before, after, retention_hours: retentionHours };

@@ -1,9 +1,10 @@
 import type { Embedder } from "../core/embedder.js";
 import { SyncError } from "../errors/sync-error.js";
 import { userFilter } from "../storage/filter.js";
-import { type LanceDbStore, wrap } from "../storage/lancedb-store.js";
+import { wrap } from "../storage/lance-errors.js";
+import type { LanceDbStore } from "../storage/lancedb-store.js";
 import { loadLanceDb } from "../storage/load-lancedb.js";
-import { ensureFtsIndex, type IndexBuildLock } from "./fts-index.js";
+import { hasFtsIndex, type IndexBuildLock } from "./fts-index.js";
 
 /** How to search: by vector, by LanceDB full-text index, or both fused by reciprocal rank. */
 export type SearchMode = "vector" | "fts" | "hybrid";
@@ -16,7 +17,10 @@ export interface SearchOptions {
   mode?: SearchMode;
   /** 1–1000, default 10. */
   limit?: number;
-  /** Taken around the full-text index build when a first fts/hybrid search finds no index. */
+  /**
+   * Unused: searches never write (the full-text index is built by syncs and `compact`). Kept so that existing
+   * callers compile.
+   */
   indexBuildLock?: IndexBuildLock;
 }
 
@@ -36,7 +40,11 @@ export interface SearchHit {
 
 const COLUMNS = ["doc_id", "chunk_id", "item_key", "source_id", "title", "text", "start", "end"];
 
-/** Searches one user's chunks. The user id is validated and escaped by {@link userFilter}. */
+/**
+ * Searches one user's chunks. The user id is validated and escaped by {@link userFilter}. Read-only: no index is
+ * built and no lock taken. Without a full-text index yet (a store last written before indices were kept by
+ * syncs, until its next sync or `compact`), `fts` and `hybrid` fall back to vector search.
+ */
 export async function searchChunks(
   store: LanceDbStore,
   embedder: Embedder,
@@ -52,7 +60,8 @@ export async function searchChunks(
   const where = userFilter(options.userId);
   const table = store.chunksTable();
   if ((await wrap("count rows", () => table.countRows(), table.name)) === 0) return [];
-  if (mode === "vector") {
+  const ftsReady = mode !== "vector" && (await wrap("list indices", () => hasFtsIndex(table), table.name));
+  if (mode === "vector" || !ftsReady) {
     const [vec] = await embedder.embed([query]);
     const rows = await wrap(
       "vector search",
@@ -68,7 +77,6 @@ export async function searchChunks(
     );
     return rows.map((r) => toHit(r, 1 - (r._distance as number)));
   }
-  await ensureFtsIndex(table, options.indexBuildLock);
   if (mode === "fts") {
     const rows = await wrap(
       "full-text search",

@@ -6,13 +6,15 @@ import {
   readdirSync,
   rmSync,
   statSync,
+  writeFileSync,
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { type CliResult, runCli } from "../helpers/run-cli.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
-import { envFor, expectStoreMatchesFiles, listFiles, show, writeCorpus } from "./support.js";
+import { envFor, expectStoreMatchesFiles, keyOf, listFiles, show, writeCorpus } from "./support.js";
 
 const USER = "alice";
 const SOURCE = "notes";
@@ -163,5 +165,52 @@ describe("a damaged journal", () => {
     expect(synced.code, show(synced)).toBe(0);
     expect(synced.json).toMatchObject({ failed: 0, embedded_chunks: 0 });
     await expectStoreMatchesFiles(s.env, listFiles(s.docs), { userId: USER, sourceId: SOURCE });
+  });
+});
+
+describe("reads never write", () => {
+  /** Manifest names of both tables: any commit adds one. */
+  const manifests = (uri: string) =>
+    ["processed_documents", "document_chunks"].flatMap((t) =>
+      readdirSync(join(uri, `${t}.lance`, "_versions")).filter((n) => n.endsWith(".manifest")),
+    );
+
+  it("searches of every mode leave the table versions alone and need no writer lock", async () => {
+    const s = await setup(14);
+    const before = manifests(s.env.LANCEDB_URI).sort();
+    // Another host holds the writer lock for an hour: a search that wanted it would fail (LOCK_WAIT_SECONDS=1).
+    const db = new Database(s.env.STATE_DB_PATH);
+    db.prepare(
+      `INSERT INTO leases (name, owner, purpose, pid, host, acquired_at, expires_at)
+       VALUES ('store-writer', 'someone', 'compact', 1, 'otherhost/pid:[1]', ?, ?)`,
+    ).run(new Date().toISOString(), Date.now() + 3_600_000);
+    db.close();
+    for (const mode of ["hybrid", "fts", "vector"]) {
+      const r = await runCli(["search", "river stone lantern", "--user", USER, "--mode", mode, "--json"], {
+        cwd: s.dir,
+        env: { ...s.env, LOCK_WAIT_SECONDS: "1" },
+      });
+      expect(r.code, `${mode}: ${show(r)}`).toBe(0);
+      expect(r.json.hits.length, mode).toBeGreaterThan(0);
+    }
+    expect(manifests(s.env.LANCEDB_URI).sort(), "no commit").toEqual(before);
+  });
+
+  it("a multi-word full-text query finds a document synced after the index was built", async () => {
+    const s = await setup(15);
+    const first = await s.run(["search", "river stone", "--user", USER, "--mode", "fts", "--json"]);
+    expect(first.code, show(first)).toBe(0);
+    const phrase = "copper meadow harbor signal ledger compass thunder willow";
+    const file = join(s.docs, "late-arrival.txt");
+    writeFileSync(file, `${Array.from({ length: 12 }, () => phrase).join(". ")}.\n`);
+    const synced = await s.sync();
+    expect(synced.code, show(synced)).toBe(0);
+    expect(synced.json.added).toBe(1);
+    const r = await s.run(["search", phrase, "--user", USER, "--mode", "fts", "--json"]);
+    expect(r.code, show(r)).toBe(0);
+    expect(
+      r.json.hits[0]?.item_key,
+      JSON.stringify(r.json.hits.map((h: { item_key: string }) => h.item_key)),
+    ).toBe(keyOf(file));
   });
 });
