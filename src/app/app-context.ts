@@ -2,6 +2,7 @@ import type { Config } from "../config/load-config.js";
 import type { ContentProcessor } from "../core/content-processor.js";
 import type { Embedder } from "../core/embedder.js";
 import type { Logger } from "../core/logger.js";
+import { isSyncError } from "../errors/sync-error.js";
 import { createEmbedder } from "../pipeline/embed/create-embedder.js";
 import { createContentProcessor } from "../pipeline/process-content.js";
 import { checkNewestManifest } from "../storage/lance-files.js";
@@ -83,8 +84,15 @@ export function openAppContext(config: Config, logger: Logger): AppContext {
       // Creating the tables is a write: processes opening an empty store at once would race (one finds a
       // half-created table and fails; the two tables could get different store ids). Never called under it.
       const probe = probeStore(config.lancedbUri, config.documentsTable, config.chunksTable);
-      if (probe === undefined || probe === "missing") await withWriterLock("store open", () => s.open(e));
-      else await s.open(e);
+      try {
+        if (probe === undefined || probe === "missing") await withWriterLock("store open", () => s.open(e));
+        else await s.open(e);
+      } catch (err) {
+        if (!isSyncError(err, "SYNC_E_EMBEDDER_MISMATCH")) throw err;
+        // Tables of another embedder that hold no chunk yet (its first sync failed) are re-bound to this one.
+        await s.close();
+        await withWriterLock("store re-bind", () => s.open(e, { rebindEmpty: true }));
+      }
       journal.setMeta(EMBEDDER_META_KEY, e.id);
       return s;
     })();

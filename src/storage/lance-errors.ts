@@ -46,14 +46,11 @@ export async function withConflictRetry<T>(
     } catch (err) {
       const conflict = isConflict(err);
       if (!conflict || attempt >= attempts) {
-        if (conflict && err instanceof SyncError) {
-          throw new SyncError(
-            "SYNC_E_STORE_CONFLICT",
-            `${err.message} (gave up after ${attempts} attempts)`,
-            {
-              cause: err.cause,
-            },
-          );
+        if (conflict) {
+          const e = err instanceof SyncError ? err : storeError("commit", err);
+          throw new SyncError("SYNC_E_STORE_CONFLICT", `${e.message} (gave up after ${attempts} attempts)`, {
+            cause: e.cause ?? err,
+          });
         }
         throw err;
       }

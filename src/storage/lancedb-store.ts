@@ -71,7 +71,16 @@ export class LanceDbStore implements DocumentStore {
 
   constructor(private readonly options: LanceDbStoreOptions) {}
 
-  async open(embedder: Pick<Embedder, "id" | "dimensions">): Promise<void> {
+  /**
+   * Opens the tables, creating missing ones for `embedder`; fails with `SYNC_E_EMBEDDER_MISMATCH` when the
+   * chunks table was built with another embedder — unless `rebindEmpty` is set and it holds no row (a first sync
+   * whose embedder failed before writing anything): then the empty table is re-created for `embedder`, keeping
+   * the store id. Re-binding drops a table: call it under the writer lock.
+   */
+  async open(
+    embedder: Pick<Embedder, "id" | "dimensions">,
+    options: { rebindEmpty?: boolean } = {},
+  ): Promise<void> {
     const lancedb = await loadLanceDb();
     if (!this.options.uri.includes("://")) mkdirSync(this.options.uri, { recursive: true });
     try {
@@ -83,8 +92,23 @@ export class LanceDbStore implements DocumentStore {
       this.failingTable = documentsTable;
       const existingDocs = names.has(documentsTable) ? await this.conn.openTable(documentsTable) : undefined;
       this.failingTable = chunksTable;
-      const existingChunks = names.has(chunksTable) ? await this.conn.openTable(chunksTable) : undefined;
-      if (existingChunks) checkEmbedder(chunksTable, await existingChunks.schema(), embedder);
+      let existingChunks = names.has(chunksTable) ? await this.conn.openTable(chunksTable) : undefined;
+      if (existingChunks) {
+        const schema = await existingChunks.schema();
+        try {
+          checkEmbedder(chunksTable, schema, embedder);
+        } catch (err) {
+          if (!options.rebindEmpty || (await existingChunks.countRows()) > 0) throw err;
+          const storeId =
+            storeIdOf(schema) ?? (existingDocs && storeIdOf(await existingDocs.schema())) ?? randomUUID();
+          existingChunks.close();
+          await this.conn.dropTable(chunksTable);
+          existingChunks = await this.createTable(
+            chunksTable,
+            withStoreId(chunksSchema(embedder.id, embedder.dimensions), storeId),
+          );
+        }
+      }
       this.failingTable = undefined;
       // New tables share the store id of an existing partner, else get a fresh one.
       const partner = existingChunks ?? existingDocs;

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { type CliResult, spawnCli } from "../helpers/run-cli.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
-import { envFor, show } from "./support.js";
+import { envFor, readTables, show } from "./support.js";
 
 const temps: Array<{ cleanup: () => void }> = [];
 afterEach(() => {
@@ -113,5 +113,42 @@ describe("settings are checked up front", () => {
       const r = await runWithin(["status"], s.dir, { ...s.env, [variable]: value });
       expectConfigError(r, variable, value);
     }
+  });
+});
+
+describe("a failed embedder trial", () => {
+  it("leaves empty tables that the next embedder may take over", async () => {
+    const s = setup();
+    const trial = await runWithin(
+      ["sync", s.docs, "--user", "u", "--json"],
+      s.dir,
+      {
+        ...s.env,
+        EMBEDDING_PROVIDER: "openai",
+        EMBEDDING_BASE_URL: "http://127.0.0.1:1/v1",
+        EMBEDDING_DIMENSIONS: "16",
+        EMBEDDING_DEADLINE_MS: "3000",
+      },
+      60_000,
+    );
+    expect(trial.code, show(trial)).toBe(1);
+    expect(trial.json?.error?.code, show(trial)).toMatch(/^SYNC_E_EMBEDDING/);
+
+    const back = await runWithin(["sync", s.docs, "--user", "u", "--json"], s.dir, s.env, 60_000);
+    expect(back.code, show(back)).toBe(0);
+    expect(back.json).toMatchObject({ added: 1, failed: 0 });
+    const { docs, chunks } = await readTables(s.env.LANCEDB_URI);
+    expect(docs.length).toBe(1);
+    expect(chunks.length).toBeGreaterThan(0);
+    const status = await runWithin(["status", "--json"], s.dir, s.env);
+    expect(status.json.table_embedder).toBe(status.json.embedder);
+
+    // Tables that hold rows stay bound: another embedder is refused, naming both.
+    const other = await runWithin(["sync", s.docs, "--user", "u", "--json"], s.dir, {
+      ...s.env,
+      EMBEDDING_DIMENSIONS: "128",
+    });
+    expect(other.code, show(other)).toBe(1);
+    expect(other.json.error.code).toBe("SYNC_E_EMBEDDER_MISMATCH");
   });
 });
