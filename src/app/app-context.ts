@@ -21,6 +21,7 @@ export function storeOptions(config: Config): LanceDbStoreOptions {
     maxChunkRowsPerCommit: config.writeBatchChunks,
     indexCacheMb: config.indexCacheMb,
     metadataCacheMb: config.metadataCacheMb,
+    fullTextIndex: true,
   };
 }
 

@@ -1,6 +1,6 @@
 import { accessSync, constants, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import type { Config } from "../config/load-config.js";
+import { type Config, checkConfigPaths } from "../config/load-config.js";
 import { describeError } from "../errors/sync-error.js";
 import { storeOptions } from "./app-context.js";
 
@@ -18,6 +18,13 @@ export interface EnvironmentCheck {
  */
 export async function checkEnvironment(config: Config, signal?: AbortSignal): Promise<EnvironmentCheck[]> {
   const checks: EnvironmentCheck[] = [];
+  try {
+    checkConfigPaths(config);
+  } catch (err) {
+    // Creating the directories could hang (Node's recursive mkdir under /proc) or fail obscurely: stop here.
+    checks.push({ name: "paths", ok: false, detail: describeError(err) });
+    return checks;
+  }
   const dirs: [string, string][] = [["state dir writable", dirname(config.stateDbPath)]];
   if (!config.lancedbUri.includes("://")) dirs.push(["lancedb dir writable", config.lancedbUri]);
   for (const [name, dir] of dirs) {

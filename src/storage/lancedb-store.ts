@@ -36,6 +36,11 @@ export interface LanceDbStoreOptions {
    * data, so this bounds peak memory; a batch with more chunks is written in several commits.
    */
   maxChunkRowsPerCommit?: number;
+  /**
+   * Whether {@link LanceDbStore.maintain} keeps the full-text index on `text` (built when missing, refreshed
+   * when rows are unindexed); default false. The app sets it: searches rely on it and never build it.
+   */
+  fullTextIndex?: boolean;
   /** Chunk rows from which {@link LanceDbStore.maintain} keeps BTree indices; default 10,000. */
   indexMinRows?: number;
   /** LanceDB session cache for index pages (MB); default 256. */
@@ -47,6 +52,8 @@ export interface LanceDbStoreOptions {
   metadataCacheMb?: number;
 }
 
+/** Up to this many chunk rows the full-text index is refreshed by a rebuild, above by `optimize()`. */
+const FTS_REBUILD_MAX_ROWS = 10_000;
 /** Largest number of ids put into one `IN (...)` filter. */
 const IN_SLICE = 1000;
 /** Below this many chunk rows a scan is as fast as an index. */
@@ -347,10 +354,11 @@ export class LanceDbStore implements DocumentStore {
 
   /**
    * Keeps the chunks table's indices current after a run that wrote (under the writer lock):
-   * - the full-text index on `text` is built when missing (searches never build it), and refreshed whenever rows
-   *   are not in it: LanceDB 0.31 scans unindexed rows, but a query of several common words misses them. The
-   *   refresh is `optimize()` with no version clean-up — it folds new rows into every index and merges small
-   *   fragments: at 30k chunks about 0.3–0.4 s, against 2.3 s to rebuild the full-text index;
+   * - with `fullTextIndex`, the full-text index on `text` is built when missing (searches never build it), and
+   *   refreshed whenever rows are not in it: LanceDB 0.31 scans unindexed rows, but a query of several common
+   *   words misses them. Up to 10,000 chunk rows the index is rebuilt (well under a second); above, the
+   *   refresh is `optimize()` with no version clean-up, which folds new rows into every index and merges small
+   *   fragments (at 30k chunks 0.3–0.4 s, against 1.2–2.3 s for a rebuild);
    * - from `indexMinRows` chunk rows, BTree indices on `text_hash` and `doc_id`, rebuilt when more than a
    *   tenth of the rows are not in them.
    */
@@ -361,14 +369,24 @@ export class LanceDbStore implements DocumentStore {
     const { Index } = await loadLanceDb();
     let indices = await wrap("list indices", () => table.listIndices(), table.name);
     const fts = indices.find((i) => i.indexType === "FTS" && i.columns.includes("text"));
-    if (!fts) {
+    if (!this.options.fullTextIndex) {
+      // no full-text index kept by this store
+    } else if (!fts) {
       await write(
         "build full-text index",
         () => table.createIndex("text", { config: Index.fts() }),
         table.name,
       );
     } else if (((await table.indexStats(fts.name))?.numUnindexedRows ?? 0) > 0) {
-      await write("refresh indices", () => table.optimize({ cleanupOlderThan: new Date(0) }), table.name);
+      if (rows <= FTS_REBUILD_MAX_ROWS) {
+        await write(
+          "rebuild full-text index",
+          () => table.createIndex("text", { config: Index.fts(), replace: true }),
+          table.name,
+        );
+      } else {
+        await write("refresh indices", () => table.optimize({ cleanupOlderThan: new Date(0) }), table.name);
+      }
     }
     const minRows = this.options.indexMinRows ?? INDEX_MIN_ROWS;
     if (rows < minRows) return;
