@@ -4,7 +4,7 @@ import { userFilter } from "../storage/filter.js";
 import { wrap } from "../storage/lance-errors.js";
 import type { LanceDbStore } from "../storage/lancedb-store.js";
 import { loadLanceDb } from "../storage/load-lancedb.js";
-import { hasFtsIndex, type IndexBuildLock } from "./fts-index.js";
+import { ensureFtsIndex, hasFtsIndex, type IndexBuildLock } from "./fts-index.js";
 
 /** How to search: by vector, by LanceDB full-text index, or both fused by reciprocal rank. */
 export type SearchMode = "vector" | "fts" | "hybrid";
@@ -41,9 +41,10 @@ export interface SearchHit {
 const COLUMNS = ["doc_id", "chunk_id", "item_key", "source_id", "title", "text", "start", "end"];
 
 /**
- * Searches one user's chunks. The user id is validated and escaped by {@link userFilter}. Read-only: no index is
- * built and no lock taken. Without a full-text index yet (a store last written before indices were kept by
- * syncs, until its next sync or `compact`), `fts` and `hybrid` fall back to vector search.
+ * Searches one user's chunks. The user id is validated and escaped by {@link userFilter}. Syncs keep the
+ * full-text index of small stores and `compact` that of any store; when an `fts` or `hybrid` search finds
+ * none yet, it builds it under `indexBuildLock` (the store's writer lock) if one is given, and otherwise — or
+ * when that build fails (a read-only store, the lock busy) — falls back to vector search.
  */
 export async function searchChunks(
   store: LanceDbStore,
@@ -60,7 +61,17 @@ export async function searchChunks(
   const where = userFilter(options.userId);
   const table = store.chunksTable();
   if ((await wrap("count rows", () => table.countRows(), table.name)) === 0) return [];
-  const ftsReady = mode !== "vector" && (await wrap("list indices", () => hasFtsIndex(table), table.name));
+  let ftsReady = mode !== "vector" && (await wrap("list indices", () => hasFtsIndex(table), table.name));
+  if (mode !== "vector" && !ftsReady && options.indexBuildLock) {
+    try {
+      await options.indexBuildLock(() =>
+        wrap("build full-text index", () => ensureFtsIndex(table), table.name),
+      );
+      ftsReady = true;
+    } catch {
+      // A store we cannot write to (or whose lock stays busy) is still searched, by vector.
+    }
+  }
   if (mode === "vector" || !ftsReady) {
     const [vec] = await embedder.embed([query]);
     const rows = await wrap(

@@ -52,8 +52,14 @@ export interface LanceDbStoreOptions {
   metadataCacheMb?: number;
 }
 
-/** Up to this many chunk rows the full-text index is refreshed by a rebuild, above by `optimize()`. */
-const FTS_REBUILD_MAX_ROWS = 10_000;
+/**
+ * Up to this many chunk rows a sync keeps the full-text index complete (building it when missing, rebuilding
+ * it whenever rows are not in it: well under a second). Above, a sync only rebuilds an existing index once more
+ * than {@link FTS_STALE_SHARE} of the rows are not in it, and never builds a missing one (the first full-text
+ * search or `compact` does): a build or an `optimize()` there costs seconds per sync and rewrites fragments.
+ */
+const FTS_EAGER_MAX_ROWS = 20_000;
+const FTS_STALE_SHARE = 0.1;
 /** Largest number of ids put into one `IN (...)` filter. */
 const IN_SLICE = 1000;
 /** Below this many chunk rows a scan is as fast as an index. */
@@ -354,11 +360,10 @@ export class LanceDbStore implements DocumentStore {
 
   /**
    * Keeps the chunks table's indices current after a run that wrote (under the writer lock):
-   * - with `fullTextIndex`, the full-text index on `text` is built when missing (searches never build it), and
-   *   refreshed whenever rows are not in it: LanceDB 0.31 scans unindexed rows, but a query of several common
-   *   words misses them. Up to 10,000 chunk rows the index is rebuilt (well under a second); above, the
-   *   refresh is `optimize()` with no version clean-up, which folds new rows into every index and merges small
-   *   fragments (at 30k chunks 0.3–0.4 s, against 1.2–2.3 s for a rebuild);
+   * - with `fullTextIndex`, the full-text index on `text` (LanceDB 0.31 scans unindexed rows, but a query of
+   *   several common words misses them): up to {@link FTS_EAGER_MAX_ROWS} chunk rows it is built when missing
+   *   and rebuilt whenever rows are not in it; above, an existing index is rebuilt once more than a tenth of the
+   *   rows are not in it (amortised), and a missing one is left to the first full-text search or `compact`;
    * - from `indexMinRows` chunk rows, BTree indices on `text_hash` and `doc_id`, rebuilt when more than a
    *   tenth of the rows are not in them.
    */
@@ -369,23 +374,25 @@ export class LanceDbStore implements DocumentStore {
     const { Index } = await loadLanceDb();
     let indices = await wrap("list indices", () => table.listIndices(), table.name);
     const fts = indices.find((i) => i.indexType === "FTS" && i.columns.includes("text"));
+    const eager = rows <= FTS_EAGER_MAX_ROWS;
     if (!this.options.fullTextIndex) {
       // no full-text index kept by this store
     } else if (!fts) {
-      await write(
-        "build full-text index",
-        () => table.createIndex("text", { config: Index.fts() }),
-        table.name,
-      );
-    } else if (((await table.indexStats(fts.name))?.numUnindexedRows ?? 0) > 0) {
-      if (rows <= FTS_REBUILD_MAX_ROWS) {
+      if (eager) {
+        await write(
+          "build full-text index",
+          () => table.createIndex("text", { config: Index.fts() }),
+          table.name,
+        );
+      }
+    } else {
+      const stale = (await table.indexStats(fts.name))?.numUnindexedRows ?? 0;
+      if (stale > (eager ? 0 : rows * FTS_STALE_SHARE)) {
         await write(
           "rebuild full-text index",
           () => table.createIndex("text", { config: Index.fts(), replace: true }),
           table.name,
         );
-      } else {
-        await write("refresh indices", () => table.optimize({ cleanupOlderThan: new Date(0) }), table.name);
       }
     }
     const minRows = this.options.indexMinRows ?? INDEX_MIN_ROWS;
