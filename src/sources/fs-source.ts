@@ -8,11 +8,11 @@ import {
   type Stats,
   statSync,
 } from "node:fs";
-import { basename, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import picomatch from "picomatch";
 import type { FetchedItem, Source, SourceItemRef, SourceListing } from "../core/source.js";
 import { SyncError } from "../errors/sync-error.js";
-import { describeFsError, errnoOf, fsCause, isInside, shortPath, toKey } from "./fs-paths.js";
+import { describeFsError, dirPrefix, errnoOf, fsCause, isInside, shortPath, toKey } from "./fs-paths.js";
 import { FsWalker } from "./fs-walk.js";
 
 /** File patterns used when a source names none. */
@@ -145,6 +145,7 @@ export class FsSource implements Source {
       return {
         bytes: bytes.subarray(0, offset),
         fileName,
+        displayName: this.displayName(path),
         fingerprint: fingerprintOf(st),
       };
     } catch (err) {
@@ -155,6 +156,26 @@ export class FsSource implements Source {
     } finally {
       closeSync(fd);
     }
+  }
+
+  /**
+   * How messages name the file at `path`: relative to the folder holding its root, so that the root's own
+   * name comes first (`notes/2024/bad.docx`; a root given as a file: its name), cut in the middle when long.
+   * Two files of the same name in different folders, or under two roots, are told apart.
+   */
+  displayName(path: string): string {
+    let best: string | undefined;
+    for (const root of this.roots) {
+      const key = toKey(root);
+      if (
+        (path === key || path.startsWith(dirPrefix(root))) &&
+        (best === undefined || key.length > best.length)
+      )
+        best = key;
+    }
+    if (best === undefined) return shortPath(path);
+    const parent = dirPrefix(dirname(best));
+    return shortPath(path.startsWith(parent) ? path.slice(parent.length) : path);
   }
 
   /**

@@ -31,6 +31,34 @@ function world() {
   return { base, env, notes, papers, cli, sync };
 }
 
+describe("failure lines", () => {
+  it("name a file relative to its root: two bad.docx in different folders are told apart", async () => {
+    const { notes, cli, sync } = world();
+    for (const dir of ["a", "b"]) {
+      mkdirSync(join(notes, dir));
+      writeFileSync(join(notes, dir, "bad.docx"), "this is not a zip file at all");
+    }
+    const r = await sync(notes);
+    expect(r.code, show(r)).toBe(2);
+    const errors = (r.json.failures as Array<{ error: string }>).map((f) => f.error).sort();
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(/^notes\/a\/bad\.docx: /);
+    expect(errors[1]).toMatch(/^notes\/b\/bad\.docx: /);
+
+    const human = await cli("sync", notes, "--user", "alice");
+    expect(human.code, show(human)).toBe(2);
+    const lines = human.stdout.split("\n").filter((l) => l.includes("failed: "));
+    expect(lines).toHaveLength(2);
+    expect(lines.some((l) => l.includes("notes/a/bad.docx"))).toBe(true);
+    expect(lines.some((l) => l.includes("notes/b/bad.docx"))).toBe(true);
+
+    const s = await cli("status", "--json");
+    const recorded = (s.json.failures as Array<{ error: string }>).map((f) => f.error).sort();
+    expect(recorded[0]).toMatch(/^notes\/a\/bad\.docx: /);
+    expect(recorded[1]).toMatch(/^notes\/b\/bad\.docx: /);
+  });
+});
+
 describe("paths longer than PATH_MAX", () => {
   it("warn with a short message; the rest of the folder is synced", async () => {
     const { notes, sync } = world();

@@ -365,4 +365,19 @@ describe("FsSource messages", () => {
       expect(text.length).toBeLessThan(400);
     }
   });
+
+  it("fetch names an item relative to the folder holding its root, telling same-named files apart", async () => {
+    const a = write(join(root, "a", "bad.docx"));
+    const b = write(join(root, "b", "bad.docx"));
+    const o = write(join(outside, "bad.docx"));
+    const fs = source({ paths: [root, outside] });
+    const listing = await fs.list();
+    const names = await Promise.all(
+      [a, b, o].map(async (p) => (await fs.fetch(ref(listing, p))).displayName),
+    );
+    expect(names).toEqual(["root/a/bad.docx", "root/b/bad.docx", "outside/bad.docx"]);
+    expect((await fs.fetch(ref(listing, a))).fileName).toBe("bad.docx");
+    const single = source({ paths: [o] });
+    expect((await single.fetch(ref(await single.list(), o))).displayName).toBe("bad.docx");
+  });
 });
