@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdirSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/run-cli.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
-import { envFor, show } from "./support.js";
+import { envFor, expectStoreMatchesFiles, listFiles, readTables, show } from "./support.js";
 
 const temps: Array<{ cleanup: () => void }> = [];
 afterEach(() => {
@@ -30,6 +30,70 @@ function world() {
   const sync = (...args: string[]) => cli("sync", ...args, "--user", "alice", "--json");
   return { base, env, notes, papers, cli, sync };
 }
+
+describe("roots shared by two sources", () => {
+  it("`sync notes` then `sync notes papers` is refused, naming the first source and both roots", async () => {
+    const { env, notes, papers, cli, sync } = world();
+    const first = await sync(notes);
+    expect(first.code, show(first)).toBe(0);
+    expect(first.json.added).toBe(3);
+    const source = first.json.source as string;
+
+    const both = await sync(notes, papers);
+    expect(both.code, show(both)).toBe(1);
+    expect(both.json.error.code).toBe("SYNC_E_INVALID_ARGUMENT");
+    expect(both.json.error.message).toContain(`source "${source}"`);
+    expect(both.json.error.message).toContain(`root ${notes} is the same folder as root ${notes}`);
+
+    // A folder inside, or one containing, the first source's root: refused too, with or without --source.
+    for (const args of [[join(notes, "sub")], [notes, "--source", "other"], [join(notes, "..")]]) {
+      const r = await sync(...args);
+      expect(r.code, show(r)).toBe(1);
+      expect(r.json.error.code).toBe("SYNC_E_INVALID_ARGUMENT");
+      expect(r.json.error.message).toContain(`source "${source}"`);
+      expect(r.json.error.message).toContain(notes);
+    }
+
+    // papers alone does not overlap: a second source; no document is ever stored twice.
+    const second = await sync(papers);
+    expect(second.code, show(second)).toBe(0);
+    expect(second.json.added).toBe(2);
+    const { docs } = await readTables(env.LANCEDB_URI);
+    expect(docs).toHaveLength(5);
+    expect(new Set(docs.map((d) => d.item_key)).size).toBe(5);
+    await expectStoreMatchesFiles(env, listFiles(notes), { userId: "alice", sourceId: source });
+    const s = await cli("status", "--json");
+    expect(s.json.sources).toHaveLength(2);
+  });
+
+  it("a symlinked or dotted spelling of the same folder syncs the same source, under canonical keys", async () => {
+    const { base, env, notes, sync } = world();
+    const first = await sync(notes);
+    expect(first.code, show(first)).toBe(0);
+    const source = first.json.source as string;
+    const link = join(base, "link-to-notes");
+    symlinkSync(notes, link);
+
+    for (const spelling of [link, join(notes, "sub", ".."), `${notes}/`]) {
+      const r = await sync(spelling);
+      expect(r.code, show(r)).toBe(0);
+      expect(r.json).toMatchObject({ source, added: 0, unchanged: 3, deleted: 0, moved: 0 });
+    }
+    // Naming the source along with a new spelling of its root keeps its keys.
+    const byLink = await sync(link, "--source", source);
+    expect(byLink.code, show(byLink)).toBe(0);
+    await expectStoreMatchesFiles(env, listFiles(notes), { userId: "alice", sourceId: source });
+
+    // A new source given through a symlink records (and keys by) the canonical path.
+    const other = makeTempDir("lancedb-sync-roots-env-");
+    temps.push(other);
+    const env2 = envFor(other.path);
+    const viaLink = await runCli(["sync", link, "--user", "bob", "--json"], { cwd: base, env: env2 });
+    expect(viaLink.code, show(viaLink)).toBe(0);
+    const { docs } = await readTables(env2.LANCEDB_URI);
+    expect(docs.map((d) => d.item_key).sort()).toEqual(listFiles(notes));
+  });
+});
 
 describe("failure lines", () => {
   it("name a file relative to its root: two bad.docx in different folders are told apart", async () => {
