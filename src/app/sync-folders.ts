@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
-import { resolve } from "node:path";
+import { realpathSync } from "node:fs";
+import { resolve, sep } from "node:path";
+import type { SourceRecord } from "../core/journal.js";
 import { type Exclusive, runSync, type SyncOptions, type SyncResult } from "../core/run-sync.js";
 import { SyncError } from "../errors/sync-error.js";
 import { FsSource } from "../sources/fs-source.js";
@@ -11,7 +13,10 @@ import { crashHook } from "./crash-hook.js";
 /** Options of {@link syncFolders}. */
 export interface SyncFoldersOptions {
   userId: string;
-  /** Source name; default derived from the paths (`fs-` + 8 hex chars), so the same folders keep one name. */
+  /**
+   * Source name. Default: the user's source whose roots are the given paths (compared after `realpath`, so a
+   * symlink or `..` spelling finds it), else a new one named from the canonical paths (`fs-` + 8 hex chars).
+   */
   sourceName?: string;
   /** Folders or files; may be omitted when `sourceName` names a source registered earlier. */
   paths?: readonly string[];
@@ -32,14 +37,30 @@ export interface SyncFoldersResult extends SyncResult {
   source: string;
 }
 
-/** Registers (or updates) a local-folder source for a user and runs one incremental sync of it. */
+/**
+ * Registers (or updates) a local-folder source for a user and runs one incremental sync of it.
+ *
+ * Roots are canonicalised with `realpath` (a root that does not exist yet is only made absolute), so item keys
+ * of a new source are canonical paths. A source recorded with other spellings of the same roots (by an older
+ * version, or through a symlink) keeps its recorded paths, hence its keys: nothing moves or is re-embedded.
+ * A new source, or new roots for a known one, whose roots overlap those of another source of the same user
+ * (the same folder, or one inside the other) is refused with `SYNC_E_INVALID_ARGUMENT` naming that source and
+ * both roots: the same files would be indexed twice.
+ */
 export async function syncFolders(ctx: AppContext, options: SyncFoldersOptions): Promise<SyncFoldersResult> {
   const userId = validateId("user id", options.userId);
-  let paths = (options.paths ?? []).map((p) => resolve(p));
+  let paths = (options.paths ?? []).map((p) => canonicalRoot(p));
   let patterns = options.patterns ?? [];
   let name = options.sourceName;
   if (name !== undefined) validateId("source name", name);
-  const known = name === undefined ? undefined : ctx.journal.getSource(userId, name);
+  const others = ctx.journal.listSources(userId).filter((s) => s.type === "fs");
+  let known = name === undefined ? undefined : ctx.journal.getSource(userId, name);
+  if (known === undefined && name === undefined && paths.length > 0) {
+    // `sync <paths>` without --source: the source whose roots are these (however they are spelled).
+    known = others.find((s) => sameRoots(recordedPaths(s).map(canonicalRoot), paths));
+    name = known?.name;
+  }
+  let rootsChanged = known === undefined;
   if (paths.length === 0) {
     if (!known) {
       throw new SyncError(
@@ -49,13 +70,19 @@ export async function syncFolders(ctx: AppContext, options: SyncFoldersOptions):
           : `source "${name}" of user "${userId}" is not registered; give the paths to sync`,
       );
     }
-    paths = (known.config.paths as string[]) ?? [];
+    paths = recordedPaths(known);
     if (patterns.length === 0) patterns = (known.config.patterns as string[]) ?? [];
+  } else if (known) {
+    // The recorded spelling is kept while it names the same roots, so the source's keys never move.
+    const recorded = recordedPaths(known);
+    if (sameRoots(recorded.map(canonicalRoot), paths)) paths = recorded;
+    else rootsChanged = true;
   }
   name ??= `fs-${createHash("sha256")
     .update([...paths].sort().join("\0"))
     .digest("hex")
     .slice(0, 8)}`;
+  if (rootsChanged) refuseOverlap(userId, name, paths, others);
   await ctx.checkEmbedder();
   const followSymlinks =
     options.followSymlinks ?? (known?.config.followSymlinks as boolean | undefined) ?? false;
@@ -135,4 +162,50 @@ function chainSteps(...hooks: Array<SyncOptions["onStep"] | undefined>): SyncOpt
   return (step, batch) => {
     for (const h of set) h(step, batch);
   };
+}
+
+/** `path` made absolute and resolved through symlinks; only made absolute when it cannot be resolved (missing). */
+function canonicalRoot(path: string): string {
+  const abs = resolve(path);
+  try {
+    return realpathSync.native(abs);
+  } catch {
+    return abs;
+  }
+}
+
+function recordedPaths(source: SourceRecord): string[] {
+  const paths = source.config.paths;
+  return Array.isArray(paths) ? paths.filter((p): p is string => typeof p === "string") : [];
+}
+
+function sameRoots(a: readonly string[], b: readonly string[]): boolean {
+  const x = new Set(a);
+  const y = new Set(b);
+  return x.size === y.size && [...x].every((p) => y.has(p));
+}
+
+/** Whether `inner` is `outer` or lies below it (both canonical). */
+function within(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
+}
+
+/** Throws `SYNC_E_INVALID_ARGUMENT` when a root of `paths` overlaps a root of another source of the user. */
+function refuseOverlap(userId: string, name: string, paths: readonly string[], others: SourceRecord[]): void {
+  for (const other of others) {
+    if (other.name === name) continue;
+    for (const theirs of recordedPaths(other)) {
+      const canonical = canonicalRoot(theirs);
+      for (const mine of paths) {
+        if (!within(mine, canonical) && !within(canonical, mine)) continue;
+        const how =
+          mine === canonical ? "is the same folder as" : within(mine, canonical) ? "lies inside" : "contains";
+        throw new SyncError(
+          "SYNC_E_INVALID_ARGUMENT",
+          `root ${mine} ${how} root ${theirs} of source "${other.name}" of user "${userId}": its files would be ` +
+            `indexed twice; sync that source (--source ${other.name}), or give roots that do not overlap`,
+        );
+      }
+    }
+  }
 }

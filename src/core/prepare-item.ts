@@ -41,8 +41,11 @@ export async function prepareItem(
   c: Candidate,
   signal: AbortSignal | undefined,
 ): Promise<Prepared> {
+  // Set once fetched: messages of the content processor start with the bare file name, renamed below.
+  let names: { fileName: string; displayName: string } | undefined;
   try {
     const fetched = await source.fetch(c.ref, signal);
+    names = { fileName: fetched.fileName, displayName: fetched.displayName ?? c.ref.key };
     const hash = hashContent(fetched.bytes);
     const fingerprint = fetched.fingerprint ?? c.ref.fingerprint;
     if (c.prev && c.prev.status === "synced" && c.prev.contentHash === hash) {
@@ -66,12 +69,16 @@ export async function prepareItem(
       const failure = {
         key: c.ref.key,
         code: "SYNC_E_FILE_TOO_LARGE",
-        error: `${c.ref.key}: its text is longer than the longest string JavaScript can hold`,
+        error: `${names?.displayName ?? c.ref.key}: its text is longer than the longest string JavaScript can hold`,
       };
       return { kind: "failed", ref: c.ref, prev: c.prev, failure };
     }
     const code = isSyncError(err) ? err.code : "SYNC_E_INTERNAL";
-    const error = isSyncError(err) ? describeError(err) : `${c.ref.key}: ${describeError(err)}`;
+    const error = names
+      ? nameItem(describeError(err), names.fileName, names.displayName)
+      : isSyncError(err)
+        ? describeError(err)
+        : `${c.ref.key}: ${describeError(err)}`;
     return { kind: "failed", ref: c.ref, prev: c.prev, failure: { key: c.ref.key, code, error } };
   }
 }
@@ -80,4 +87,15 @@ export async function prepareItem(
 function isStringTooLong(err: unknown): boolean {
   if (err instanceof RangeError && /string length/i.test(err.message)) return true;
   return (err as { code?: unknown } | null)?.code === "ERR_STRING_TOO_LONG";
+}
+
+/**
+ * A failure message of a fetched item, naming it by `displayName` (e.g. `notes/2024/bad.docx`) rather than the
+ * bare `fileName` the content processor starts its messages with, so two `bad.docx` are told apart. A
+ * message that names neither gets the display name in front.
+ */
+function nameItem(message: string, fileName: string, displayName: string): string {
+  if (message.startsWith(`${fileName}: `)) return `${displayName}${message.slice(fileName.length)}`;
+  if (message.includes(displayName)) return message;
+  return `${displayName}: ${message}`;
 }

@@ -15,6 +15,11 @@ export interface FetchedItem {
   bytes: Uint8Array;
   /** File name used for type detection (extension). */
   fileName: string;
+  /**
+   * How messages name the item, when the source knows better than `fileName` (fs: its path relative to the
+   * folder holding its root, e.g. `notes/2024/bad.docx`, so that two `bad.docx` are told apart).
+   */
+  displayName?: string;
   /** Fingerprint observed while fetching, when the source can tell (guards against edits mid-read). */
   fingerprint?: string;
 }

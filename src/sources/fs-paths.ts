@@ -71,3 +71,29 @@ export function describeFsError(err: unknown): string {
     .trim();
   return detail && detail !== e.code ? `${e.code} (${detail})` : e.code;
 }
+
+/**
+ * The cause to attach to an error whose message already names the path and {@link describeFsError}'s text:
+ * an `Error` whose message is that text (which `describeError` then does not repeat) carrying the errno
+ * `code` and `syscall`, instead of Node's error, whose message would repeat the errno and the path
+ * (`…: EACCES (permission denied): EACCES: permission denied, scandir '/x'`).
+ */
+export function fsCause(err: unknown): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e?.code !== "string") return err;
+  return Object.assign(new Error(describeFsError(err)), { code: e.code, errno: e.errno, syscall: e.syscall });
+}
+
+/** Longest path printed whole in a message; longer ones are cut in the middle ({@link shortPath}). */
+export const MAX_SHOWN_PATH_CHARS = 240;
+
+/**
+ * `path` for a message: as is up to {@link MAX_SHOWN_PATH_CHARS} characters, else its start and end around
+ * `…`, so a path of PATH_MAX (4096) bytes does not turn a warning into several kilobytes.
+ */
+export function shortPath(path: string, max = MAX_SHOWN_PATH_CHARS): string {
+  if (path.length <= max) return path;
+  const head = Math.ceil((max - 1) * 0.4);
+  const tail = max - 1 - head;
+  return `${path.slice(0, head)}…${path.slice(path.length - tail)}`;
+}

@@ -8,11 +8,11 @@ import {
   type Stats,
   statSync,
 } from "node:fs";
-import { basename, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import picomatch from "picomatch";
 import type { FetchedItem, Source, SourceItemRef, SourceListing } from "../core/source.js";
 import { SyncError } from "../errors/sync-error.js";
-import { describeFsError, errnoOf, isInside, toKey } from "./fs-paths.js";
+import { describeFsError, dirPrefix, errnoOf, fsCause, isInside, shortPath, toKey } from "./fs-paths.js";
 import { FsWalker } from "./fs-walk.js";
 
 /** File patterns used when a source names none. */
@@ -79,8 +79,8 @@ export class FsSource implements Source {
       } catch (err) {
         throw new SyncError(
           "SYNC_E_SOURCE_UNAVAILABLE",
-          `fs: root ${toKey(root)} is not readable: ${describeFsError(err)}`,
-          { cause: err },
+          `fs: root ${shortPath(toKey(root))} is not readable: ${describeFsError(err)}`,
+          { cause: fsCause(err) },
         );
       }
     });
@@ -97,7 +97,7 @@ export class FsSource implements Source {
       else {
         throw new SyncError(
           "SYNC_E_SOURCE_UNAVAILABLE",
-          `fs: root ${toKey(root)} is neither a folder nor a regular file (${kindOf(st)})`,
+          `fs: root ${shortPath(toKey(root))} is neither a folder nor a regular file (${kindOf(st)})`,
         );
       }
     }
@@ -107,6 +107,7 @@ export class FsSource implements Source {
   async fetch(ref: SourceItemRef, signal?: AbortSignal): Promise<FetchedItem> {
     const path = ref.key;
     const fileName = basename(path);
+    const shown = shortPath(path);
     const guarded = !this.followSymlinks && !this.roots.includes(path);
     // Synchronous syscalls: for the small files that make up most corpora they cost microseconds, a
     // fraction of the async round trips. Files larger than one read unit are read in several steps,
@@ -117,18 +118,18 @@ export class FsSource implements Source {
       const flags = constants.O_RDONLY | constants.O_NONBLOCK | (guarded ? constants.O_NOFOLLOW : 0);
       fd = openSync(path, flags);
     } catch (err) {
-      throw openError(path, err, guarded);
+      throw openError(shown, err, guarded);
     }
     try {
       const st = fstatSync(fd);
       if (!st.isFile()) {
-        throw new SyncError("SYNC_E_UNSUPPORTED_TYPE", `${path}: not a regular file (${kindOf(st)})`);
+        throw new SyncError("SYNC_E_UNSUPPORTED_TYPE", `${shown}: not a regular file (${kindOf(st)})`);
       }
       if (guarded) this.checkInsideRoots(path, st);
       if (st.size > this.options.maxFileBytes) {
         throw new SyncError(
           "SYNC_E_FILE_TOO_LARGE",
-          `${path}: ${mb(st.size)} MB exceeds the ${mb(this.options.maxFileBytes)} MB limit (MAX_FILE_SIZE_MB)`,
+          `${shown}: ${mb(st.size)} MB exceeds the ${mb(this.options.maxFileBytes)} MB limit (MAX_FILE_SIZE_MB)`,
         );
       }
       const bytes = Buffer.allocUnsafe(st.size);
@@ -141,11 +142,16 @@ export class FsSource implements Source {
         if (bytesRead === 0) break;
         offset += bytesRead;
       }
-      return { bytes: bytes.subarray(0, offset), fileName, fingerprint: fingerprintOf(st) };
+      return {
+        bytes: bytes.subarray(0, offset),
+        fileName,
+        displayName: this.displayName(path),
+        fingerprint: fingerprintOf(st),
+      };
     } catch (err) {
       if (err instanceof SyncError || signal?.aborted) throw err;
-      throw new SyncError("SYNC_E_READ_FAILED", `${path}: read failed: ${describeFsError(err)}`, {
-        cause: err,
+      throw new SyncError("SYNC_E_READ_FAILED", `${shown}: read failed: ${describeFsError(err)}`, {
+        cause: fsCause(err),
       });
     } finally {
       closeSync(fd);
@@ -153,26 +159,47 @@ export class FsSource implements Source {
   }
 
   /**
+   * How messages name the file at `path`: relative to the folder holding its root, so that the root's own
+   * name comes first (`notes/2024/bad.docx`; a root given as a file: its name), cut in the middle when long.
+   * Two files of the same name in different folders, or under two roots, are told apart.
+   */
+  displayName(path: string): string {
+    let best: string | undefined;
+    for (const root of this.roots) {
+      const key = toKey(root);
+      if (
+        (path === key || path.startsWith(dirPrefix(root))) &&
+        (best === undefined || key.length > best.length)
+      )
+        best = key;
+    }
+    if (best === undefined) return shortPath(path);
+    const parent = dirPrefix(dirname(best));
+    return shortPath(path.startsWith(parent) ? path.slice(parent.length) : path);
+  }
+
+  /**
    * O_NOFOLLOW guards only the last path component; a folder on the way may have been swapped for a
    * symlink since the listing. The opened file must be the one the resolved path names, inside a root.
    */
   private checkInsideRoots(path: string, opened: Stats): void {
+    const shown = shortPath(path);
     let real: string;
     let st: Stats;
     try {
       real = realpathSync.native(path);
       st = statSync(real);
     } catch (err) {
-      throw new SyncError("SYNC_E_ITEM_GONE", `${path}: changed while opening: ${describeFsError(err)}`);
+      throw new SyncError("SYNC_E_ITEM_GONE", `${shown}: changed while opening: ${describeFsError(err)}`);
     }
     if (!isInside(real, this.resolvedRoots())) {
       throw new SyncError(
         "SYNC_E_ITEM_GONE",
-        `${path}: now resolves to ${toKey(real)}, outside the roots (followSymlinks is off)`,
+        `${shown}: now resolves to ${shortPath(toKey(real))}, outside the roots (followSymlinks is off)`,
       );
     }
     if (st.ino !== opened.ino || st.dev !== opened.dev) {
-      throw new SyncError("SYNC_E_ITEM_GONE", `${path}: replaced while opening`);
+      throw new SyncError("SYNC_E_ITEM_GONE", `${shown}: replaced while opening`);
     }
   }
 
@@ -188,6 +215,7 @@ export class FsSource implements Source {
   }
 }
 
+/** The error for a failed `open`; `path` as shown in messages. */
 function openError(path: string, err: unknown, guarded: boolean): SyncError {
   switch (errnoOf(err)) {
     case "ENOENT":
@@ -204,7 +232,7 @@ function openError(path: string, err: unknown, guarded: boolean): SyncError {
       return new SyncError("SYNC_E_UNSUPPORTED_TYPE", `${path}: not a regular file (socket or device)`);
     default:
       return new SyncError("SYNC_E_READ_FAILED", `${path}: cannot open: ${describeFsError(err)}`, {
-        cause: err,
+        cause: fsCause(err),
       });
   }
 }

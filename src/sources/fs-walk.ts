@@ -2,7 +2,17 @@ import { isUtf8 } from "node:buffer";
 import { type Dirent, lstatSync, readdirSync, realpathSync, type Stats, statSync } from "node:fs";
 import type { SourceItemRef, SourceListing } from "../core/source.js";
 import { SyncError } from "../errors/sync-error.js";
-import { childPath, describeFsError, dirPrefix, errnoOf, escapeName, isInside, toKey } from "./fs-paths.js";
+import {
+  childPath,
+  describeFsError,
+  dirPrefix,
+  errnoOf,
+  escapeName,
+  fsCause,
+  isInside,
+  shortPath,
+  toKey,
+} from "./fs-paths.js";
 
 /** Directories read between two yields to the event loop (where a listing also checks its abort signal). */
 export const LIST_YIELD_EVERY_DIRS = 32;
@@ -86,11 +96,14 @@ export class FsWalker {
       if (dir === this.root) {
         throw new SyncError(
           "SYNC_E_SOURCE_UNAVAILABLE",
-          `fs: cannot list root ${toKey(dir)}: ${describeFsError(err)}`,
-          { cause: err },
+          `fs: cannot list root ${shortPath(toKey(dir))}: ${describeFsError(err)}`,
+          { cause: fsCause(err) },
         );
       }
-      this.skipIncomplete(dirPrefix(dir), `cannot list folder ${toKey(dir)}: ${describeFsError(err)}`);
+      this.skipIncomplete(
+        dirPrefix(dir),
+        `cannot list folder ${shortPath(toKey(dir))}: ${describeFsError(err)}`,
+      );
       return;
     }
     for (const e of entries) {
@@ -98,7 +111,7 @@ export class FsWalker {
       if (raw[0] === DOT) continue;
       const name = raw.toString("utf8");
       if (name.includes("\uFFFD") && !isUtf8(raw)) {
-        this.warn(`skipped ${dirPrefix(dir)}${escapeName(raw)}: the name is not valid UTF-8`);
+        this.warn(`skipped ${shortPath(dirPrefix(dir) + escapeName(raw))}: the name is not valid UTF-8`);
         continue;
       }
       if (name === "node_modules") continue;
@@ -129,6 +142,7 @@ export class FsWalker {
 
   private symlink(full: string): void {
     const key = toKey(full);
+    const shown = shortPath(key);
     let real: string;
     let st: Stats;
     try {
@@ -136,8 +150,8 @@ export class FsWalker {
       st = statSync(real);
     } catch (err) {
       const code = errnoOf(err);
-      if (code === "ENOENT" || code === "ENOTDIR") this.warn(`skipped dangling symlink ${key}`);
-      else this.skipIncomplete([key, `${key}/`], `skipped symlink ${key}: ${describeFsError(err)}`);
+      if (code === "ENOENT" || code === "ENOTDIR") this.warn(`skipped dangling symlink ${shown}`);
+      else this.skipIncomplete([key, `${key}/`], `skipped symlink ${shown}: ${describeFsError(err)}`);
       return;
     }
     if (isInside(real, this.options.rootReals)) return;
@@ -146,17 +160,17 @@ export class FsWalker {
       if (this.options.followSymlinks) this.push(full, st);
       else
         this.warn(
-          `skipped symlink ${key} -> ${toKey(real)}: target outside the roots (followSymlinks is off)`,
+          `skipped symlink ${shown} -> ${shortPath(toKey(real))}: target outside the roots (followSymlinks is off)`,
         );
     } else if (st.isDirectory()) {
       if (!this.options.followSymlinks) {
         this.warn(
-          `skipped symlink ${key} -> ${toKey(real)}: target outside the roots (followSymlinks is off)`,
+          `skipped symlink ${shown} -> ${shortPath(toKey(real))}: target outside the roots (followSymlinks is off)`,
         );
       } else if (this.visitedLinkTargets.has(real)) {
         this.skipIncomplete(
           `${key}/`,
-          `skipped symlink ${key} -> ${toKey(real)}: folder already walked (symlink loop or second link)`,
+          `skipped symlink ${shown} -> ${shortPath(toKey(real))}: folder already walked (symlink loop or second link)`,
         );
       } else {
         this.visitedLinkTargets.add(real);
@@ -169,7 +183,7 @@ export class FsWalker {
     try {
       return lstatSync(full, { throwIfNoEntry: false });
     } catch (err) {
-      this.skipIncomplete(toKey(full), `cannot stat ${toKey(full)}: ${describeFsError(err)}`);
+      this.skipIncomplete(toKey(full), `cannot stat ${shortPath(toKey(full))}: ${describeFsError(err)}`);
       return undefined;
     }
   }

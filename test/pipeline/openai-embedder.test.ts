@@ -279,6 +279,78 @@ describe("OpenAIEmbedder", () => {
     expect(elapsed).toBeLessThan(2000);
   });
 
+  describe("the total deadline of one embed call", () => {
+    it("fails a call against a hanging server within about deadlineMs, naming both limits", async () => {
+      server.setBehaviour(() => "hang");
+      const started = Date.now();
+      // Without a deadline: 11 attempts of 300 ms each, plus the backoff.
+      const err = await rejection(
+        embedder({ timeoutMs: 300, maxRetries: 10, deadlineMs: 800 }).embed(["a", "b"]),
+      );
+      const elapsed = Date.now() - started;
+      expect(err).toBeInstanceOf(SyncError);
+      expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_FAILED", retryable: true });
+      const message = (err as Error).message;
+      expect(message).toContain("800 ms deadline");
+      expect(message).toContain("EMBEDDING_DEADLINE_MS");
+      expect(message).toContain("300 ms");
+      expect(message).toContain("EMBEDDING_TIMEOUT_MS");
+      expect(elapsed).toBeGreaterThanOrEqual(750);
+      expect(elapsed).toBeLessThan(1600);
+    });
+
+    it("also cuts the backoff waits between retries short", async () => {
+      server.setBehaviour(() => ({
+        status: 503,
+        headers: { "retry-after": "20" },
+        body: { error: { message: "busy" } },
+      }));
+      const started = Date.now();
+      const err = await rejection(embedder({ deadlineMs: 400 }).embed(["a"]));
+      expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_FAILED", retryable: true });
+      expect((err as Error).message).toContain("400 ms deadline");
+      expect(Date.now() - started).toBeLessThan(1500);
+      expect(server.requests).toHaveLength(1);
+    });
+
+    it("is per call: a later call gets its own deadline, and the caller's abort still wins", async () => {
+      const e = embedder({ timeoutMs: 200, deadlineMs: 500 });
+      server.setBehaviour(() => "hang");
+      await expect(e.embed(["a"])).rejects.toMatchObject({ code: "SYNC_E_EMBEDDING_FAILED" });
+      server.setBehaviour(undefined);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await e.embed(["a"])).toHaveLength(1);
+      server.setBehaviour(() => "hang");
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 50);
+      expect(await rejection(e.embed(["a"], controller.signal))).toBe(controller.signal.reason);
+    });
+
+    it("createEmbedder wires EMBEDDING_DEADLINE_MS through", async () => {
+      server.setBehaviour(() => "hang");
+      const embedderFromConfig = await createEmbedder({
+        provider: "openai",
+        dimensions: 16,
+        model: "m",
+        baseUrl: server.url,
+        apiKey: "",
+        batchSize: 4,
+        timeoutMs: 300,
+        deadlineMs: 700,
+        allowInsecureHttp: false,
+      });
+      const started = Date.now();
+      const err = await rejection(embedderFromConfig.embed(["a"]));
+      expect(err).toMatchObject({ code: "SYNC_E_EMBEDDING_FAILED", retryable: true });
+      expect((err as Error).message).toContain("700 ms deadline");
+      expect(Date.now() - started).toBeLessThan(1500);
+    });
+
+    it("validates deadlineMs", () => {
+      expect(() => embedder({ deadlineMs: 0 })).toThrow(/deadlineMs/);
+    });
+  });
+
   it("retries after a timeout", async () => {
     server.setBehaviour(sequence(["hang"]));
     const vectors = await embedder({ timeoutMs: 200 }).embed(["a"]);

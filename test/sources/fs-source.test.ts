@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import {
   mkdirSync,
   readFileSync,
@@ -11,7 +12,7 @@ import {
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SourceItemRef, SourceListing } from "../../src/core/source.js";
-import { isSyncError } from "../../src/errors/sync-error.js";
+import { describeError, isSyncError } from "../../src/errors/sync-error.js";
 import { FsSource, type FsSourceOptions } from "../../src/sources/fs-source.js";
 import { LIST_YIELD_EVERY_DIRS } from "../../src/sources/fs-walk.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
@@ -306,5 +307,77 @@ describe("FsSource fingerprint", () => {
     const second = ref(await fs.list(), a).fingerprint;
     expect(second).not.toBe(first);
     expect(readFileSync(a, "utf8")).toBe("bbbb");
+  });
+});
+
+/**
+ * Creates `levels` nested folders named `segment` below `dir` with a `deep.txt` at the bottom, by `cd`-ing
+ * in a shell (each `mkdir` gets a short relative path), so the bottom lies beyond PATH_MAX. Returns the
+ * path of the top folder; remove it with {@link removeDeep} (Node's `rmSync` cannot).
+ */
+function makeDeep(dir: string, levels: number, segment: string): string {
+  const script =
+    'cd "$1" && i=0; while [ "$i" -lt "$2" ]; do mkdir "$3" && cd -P "$3" || exit 1; i=$((i+1)); done; echo deep > deep.txt';
+  const r = spawnSync("sh", ["-c", script, "sh", dir, String(levels), segment]);
+  expect(r.status, r.stderr.toString()).toBe(0);
+  return join(dir, segment);
+}
+
+function removeDeep(path: string): void {
+  spawnSync("rm", ["-rf", path]);
+}
+
+describe("FsSource messages", () => {
+  it("name an errno once: the cause chain does not repeat it (nor the path)", async () => {
+    const missing = join(tmp.path, "missing");
+    const err = await errorOf(() => source({ paths: [missing] }).list());
+    expect(isSyncError(err, "SYNC_E_SOURCE_UNAVAILABLE")).toBe(true);
+    const text = describeError(err);
+    expect(text).toBe(`fs: root ${missing} is not readable: ENOENT (no such file or directory)`);
+    expect((err as Error).cause).toMatchObject({ code: "ENOENT", syscall: "stat" });
+  });
+
+  it("a folder beyond PATH_MAX is a short warning and an incomplete prefix; the rest is listed", async () => {
+    write(join(root, "ok.txt"), "fine");
+    const top = join(root, "d".repeat(200));
+    try {
+      makeDeep(root, 24, "d".repeat(200));
+      const listing = await source().list();
+      expect(keys(listing)).toEqual([`${root}/ok.txt`]);
+      expect(listing.warnings).toHaveLength(1);
+      const warning = listing.warnings[0] as string;
+      expectCleanErrno(warning, "ENAMETOOLONG");
+      expect(warning).toMatch(/^fs: cannot list folder .*…/);
+      expect(warning.length).toBeLessThan(400);
+      expect(listing.incompletePrefixes).toHaveLength(1);
+      expect(listing.incompletePrefixes[0]?.startsWith(`${top}/`)).toBe(true);
+    } finally {
+      removeDeep(top);
+    }
+  });
+
+  it("a path beyond PATH_MAX or a name beyond NAME_MAX fails that item alone, with a short message", async () => {
+    for (const key of [`${root}/${"p/".repeat(2100)}x.txt`, `${root}/${"n".repeat(300)}.txt`]) {
+      const err = await errorOf(() => source().fetch({ key, fingerprint: "" }));
+      expect(isSyncError(err, "SYNC_E_READ_FAILED")).toBe(true);
+      const text = describeError(err);
+      expect(text.split("ENAMETOOLONG").length).toBe(2);
+      expect(text.length).toBeLessThan(400);
+    }
+  });
+
+  it("fetch names an item relative to the folder holding its root, telling same-named files apart", async () => {
+    const a = write(join(root, "a", "bad.docx"));
+    const b = write(join(root, "b", "bad.docx"));
+    const o = write(join(outside, "bad.docx"));
+    const fs = source({ paths: [root, outside] });
+    const listing = await fs.list();
+    const names = await Promise.all(
+      [a, b, o].map(async (p) => (await fs.fetch(ref(listing, p))).displayName),
+    );
+    expect(names).toEqual(["root/a/bad.docx", "root/b/bad.docx", "outside/bad.docx"]);
+    expect((await fs.fetch(ref(listing, a))).fileName).toBe("bad.docx");
+    const single = source({ paths: [o] });
+    expect((await single.fetch(ref(await single.list(), o))).displayName).toBe("bad.docx");
   });
 });

@@ -20,6 +20,7 @@ export async function createEmbedder(settings: EmbedderSettings, signal?: AbortS
       dimensions: settings.dimensions,
       batchSize: settings.batchSize,
       timeoutMs: settings.timeoutMs,
+      deadlineMs: settings.deadlineMs,
       allowInsecureHttp: settings.allowInsecureHttp,
     },
     signal,

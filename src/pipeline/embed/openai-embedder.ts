@@ -19,6 +19,13 @@ export interface OpenAIEmbedderOptions {
   retryBaseMs?: number;
   /** Per-request timeout in ms, covering the response body (default 60000). */
   timeoutMs?: number;
+  /**
+   * Total time in ms one `embed` call may take, every request, retry and backoff wait included (default
+   * 180000). When it passes, the call fails with a retryable `SYNC_E_EMBEDDING_FAILED` naming both limits:
+   * a server that accepts connections and never answers cannot hold a run for `timeoutMs × (maxRetries + 1)`
+   * plus the backoff.
+   */
+  deadlineMs?: number;
   /** Requests in flight at once within one `embed` call (default 2). */
   concurrency?: number;
   /**
@@ -77,6 +84,7 @@ export class OpenAIEmbedder implements Embedder {
   readonly #maxRetries: number;
   readonly #retryBaseMs: number;
   readonly #timeoutMs: number;
+  readonly #deadlineMs: number;
   readonly #concurrency: number;
   readonly #fetch: typeof fetch;
   readonly #url: string;
@@ -118,6 +126,7 @@ export class OpenAIEmbedder implements Embedder {
     this.#maxRetries = checkInt("maxRetries", options.maxRetries, 0) ?? 4;
     this.#retryBaseMs = checkInt("retryBaseMs", options.retryBaseMs, 0) ?? 500;
     this.#timeoutMs = checkInt("timeoutMs", options.timeoutMs, 1) ?? 60_000;
+    this.#deadlineMs = checkInt("deadlineMs", options.deadlineMs, 1) ?? 180_000;
     this.#concurrency = checkInt("concurrency", options.concurrency, 1) ?? 2;
     this.#fetch = options.fetch ?? fetch;
   }
@@ -146,7 +155,9 @@ export class OpenAIEmbedder implements Embedder {
     const batchCount = Math.ceil(texts.length / this.#batchSize);
     // Aborted on the first failure so sibling requests stop instead of running to completion.
     const stop = new AbortController();
-    const combined = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    // The total deadline of this call: aborts requests in flight and backoff waits alike.
+    const deadline = AbortSignal.timeout(this.#deadlineMs);
+    const combined = AbortSignal.any(signal ? [signal, stop.signal, deadline] : [stop.signal, deadline]);
     const state: { next: number; failure?: { error: unknown } } = { next: 0 };
     const worker = async (): Promise<void> => {
       while (state.failure === undefined && state.next < batchCount) {
@@ -164,7 +175,18 @@ export class OpenAIEmbedder implements Embedder {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, batchCount) }, worker));
-    if (state.failure !== undefined) throw state.failure.error;
+    if (state.failure !== undefined) {
+      const { error } = state.failure;
+      if (deadline.aborted && error === deadline.reason && !signal?.aborted) {
+        throw this.#fail(
+          `no result within the ${this.#deadlineMs} ms deadline of one embedding call (EMBEDDING_DEADLINE_MS; ` +
+            `each request times out after ${this.#timeoutMs} ms, EMBEDDING_TIMEOUT_MS, and is retried up to ` +
+            `${this.#maxRetries} times)`,
+          true,
+        );
+      }
+      throw error;
+    }
     return out;
   }
 
