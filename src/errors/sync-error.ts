@@ -61,7 +61,8 @@ export function sanitizeNativeMessage(message: string): string {
   }
   return segments
     .join(": ")
-    .replace(/,?\s*(?:at\s+)?(?:\/[^\s,:()]+)*\/(?:\.?cargo|rustc)\/[^\s,()]+/g, "")
+    // Path segments exclude "/": nested quantifiers over "/" backtrack exponentially on long paths.
+    .replace(/,?\s*(?:at\s+)?(?:\/[^\s,:()/]+)*\/(?:\.?cargo|rustc)\/[^\s,()]+/g, "")
     .replace(/,?\s*(?:at\s+)?[\w./-]+\.rs:\d+(?::\d+)?/g, "")
     .replace(/\s+/g, " ")
     .trim();
