@@ -53,6 +53,11 @@ export const ERROR_CODES = {
   SYNC_E_S3_UNREACHABLE: { status: 503, retryable: true, message: "S3 endpoint or bucket unreachable" },
   SYNC_E_ALREADY_EXISTS: { status: 409, retryable: false, message: "already exists" },
   SYNC_E_INTERNAL: { status: 500, retryable: false, message: "internal error" },
+  SYNC_E_PARSE_LIMIT: {
+    status: 422,
+    retryable: false,
+    message: "parsing exceeded its time or memory limit",
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 /** One of the stable `SYNC_E_*` codes. */
