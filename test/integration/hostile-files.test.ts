@@ -49,7 +49,8 @@ describe("hostile files through the built CLI: each fails alone or is read, the 
     expect(failures[0]?.error).toMatch(
       /bomb\.docx: word\/document\.xml would expand \d+-fold.*MAX_EXTRACTED_MB/,
     );
-    expect(wallMs, show(r)).toBeLessThan(15_000);
+    // Idle parser workers must not keep the CLI alive after the run.
+    expect(wallMs, show(r)).toBeLessThan(10_000);
     expect(r.json.peak_rss_mb, show(r)).toBeLessThan(300);
     expect(r.json.warnings).toContain(
       `${keyOf(p("koeln.txt"))}: 1 invalid UTF-8 byte sequence was replaced with U+FFFD`,

@@ -128,8 +128,6 @@ export class ParsePool {
   private spawn(): Slot {
     const options: WorkerOptions = {
       resourceLimits: { maxOldGenerationSizeMb: this.options.memoryMb },
-      // A parser's console output must never reach stdout, where `--json` prints its one JSON document.
-      stdout: true,
     };
     const worker = FROM_SOURCE ? startSourceWorker(WORKER_URL, options) : new Worker(WORKER_URL, options);
     const slot: Slot = {
@@ -141,7 +139,6 @@ export class ParsePool {
       onAbort: undefined,
     };
     this.slots.push(slot);
-    worker.stdout.pipe(process.stderr, { end: false });
     worker.unref();
     worker.on("message", (res: ParseResponse) => this.answer(slot, res));
     worker.on("error", (err) => this.died(slot, err));

@@ -14,6 +14,10 @@ function failure(err: unknown, fileName: string): { code: string; message: strin
   return { code: "SYNC_E_INTERNAL", message };
 }
 
+// A parser's console output must never reach stdout, where `--json` prints its one JSON document. (Piping
+// the worker's stdout in the parent instead would keep the process alive.)
+process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+
 const port = parentPort;
 if (port === null) throw new Error("parse-worker.js runs only as a worker thread");
 port.on("message", async (req: ParseRequest) => {
