@@ -63,6 +63,11 @@ export const ERROR_CODES = {
     message: "a LanceDB commit conflicted with a concurrent commit",
   },
   SYNC_E_INTERNAL: { status: 500, retryable: false, message: "internal error" },
+  SYNC_E_PARSE_LIMIT: {
+    status: 422,
+    retryable: false,
+    message: "parsing exceeded its time or memory limit",
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 /** One of the stable `SYNC_E_*` codes. */

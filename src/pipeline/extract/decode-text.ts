@@ -9,7 +9,16 @@ export interface DecodedText {
   text: string;
   /** Lower-case encoding name, e.g. `utf-8`, `utf-16le`, `windows-1252`, `shift_jis`. */
   encoding: string;
+  /** Invalid UTF-8 sequences replaced with U+FFFD (mostly-valid UTF-8 only); absent when none were. */
+  replaced?: number;
 }
+
+/**
+ * UTF-8 with invalid sequences is still read as UTF-8 (each replaced by U+FFFD) when there are at most this
+ * many of them or at most 1% of the bytes, and at least as many valid multi-byte characters: legacy text
+ * (windows-1252 and the like) has almost no valid multi-byte UTF-8 sequences, so it goes to chardet.
+ */
+export const MAX_REPLACED_SEQUENCES = 16;
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const lenientUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
@@ -52,10 +61,41 @@ function decodeWith(encoding: string, bytes: Uint8Array): string {
   }
 }
 
+/** Occurrences of U+FFFD written literally (EF BF BD) in `bytes`. */
+function literalReplacementChars(bytes: Uint8Array): number {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let n = 0;
+  for (let i = buf.indexOf(REPLACEMENT_UTF8); i !== -1; i = buf.indexOf(REPLACEMENT_UTF8, i + 3)) n++;
+  return n;
+}
+
+const REPLACEMENT_UTF8 = Buffer.from([0xef, 0xbf, 0xbd]);
+
+/** `bytes` as UTF-8 with U+FFFD for invalid sequences, when they are few (see {@link MAX_REPLACED_SEQUENCES}). */
+function mostlyUtf8(bytes: Uint8Array): DecodedText | undefined {
+  const text = lenientUtf8.decode(bytes);
+  let replacements = 0;
+  let multibyte = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c === 0xfffd) replacements++;
+    else if (c < 0xdc00 || c > 0xdfff) multibyte++; // a surrogate pair counts once
+  }
+  const literal = literalReplacementChars(bytes);
+  const replaced = replacements - literal;
+  multibyte += literal;
+  if (replaced <= 0 || multibyte < replaced) return undefined;
+  if (replaced > Math.max(MAX_REPLACED_SEQUENCES, bytes.length / 100)) return undefined;
+  return { text, encoding: "utf-8", replaced };
+}
+
 /**
  * Decodes the bytes of a text file. Order: BOM (UTF-8, UTF-16LE/BE, UTF-32LE/BE; the BOM is declared
  * authoritative and stripped) → UTF-16 without BOM by NUL-byte pattern (checked before UTF-8 because
- * NUL-interleaved ASCII is also valid UTF-8) → strict UTF-8 → the most confident `chardet` guess that
+ * NUL-interleaved ASCII is also valid UTF-8) → strict UTF-8 → mostly-valid UTF-8 (a few invalid sequences
+ * among valid multi-byte characters, see {@link MAX_REPLACED_SEQUENCES}: decoded with U+FFFD, `replaced`
+ * counts them) → the most confident `chardet` guess that
  * `iconv-lite` can decode (ISO-8859-1/9 are read as their Windows supersets). Nothing but the BOM is
  * changed: CRLF stays CRLF, so offsets into `text` are offsets into the decoded file. Empty input gives "".
  *
@@ -73,8 +113,10 @@ export function decodeText(bytes: Uint8Array, fileName: string): DecodedText {
   try {
     return { text: strictUtf8.decode(bytes), encoding: "utf-8" };
   } catch {
-    // not UTF-8: guess a legacy code page below
+    // not strict UTF-8: mostly-valid UTF-8, or a legacy code page below
   }
+  const mostly = mostlyUtf8(bytes);
+  if (mostly !== undefined) return mostly;
   for (const match of chardet.analyse(bytes)) {
     const name = match.name.toLowerCase();
     if (SKIP.has(name)) continue;

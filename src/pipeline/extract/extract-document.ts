@@ -1,7 +1,7 @@
 import { SyncError } from "../../errors/sync-error.js";
-import { decodeText } from "./decode-text.js";
-import { detectType } from "./detect-type.js";
-import { extractDocx } from "./extract-docx.js";
+import { type DecodedText, decodeText } from "./decode-text.js";
+import { type DetectedType, detectType } from "./detect-type.js";
+import { DEFAULT_MAX_EXTRACTED_BYTES, extractDocx } from "./extract-docx.js";
 import { extractHtml } from "./extract-html.js";
 import { extractPdf } from "./extract-pdf.js";
 import type { ExtractedDocument } from "./extracted-document.js";
@@ -10,12 +10,38 @@ import type { ExtractedDocument } from "./extracted-document.js";
 export interface ExtractOptions {
   /** Largest accepted input in bytes. */
   maxBytes: number;
+  /** Largest total uncompressed size of a DOCX's zip parts (`MAX_EXTRACTED_MB`); default 256 MB. */
+  maxExtractedBytes?: number;
 }
 
 const MB = 1024 * 1024;
 
 function formatMb(bytes: number): string {
   return `${Number((bytes / MB).toFixed(bytes < MB ? 2 : 1))} MB`;
+}
+
+/**
+ * Fails with `SYNC_E_FILE_TOO_LARGE` naming `fileName` when `bytes.length > maxBytes`.
+ *
+ * @throws SyncError `SYNC_E_FILE_TOO_LARGE`.
+ */
+export function checkFileSize(bytes: Uint8Array, fileName: string, maxBytes: number): void {
+  if (bytes.length > maxBytes) {
+    throw new SyncError(
+      "SYNC_E_FILE_TOO_LARGE",
+      `${fileName}: file is ${formatMb(bytes.length)}, over the ${formatMb(maxBytes)} limit`,
+    );
+  }
+}
+
+/** The decoding fields of an {@link ExtractedDocument}: the encoding and a warning for replaced bytes. */
+function decoded(d: DecodedText): Pick<ExtractedDocument, "encoding" | "warnings"> {
+  if (d.replaced === undefined) return { encoding: d.encoding };
+  const n = d.replaced;
+  return {
+    encoding: d.encoding,
+    warnings: [`${n} invalid UTF-8 byte sequence${n === 1 ? " was" : "s were"} replaced with U+FFFD`],
+  };
 }
 
 /**
@@ -71,34 +97,49 @@ export async function extractDocument(
   fileName: string,
   options: ExtractOptions,
 ): Promise<ExtractedDocument> {
-  if (bytes.length > options.maxBytes) {
-    throw new SyncError(
-      "SYNC_E_FILE_TOO_LARGE",
-      `${fileName}: file is ${formatMb(bytes.length)}, over the ${formatMb(options.maxBytes)} limit`,
-    );
-  }
-  const { kind, mimeType } = await detectType(bytes, fileName);
+  checkFileSize(bytes, fileName, options.maxBytes);
+  return extractDetected(bytes, fileName, await detectType(bytes, fileName), options);
+}
+
+/**
+ * The second half of {@link extractDocument}: extracts bytes whose type {@link detectType} has found. Used
+ * directly by the parser workers, which get the type from the calling thread.
+ *
+ * @throws SyncError every code of {@link extractDocument} but the size check.
+ */
+export async function extractDetected(
+  bytes: Uint8Array,
+  fileName: string,
+  { kind, mimeType }: DetectedType,
+  options: Pick<ExtractOptions, "maxExtractedBytes">,
+): Promise<ExtractedDocument> {
   switch (kind) {
     case "txt": {
-      const { text, encoding } = decodeText(bytes, fileName);
-      return { text, mimeType, encoding };
+      const d = decodeText(bytes, fileName);
+      return { text: d.text, mimeType, ...decoded(d) };
     }
     case "md": {
-      const { text, encoding } = decodeText(bytes, fileName);
-      const title = markdownTitle(text);
-      return title === undefined ? { text, mimeType, encoding } : { text, mimeType, encoding, title };
+      const d = decodeText(bytes, fileName);
+      const title = markdownTitle(d.text);
+      return title === undefined
+        ? { text: d.text, mimeType, ...decoded(d) }
+        : { text: d.text, mimeType, ...decoded(d), title };
     }
     case "html": {
-      const { text: html, encoding } = decodeText(bytes, fileName);
-      const { text, title } = extractHtml(html);
-      return title === undefined ? { text, mimeType, encoding } : { text, mimeType, encoding, title };
+      const d = decodeText(bytes, fileName);
+      const { text, title } = extractHtml(d.text);
+      return title === undefined
+        ? { text, mimeType, ...decoded(d) }
+        : { text, mimeType, ...decoded(d), title };
     }
     case "pdf": {
       const { text, title } = await extractPdf(bytes, fileName);
       return title === undefined ? { text, mimeType } : { text, mimeType, title };
     }
     case "docx": {
-      const { text } = await extractDocx(bytes, fileName);
+      const { text } = await extractDocx(bytes, fileName, {
+        maxExtractedBytes: options.maxExtractedBytes ?? DEFAULT_MAX_EXTRACTED_BYTES,
+      });
       return { text, mimeType };
     }
   }

@@ -8,4 +8,6 @@ export interface ExtractedDocument {
   title?: string;
   /** Character encoding the bytes were decoded from, for text formats. */
   encoding?: string;
+  /** Problems that did not stop the extraction, e.g. invalid bytes replaced while decoding. */
+  warnings?: string[];
 }

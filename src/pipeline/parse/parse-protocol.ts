@@ -1,0 +1,20 @@
+import type { DetectedType } from "../extract/detect-type.js";
+import type { ExtractedDocument } from "../extract/extracted-document.js";
+
+/** One item sent to a parser worker. `bytes` is transferred, not copied. */
+export interface ParseRequest {
+  id: number;
+  bytes: Uint8Array;
+  fileName: string;
+  type: DetectedType;
+  maxExtractedBytes: number;
+}
+
+/**
+ * A parser worker's answer to the {@link ParseRequest} with the same `id`, or its first message, `ready`,
+ * once its modules are loaded.
+ */
+export type ParseResponse =
+  | { ready: true }
+  | { id: number; ok: true; doc: ExtractedDocument }
+  | { id: number; ok: false; code: string; message: string };
