@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import type { Config } from "../config/load-config.js";
 import type { ContentProcessor } from "../core/content-processor.js";
 import type { Embedder } from "../core/embedder.js";
@@ -112,20 +113,21 @@ export function openAppContext(config: Config, logger: Logger): AppContext {
       },
       fn,
     );
+  const processor = createContentProcessor({
+    maxFileBytes: config.maxFileBytes,
+    chunkSize: config.textChunkSize,
+    chunkOverlap: config.textChunkOverlap,
+    maxExtractedBytes: config.maxExtractedBytes,
+    parseTimeoutMs: config.parseTimeoutMs,
+    parseMemoryMb: config.parseMemoryMb,
+    parseWorkers: Math.min(config.maxConcurrentProcessing, Math.max(2, availableParallelism())),
+  });
   return {
     config,
     logger,
     journal,
     embedder,
-    process: createContentProcessor({
-      maxFileBytes: config.maxFileBytes,
-      chunkSize: config.textChunkSize,
-      chunkOverlap: config.textChunkOverlap,
-      maxExtractedBytes: config.maxExtractedBytes,
-      parseTimeoutMs: config.parseTimeoutMs,
-      parseMemoryMb: config.parseMemoryMb,
-      parseWorkers: config.maxConcurrentProcessing,
-    }),
+    process: processor,
     openStore,
     withWriterLock,
     async checkStore() {
@@ -152,6 +154,7 @@ export function openAppContext(config: Config, logger: Logger): AppContext {
       if (recorded !== undefined && recorded !== (await embedder()).id) await openStore();
     },
     async close() {
+      await processor.close();
       if (store) await (await store.catch(() => undefined))?.close();
       journal.close();
     },

@@ -59,11 +59,13 @@ export function sanitizeNativeMessage(message: string): string {
   for (const seg of kept.split(/\s*Caused by:\s*/)) {
     if (seg && !segments.some((s) => s.includes(seg.trim()))) segments.push(seg.trim());
   }
-  return segments
-    .join(": ")
-    // Path segments exclude "/": nested quantifiers over "/" backtrack exponentially on long paths.
-    .replace(/,?\s*(?:at\s+)?(?:\/[^\s,:()/]+)*\/(?:\.?cargo|rustc)\/[^\s,()]+/g, "")
-    .replace(/,?\s*(?:at\s+)?[\w./-]+\.rs:\d+(?::\d+)?/g, "")
-    .replace(/\s+/g, " ")
-    .trim();
+  return (
+    segments
+      .join(": ")
+      // Path segments exclude "/": nested quantifiers over "/" backtrack exponentially on long paths.
+      .replace(/,?\s*(?:at\s+)?(?:\/[^\s,:()/]+)*\/(?:\.?cargo|rustc)\/[^\s,()]+/g, "")
+      .replace(/,?\s*(?:at\s+)?[\w./-]+\.rs:\d+(?::\d+)?/g, "")
+      .replace(/\s+/g, " ")
+      .trim()
+  );
 }
