@@ -1,9 +1,6 @@
 import type { Table } from "@lancedb/lancedb";
 import { loadLanceDb } from "../storage/load-lancedb.js";
 
-/** Runs a write exclusively (the store's writer lock); see `AppContext.withWriterLock`. */
-export type IndexBuildLock = <T>(fn: () => Promise<T>) => Promise<T>;
-
 /** True when the table has a full-text index on `text` (read-only). */
 export async function hasFtsIndex(table: Table): Promise<boolean> {
   const indices = await table.listIndices();

@@ -4,7 +4,7 @@ import { userFilter } from "../storage/filter.js";
 import { wrap } from "../storage/lance-errors.js";
 import type { LanceDbStore } from "../storage/lancedb-store.js";
 import { loadLanceDb } from "../storage/load-lancedb.js";
-import { ensureFtsIndex, hasFtsIndex, type IndexBuildLock } from "./fts-index.js";
+import { hasFtsIndex } from "./fts-index.js";
 
 /** How to search: by vector, by LanceDB full-text index, or both fused by reciprocal rank. */
 export type SearchMode = "vector" | "fts" | "hybrid";
@@ -18,10 +18,10 @@ export interface SearchOptions {
   /** 1–1000, default 10. */
   limit?: number;
   /**
-   * Unused: searches never write (the full-text index is built by syncs and `compact`). Kept so that existing
-   * callers compile.
+   * Called when an `fts` or `hybrid` search found no full-text index and answered by vector search instead
+   * (searches never build it: syncs of small stores and `compact` do).
    */
-  indexBuildLock?: IndexBuildLock;
+  onFallback?: (reason: string) => void;
 }
 
 /** One search result. */
@@ -41,10 +41,10 @@ export interface SearchHit {
 const COLUMNS = ["doc_id", "chunk_id", "item_key", "source_id", "title", "text", "start", "end"];
 
 /**
- * Searches one user's chunks. The user id is validated and escaped by {@link userFilter}. Syncs keep the
- * full-text index of small stores and `compact` that of any store; when an `fts` or `hybrid` search finds
- * none yet, it builds it under `indexBuildLock` (the store's writer lock) if one is given, and otherwise — or
- * when that build fails (a read-only store, the lock busy) — falls back to vector search.
+ * Searches one user's chunks. The user id is validated and escaped by {@link userFilter}. Read-only: it builds
+ * no index and takes no lock. Syncs keep the full-text index of small stores current and `compact` builds and
+ * refreshes it for any store; when an `fts` or `hybrid` search finds none yet, it answers by vector search and
+ * says so through `onFallback`.
  */
 export async function searchChunks(
   store: LanceDbStore,
@@ -61,16 +61,11 @@ export async function searchChunks(
   const where = userFilter(options.userId);
   const table = store.chunksTable();
   if ((await wrap("count rows", () => table.countRows(), table.name)) === 0) return [];
-  let ftsReady = mode !== "vector" && (await wrap("list indices", () => hasFtsIndex(table), table.name));
-  if (mode !== "vector" && !ftsReady && options.indexBuildLock) {
-    try {
-      await options.indexBuildLock(() =>
-        wrap("build full-text index", () => ensureFtsIndex(table), table.name),
-      );
-      ftsReady = true;
-    } catch {
-      // A store we cannot write to (or whose lock stays busy) is still searched, by vector.
-    }
+  const ftsReady = mode !== "vector" && (await wrap("list indices", () => hasFtsIndex(table), table.name));
+  if (mode !== "vector" && !ftsReady) {
+    options.onFallback?.(
+      `no full-text index yet: ${mode} search answered by vector search; \`lancedb-sync compact\` builds the index`,
+    );
   }
   if (mode === "vector" || !ftsReady) {
     const [vec] = await embedder.embed([query]);

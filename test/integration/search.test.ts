@@ -249,3 +249,81 @@ describe("search on an empty database", () => {
     }
   });
 });
+
+describe("a store without a full-text index yet", () => {
+  it("fts and hybrid answer by vector search, say so, and write nothing", async () => {
+    const tmp = makeTempDir("lancedb-sync-search-");
+    try {
+      // A store written by the library without index upkeep: what a large store looks like before `compact`.
+      const store = new LanceDbStore({
+        uri: join(tmp.path, "db"),
+        documentsTable: "processed_documents",
+        chunksTable: "document_chunks",
+      });
+      const embedder = new HashingEmbedder();
+      await store.open(embedder);
+      try {
+        const text = "the lighthouse keeper logs every passing ship";
+        const [vector] = await embedder.embed([text]);
+        await store.applyBatch({
+          upserts: [
+            {
+              doc: {
+                doc_id: "d1",
+                user_id: "alice",
+                source_type: "fs",
+                source_id: "s",
+                item_key: "/k/a.txt",
+                title: "a",
+                mime_type: "text/plain",
+                size_bytes: text.length,
+                content_hash: "h",
+                chunk_count: 1,
+                modified_at: "2025-01-01T00:00:00.000Z",
+                ingested_at: "2025-01-01T00:00:00.000Z",
+                metadata: "{}",
+              },
+              chunks: [
+                {
+                  chunk_id: "d1:0",
+                  doc_id: "d1",
+                  user_id: "alice",
+                  ordinal: 0,
+                  text,
+                  text_hash: "t",
+                  start: 0,
+                  end: text.length,
+                  vector: vector as Float32Array,
+                  title: "a",
+                  source_id: "s",
+                  item_key: "/k/a.txt",
+                },
+              ],
+            },
+          ],
+          replaceDocIds: [],
+          deleteDocIds: [],
+        });
+        const version = await store.chunksTable().version();
+        for (const mode of ["fts", "hybrid"] as const) {
+          const notes: string[] = [];
+          const hits = await searchChunks(store, embedder, {
+            query: "lighthouse keeper",
+            userId: "alice",
+            mode,
+            onFallback: (n) => notes.push(n),
+          });
+          expect(hits.map((h) => h.doc_id)).toEqual(["d1"]);
+          expect(notes).toHaveLength(1);
+          expect(notes[0]).toContain("compact");
+        }
+        expect(await store.chunksTable().listIndices()).toEqual([]);
+        expect(await store.chunksTable().version()).toBe(version);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});

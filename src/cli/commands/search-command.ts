@@ -29,6 +29,7 @@ export function registerSearchCommand(program: Command): void {
           userId: opts.user,
           mode,
           limit,
+          onFallback: (reason) => process.stderr.write(`lancedb-sync: note: ${reason}\n`),
         });
         if (opts.json) printJson({ query, mode, hits });
         else printHits(hits);
