@@ -231,7 +231,9 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     // A store that was empty when the run began holds no rows of this run's new documents, so their
     // writes need no replace-delete and no cache lookup. Otherwise every written document replaces rows it
     // may have (the journal can lag the store after an OS crash), and the cache is consulted.
-    const storeWasEmpty = candidates.length > 0 && (await getStore().then((st) => st.isEmpty()));
+    // Asked at the first write, not up front: a run whose candidates are all unchanged content (touched or
+    // racily-clean files) never opens the store.
+    let storeWasEmpty: boolean | undefined;
     let batchNo = 0;
     let pending: PreparedWrite[] = [];
     let pendingChunks = 0;
@@ -247,6 +249,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
       pendingChunks = 0;
       const b = batchNo++;
       const s = await getStore();
+      storeWasEmpty ??= await s.isEmpty();
       let rows = buildRows(writes, {
         userId,
         source,

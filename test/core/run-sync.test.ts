@@ -66,6 +66,16 @@ describe("runSync: incremental changes", () => {
     expect(h.store.snapshot()).toEqual(before);
   });
 
+  it("touched files (fingerprint moved, same content) are hashed but the store is not opened", async () => {
+    const h = await synced(4);
+    h.source.touch(key(0)).touch(key(1));
+    const r = await h.run();
+    expect(r).toMatchObject({ added: 0, updated: 0, unchanged: 4 });
+    expect(h.source.fetchCalls).toBe(2);
+    expect(h.processor.calls).toBe(0);
+    expect(h.storeOpens).toBe(0);
+  });
+
   it("an edit of one paragraph of a multi-chunk document embeds only the changed chunk", async () => {
     const h = makeHarness();
     const original = chunkedText("big", 6);
