@@ -78,7 +78,12 @@ export async function compareStore(
   const id = await store.identity(readOnly);
   if (!binding) {
     return hasItems
-      ? { state: "unrecorded", detail: "the journal has synced items but no record of the store they are in" }
+      ? {
+          state: "unrecorded",
+          detail:
+            "the journal has synced items but no record yet of the store they are in (the first run after an " +
+            "upgrade, or a journal restored on its own): each source checks its items against the tables once",
+        }
       : { state: "new" };
   }
   if (binding.location !== storeLocation(config) || id.storeId !== binding.storeId) {
