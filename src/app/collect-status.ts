@@ -79,7 +79,7 @@ export async function collectStatus(ctx: AppContext, userId?: string): Promise<S
     } else if (hasItems) {
       storeState = {
         state: "missing",
-        detail: `no tables at ${config.lancedbUri}, but the journal has synced items`,
+        detail: `a table is missing at ${config.lancedbUri}, but the journal has synced items`,
       };
     }
   } catch (err) {
