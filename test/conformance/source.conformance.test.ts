@@ -5,6 +5,7 @@ import type { Source, SourceItemRef, SourceListing } from "../../src/core/source
 import { isSyncError, SyncError } from "../../src/errors/sync-error.js";
 import { FsSource } from "../../src/sources/fs-source.js";
 import { MemorySource } from "../fakes/memory-source.js";
+import { rejection } from "../helpers/caught.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
 /**
@@ -75,15 +76,6 @@ const DRIVERS: Array<[string, () => SourceDriver]> = [
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 const byKey = (listing: SourceListing): Map<string, SourceItemRef> =>
   new Map(listing.items.map((item) => [item.key, item]));
-
-async function errorOf(run: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await run();
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected a throw");
-}
 
 for (const [impl, makeDriver] of DRIVERS) {
   describe(`Source conformance: ${impl}`, () => {
@@ -183,3 +175,8 @@ describe("MemorySource listingExtras", () => {
     expect(source.listingExtras.warnings).toEqual(["w"]);
   });
 });
+
+/** The error `run` rejects with. */
+function errorOf(run: () => Promise<unknown>): Promise<unknown> {
+  return rejection(Promise.resolve().then(run));
+}

@@ -6,16 +6,9 @@ import type { FetchedItem, Source, SourceItemRef, SourceListing } from "../../sr
 import { isSyncError, SyncError } from "../../src/errors/sync-error.js";
 import { MemorySource } from "../fakes/memory-source.js";
 import { CHUNK, chunkedText, editChunk, type Harness, makeHarness, USER } from "../fakes/sync-harness.js";
+import { rejection } from "../helpers/caught.js";
 
 /** Runs `p`, expects a rejection and returns the error. */
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected the run to reject");
-}
 
 const key = (i: number) => `dir/d${String(i).padStart(2, "0")}.txt`;
 

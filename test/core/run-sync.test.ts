@@ -4,16 +4,9 @@ import type { SyncStep } from "../../src/core/run-sync.js";
 import { isSyncError, SyncError } from "../../src/errors/sync-error.js";
 import type { FailPhase } from "../fakes/memory-store.js";
 import { CHUNK, chunkedText, editChunk, type Harness, makeHarness, USER } from "../fakes/sync-harness.js";
+import { rejection } from "../helpers/caught.js";
 
 /** Runs `p`, expects a rejection and returns the error. */
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected the run to reject");
-}
 
 /** A harness whose source holds `n` documents `d00.txt`… of `chunks` chunks each, synced once. */
 async function synced(n: number, chunks = 2): Promise<Harness> {

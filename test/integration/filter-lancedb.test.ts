@@ -2,6 +2,7 @@ import * as lancedb from "@lancedb/lancedb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isSyncError } from "../../src/errors/sync-error.js";
 import { and, eq, inList, sqlString, userFilter } from "../../src/storage/filter.js";
+import { thrown } from "../helpers/caught.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
 /**
@@ -67,15 +68,6 @@ function rowsFor(values: readonly string[]): Row[] {
     { id: `A${i}`, user_id: "alice", source_id: "docs", item_key: v, doc_id: v },
     { id: `B${i}`, user_id: "bob", source_id: v, item_key: `k-${i}`, doc_id: `b:${v}` },
   ]);
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected a throw");
 }
 
 describe("filter helpers evaluated by LanceDB", () => {

@@ -6,6 +6,7 @@ import {
   OpenAIEmbedder,
   type OpenAIEmbedderOptions,
 } from "../../src/pipeline/embed/openai-embedder.js";
+import { rejection } from "../helpers/caught.js";
 import {
   type EmbeddingsServer,
   embeddingFor,
@@ -40,15 +41,6 @@ function embedder(options: Partial<OpenAIEmbedderOptions> = {}): OpenAIEmbedder 
 function inputsOf(index: number): unknown {
   const body = server.requests[index]?.body as { input?: unknown } | undefined;
   return body?.input;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected a rejection");
 }
 
 const texts = (n: number) => Array.from({ length: n }, (_, i) => `text number ${i}`);

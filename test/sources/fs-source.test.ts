@@ -15,6 +15,7 @@ import type { SourceItemRef, SourceListing } from "../../src/core/source.js";
 import { describeError, isSyncError } from "../../src/errors/sync-error.js";
 import { FsSource, type FsSourceOptions } from "../../src/sources/fs-source.js";
 import { LIST_YIELD_EVERY_DIRS } from "../../src/sources/fs-walk.js";
+import { rejection } from "../helpers/caught.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
 let tmp: { path: string; cleanup: () => void };
@@ -45,15 +46,6 @@ const ref = (listing: SourceListing, key: string): SourceItemRef => {
   if (!item) throw new Error(`${key} not listed`);
   return item;
 };
-
-async function errorOf(run: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await run();
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected a throw");
-}
 
 /** No warning says an errno twice (`EACCES: EACCES`), and each names the errno once with its meaning. */
 function expectCleanErrno(warning: string | undefined, errno: string): void {
@@ -381,3 +373,8 @@ describe("FsSource messages", () => {
     expect((await single.fetch(ref(await single.list(), o))).displayName).toBe("bad.docx");
   });
 });
+
+/** The error `run` rejects with. */
+function errorOf(run: () => Promise<unknown>): Promise<unknown> {
+  return rejection(Promise.resolve().then(run));
+}

@@ -1,15 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { isSyncError } from "../../src/errors/sync-error.js";
 import { and, eq, ID_PATTERN, inList, sqlString, userFilter, validateId } from "../../src/storage/filter.js";
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected a throw");
-}
+import { thrown } from "../helpers/caught.js";
 
 describe("filter helpers", () => {
   it("validateId accepts plain ids up to 128 characters", () => {

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { isSyncError } from "../../src/errors/sync-error.js";
 import { acquireLock, runLockName, WRITER_LOCK } from "../../src/storage/lease-lock.js";
 import { hostIdentity, SqliteJournal } from "../../src/storage/sqlite-journal.js";
+import { rejection } from "../helpers/caught.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
 const dirs: Array<{ cleanup: () => void }> = [];
@@ -34,25 +35,16 @@ function plant(j: SqliteJournal, row: { pid: number; host: string; expiresInMs: 
     .run(NAME, row.pid, row.host, new Date().toISOString(), Date.now() + row.expiresInMs);
 }
 
-async function busy(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected the lock to be busy");
-}
-
 describe("leases (run locks and the writer lock)", () => {
   it("refuses a second holder while the first holds the lock, in one process and across journals", async () => {
     const path = journalPath();
     const a = open(path);
     const b = open(path);
     const held = await acquireLock(a, NAME, opts);
-    const err = await busy(acquireLock(b, NAME, opts));
+    const err = await rejection(acquireLock(b, NAME, opts));
     expect(isSyncError(err, "SYNC_E_SOURCE_BUSY")).toBe(true);
     expect((err as Error).message).toContain(`process ${process.pid}`);
-    expect(isSyncError(await busy(acquireLock(a, NAME, opts)), "SYNC_E_SOURCE_BUSY")).toBe(true);
+    expect(isSyncError(await rejection(acquireLock(a, NAME, opts)), "SYNC_E_SOURCE_BUSY")).toBe(true);
     // Other names are independent.
     (await acquireLock(b, runLockName("bob", "notes"), opts)).release();
     (await acquireLock(b, WRITER_LOCK, opts)).release();
@@ -76,7 +68,7 @@ describe("leases (run locks and the writer lock)", () => {
     const held = await acquireLock(j, NAME, { ...opts, leaseMs: 300 });
     await new Promise((r) => setTimeout(r, 1000));
     expect(
-      isSyncError(await busy(acquireLock(j, NAME, { ...opts, leaseMs: 300 })), "SYNC_E_SOURCE_BUSY"),
+      isSyncError(await rejection(acquireLock(j, NAME, { ...opts, leaseMs: 300 })), "SYNC_E_SOURCE_BUSY"),
     ).toBe(true);
     expect(held.signal.aborted).toBe(false);
     held.release();
@@ -94,7 +86,7 @@ describe("leases (run locks and the writer lock)", () => {
   it("a lock from another host (docker run --rm gave a new hostname) is taken over only after its lease", async () => {
     const j = open(journalPath());
     plant(j, { pid: 999_999, host: "old-container/pid:[1]", expiresInMs: 400 });
-    const err = await busy(acquireLock(j, NAME, opts));
+    const err = await rejection(acquireLock(j, NAME, opts));
     expect((err as Error).message).toContain("old-container");
     await new Promise((r) => setTimeout(r, 500));
     (await acquireLock(j, NAME, opts)).release();
@@ -103,7 +95,7 @@ describe("leases (run locks and the writer lock)", () => {
   it("the same PID in another PID namespace (PID 1 after docker restart) is not taken for this process", async () => {
     const j = open(journalPath());
     plant(j, { pid: process.pid, host: `${hostIdentity()}-previous-namespace`, expiresInMs: 400 });
-    expect(isSyncError(await busy(acquireLock(j, NAME, opts)), "SYNC_E_SOURCE_BUSY")).toBe(true);
+    expect(isSyncError(await rejection(acquireLock(j, NAME, opts)), "SYNC_E_SOURCE_BUSY")).toBe(true);
     await new Promise((r) => setTimeout(r, 500));
     (await acquireLock(j, NAME, opts)).release();
   });
@@ -111,7 +103,7 @@ describe("leases (run locks and the writer lock)", () => {
   it("a live lock in another PID namespace is never stolen, even when its PID does not exist here", async () => {
     const j = open(journalPath());
     plant(j, { pid: 4_000_000, host: `${hostIdentity().split("/")[0]}/pid:[other]`, expiresInMs: 60_000 });
-    expect(isSyncError(await busy(acquireLock(j, NAME, opts)), "SYNC_E_SOURCE_BUSY")).toBe(true);
+    expect(isSyncError(await rejection(acquireLock(j, NAME, opts)), "SYNC_E_SOURCE_BUSY")).toBe(true);
   });
 
   it("a holder that loses its lease (cleared by unlock) sees its signal abort", async () => {
