@@ -1,13 +1,15 @@
-import { describeError, isSyncError, SyncError } from "../errors/sync-error.js";
-import { type BatchRows, buildRows } from "./build-rows.js";
+import { describeError, SyncError } from "../errors/sync-error.js";
+import { buildRows } from "./build-rows.js";
 import type { ContentProcessor } from "./content-processor.js";
 import { detectChanges, underPrefix } from "./detect-changes.js";
-import type { DocumentRow, DocumentStore } from "./document-store.js";
+import type { DocumentStore } from "./document-store.js";
+import { embedMisses } from "./embed-misses.js";
 import type { Embedder } from "./embedder.js";
 import type { FailureState, ItemState, Journal, RunStats } from "./journal.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { mapConcurrent } from "./map-concurrent.js";
 import { type ItemFailure, type PreparedWrite, prepareItem } from "./prepare-item.js";
+import { rebuildJournal, verifyAgainstStore } from "./reconcile-journal.js";
 import type { Source, SourceItemRef, SourceListing } from "./source.js";
 
 export type { ItemFailure } from "./prepare-item.js";
@@ -87,8 +89,6 @@ export interface SyncResult extends RunStats {
   warnings: string[];
 }
 
-/** A text any working embedder accepts (to tell a refused input from a refused setting). */
-const EMBED_PROBE = "ok";
 /** At most this many listing warnings are reported one by one; the rest are counted. */
 const MAX_LISTED_WARNINGS = 20;
 
@@ -486,149 +486,4 @@ function addListingWarnings(found: readonly string[], warnings: string[], log: L
     warnings.push(msg);
     for (const w of found.slice(MAX_LISTED_WARNINGS)) log.debug({ source: name }, w);
   }
-}
-
-/**
- * Embeds `misses` into `vectors`. When the embedder rejects the input itself (`SYNC_E_EMBEDDING_REJECTED`),
- * bisects the batch's documents to find those responsible and records them in `rejected` (by item key);
- * the others are embedded. Other errors (outages after the client's retries) propagate and fail the run.
- * Returns how many texts were embedded.
- */
-async function embedMisses(
-  embedder: Embedder,
-  rows: BatchRows,
-  misses: readonly string[],
-  vectors: Map<string, Float32Array>,
-  rejected: Map<string, ItemFailure>,
-  signal: AbortSignal | undefined,
-): Promise<number> {
-  if (misses.length === 0) return 0;
-  let embedded = 0;
-  const embedHashes = async (hashes: readonly string[]): Promise<void> => {
-    const out = await embedder.embed(
-      hashes.map((h) => rows.texts.get(h) as string),
-      signal,
-    );
-    for (const [i, h] of hashes.entries()) vectors.set(h, out[i] as Float32Array);
-    embedded += hashes.length;
-  };
-  try {
-    await embedHashes(misses);
-    return embedded;
-  } catch (err) {
-    if (!isSyncError(err, "SYNC_E_EMBEDDING_REJECTED")) throw err;
-  }
-  const needed = (docs: BatchRows["upserts"]): string[] => [
-    ...new Set(docs.flatMap((u) => u.chunks.map((c) => c.text_hash)).filter((h) => !vectors.has(h))),
-  ];
-  const bisect = async (docs: BatchRows["upserts"]): Promise<void> => {
-    const hashes = needed(docs);
-    if (hashes.length === 0) return;
-    try {
-      await embedHashes(hashes);
-    } catch (err) {
-      if (!isSyncError(err, "SYNC_E_EMBEDDING_REJECTED")) throw err;
-      const [only] = docs;
-      if (docs.length === 1 && only) {
-        rejected.set(only.doc.item_key, {
-          key: only.doc.item_key,
-          code: err.code,
-          error: `${only.doc.item_key}: the embedder rejected a chunk of it: ${describeError(err)}`,
-        });
-        return;
-      }
-      const mid = Math.ceil(docs.length / 2);
-      await bisect(docs.slice(0, mid));
-      await bisect(docs.slice(mid));
-    }
-  };
-  await bisect(rows.upserts);
-  if (rejected.size === rows.upserts.length) {
-    // Every document refused on its own: either they are all bad, or a setting (model, dimensions) is
-    // wrong. A harmless probe tells which; a refused probe fails the run instead of blaming the documents.
-    try {
-      await embedder.embed([EMBED_PROBE], signal);
-    } catch (err) {
-      if (!isSyncError(err, "SYNC_E_EMBEDDING_REJECTED")) throw err;
-      throw new SyncError(
-        "SYNC_E_EMBEDDING_FAILED",
-        `the embedder rejects any input, even "${EMBED_PROBE}"; check the EMBEDDING_* settings: ${describeError(err)}`,
-        { cause: err, retryable: false },
-      );
-    }
-  }
-  return embedded;
-}
-
-/**
- * Checks the journal's `synced` items of one source against the store: an item whose document row is
- * missing or duplicated, whose content hash differs, or whose chunks are not all there is demoted (re-read
- * and re-written by this run). Document rows the journal does not know are adopted as items. Returns the
- * demoted keys and how many rows were adopted.
- */
-async function verifyAgainstStore(
-  journal: Journal,
-  store: DocumentStore,
-  userId: string,
-  name: string,
-  known: ReadonlyMap<string, ItemState>,
-): Promise<{ demoted: string[]; adopted: number }> {
-  const docs = await store.listDocuments(userId, name);
-  const counts = await store.chunkCounts(userId, name);
-  const byId = new Map<string, DocumentRow[]>();
-  for (const d of docs) byId.set(d.doc_id, [...(byId.get(d.doc_id) ?? []), d]);
-  const demote: string[] = [];
-  for (const item of known.values()) {
-    if (item.status !== "synced") continue;
-    const rows = byId.get(item.docId) ?? [];
-    const row = rows[0];
-    if (
-      rows.length !== 1 ||
-      !row ||
-      row.content_hash !== item.contentHash ||
-      (counts.get(item.docId) ?? 0) !== row.chunk_count
-    ) {
-      demote.push(item.key);
-    }
-  }
-  if (demote.length > 0) journal.demoteItems(userId, name, demote);
-  // Rows the journal does not know (an older copy of the store brought back documents deleted since) are
-  // adopted like a lost journal's: the listing then deletes them if their item is gone, or hashes it.
-  const knownIds = new Set([...known.values()].map((i) => i.docId));
-  const adopt = new Map<string, ItemState>();
-  for (const d of docs) {
-    if (knownIds.has(d.doc_id) || adopt.has(d.doc_id)) continue;
-    adopt.set(d.doc_id, {
-      key: d.item_key,
-      docId: d.doc_id,
-      fingerprint: "",
-      contentHash: d.content_hash,
-      status: "synced",
-    });
-  }
-  if (adopt.size > 0) journal.commitItems(userId, name, [...adopt.values()], []);
-  return { demoted: demote, adopted: adopt.size };
-}
-/** Journal lost but documents present: re-learn items from the store so a rescan hashes and embeds nothing. */
-async function rebuildJournal(
-  journal: Journal,
-  store: DocumentStore,
-  userId: string,
-  name: string,
-): Promise<Map<string, ItemState>> {
-  const rows = await store.listDocuments(userId, name);
-  if (rows.length === 0) return new Map();
-  journal.commitItems(
-    userId,
-    name,
-    rows.map((r) => ({
-      key: r.item_key,
-      docId: r.doc_id,
-      fingerprint: "",
-      contentHash: r.content_hash,
-      status: "synced" as const,
-    })),
-    [],
-  );
-  return journal.listItems(userId, name);
 }
