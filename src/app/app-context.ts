@@ -6,7 +6,7 @@ import type { Logger } from "../core/logger.js";
 import { isSyncError } from "../errors/sync-error.js";
 import { createEmbedder } from "../pipeline/embed/create-embedder.js";
 import { createContentProcessor } from "../pipeline/process-content.js";
-import { checkNewestManifest } from "../storage/lance-files.js";
+import { checkManifestFile, checkNewestManifest } from "../storage/lance-files.js";
 import type { LanceDbStore, LanceDbStoreOptions } from "../storage/lancedb-store.js";
 import { WRITER_LOCK, withLock } from "../storage/lease-lock.js";
 import { probeStore } from "../storage/probe-store.js";
@@ -131,10 +131,17 @@ export function openAppContext(config: Config, logger: Logger): AppContext {
     openStore,
     withWriterLock,
     async checkStore() {
-      // A malformed newest manifest (LanceDB would panic on it) is found even by a run with nothing to do.
-      for (const t of [config.documentsTable, config.chunksTable]) checkNewestManifest(config.lancedbUri, t);
+      // One look at `_versions` serves both checks. A malformed newest manifest (LanceDB would panic on it) is
+      // found even by a run with nothing to do.
+      const probe = probeStore(config.lancedbUri, config.documentsTable, config.chunksTable);
+      if (typeof probe === "object") {
+        for (const t of [probe.docs, probe.chunks]) checkManifestFile(t.manifest, undefined, t.version);
+      } else {
+        for (const t of [config.documentsTable, config.chunksTable])
+          checkNewestManifest(config.lancedbUri, t);
+      }
       const binding = readBinding(journal);
-      if (bindingHolds(config, binding)) return { epoch: journal.storeEpoch() };
+      if (bindingHolds(config, binding, probe)) return { epoch: journal.storeEpoch() };
       const hasItems = journal.counts().items > 0;
       const store = await openStore();
       return withWriterLock("store check", async () => {

@@ -48,9 +48,12 @@ export function readBinding(journal: SqliteJournal): StoreBinding | undefined {
  * The cheap check (no LanceDB): true when the store directory is the recorded one and no table is behind.
  * Object stores, and anything unusual, answer false (the caller then opens the store to compare).
  */
-export function bindingHolds(config: Config, binding: StoreBinding | undefined): boolean {
+export function bindingHolds(
+  config: Config,
+  binding: StoreBinding | undefined,
+  probe: StoreProbe | undefined = probeStore(config.lancedbUri, config.documentsTable, config.chunksTable),
+): boolean {
   if (!binding || binding.location !== storeLocation(config)) return false;
-  const probe = probeStore(config.lancedbUri, config.documentsTable, config.chunksTable);
   return probe !== undefined && probe !== "missing" && probeMatches(probe, binding);
 }
 

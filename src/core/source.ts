@@ -61,8 +61,3 @@ export interface Source {
   list(signal?: AbortSignal): Promise<SourceListing>;
   fetch(ref: SourceItemRef, signal?: AbortSignal): Promise<FetchedItem>;
 }
-
-/** A listing with nothing incomplete: for sources that either list everything or throw. */
-export function completeListing(items: SourceItemRef[]): SourceListing {
-  return { items, warnings: [], incompletePrefixes: [], emptyRoots: [] };
-}

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { SyncError } from "../errors/sync-error.js";
 
 // Lance dataset files read without LanceDB (cheap, and safe where LanceDB 0.31 would panic).
@@ -59,13 +59,23 @@ export function manifestProblem(file: string): string | undefined {
 /** Throws `SYNC_E_STORE_DAMAGED` when the newest manifest of a local table is malformed (see {@link manifestProblem}). */
 export function checkNewestManifest(uri: string, table: string): void {
   const [newest] = manifestVersions(uri, table);
-  const problem = newest && manifestProblem(newest.file);
+  if (newest) checkManifestFile(newest.file, table, newest.version);
+}
+
+/** Throws `SYNC_E_STORE_DAMAGED` naming `file` when that manifest is malformed (see {@link manifestProblem}). */
+export function checkManifestFile(file: string, table = tableOf(file), version?: number): void {
+  const problem = manifestProblem(file);
   if (problem) {
     throw new SyncError(
       "SYNC_E_STORE_DAMAGED",
-      `lancedb: table "${table}" is damaged (file ${newest.file}, version ${newest.version}): ${problem}; ` +
-        "run `lancedb-sync doctor` to check every table and `lancedb-sync doctor --repair` to go back to its " +
-        "newest readable version",
+      `lancedb: table "${table}" is damaged (file ${file}${version === undefined ? "" : `, version ${version}`}): ` +
+        `${problem}; run \`lancedb-sync doctor\` to check every table and \`lancedb-sync doctor --repair\` to ` +
+        "go back to its newest readable version",
     );
   }
+}
+
+/** `<uri>/<table>.lance/_versions/<file>` → `<table>`. */
+function tableOf(manifest: string): string {
+  return basename(dirname(dirname(manifest))).replace(/\.lance$/, "");
 }

@@ -349,15 +349,6 @@ export class LanceDbStore implements DocumentStore {
     return { storeId: id, docsVersion, chunksVersion };
   }
 
-  /** Current versions of both tables (cheap: no I/O beyond the open manifests). */
-  async versions(): Promise<{ docsVersion: number; chunksVersion: number }> {
-    const [docsVersion, chunksVersion] = await Promise.all([
-      this.documentsTable().version(),
-      this.chunksTable().version(),
-    ]);
-    return { docsVersion, chunksVersion };
-  }
-
   /**
    * Keeps the chunks table's indices current after a run that wrote (under the writer lock):
    * - with `fullTextIndex`, the full-text index on `text` (LanceDB 0.31 scans unindexed rows, but a query of
