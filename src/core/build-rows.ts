@@ -44,7 +44,7 @@ export function buildRows(
       chunk_count: chunks.length,
       modified_at: w.ref.modifiedAt ?? ingestedAt,
       ingested_at: ingestedAt,
-      metadata: JSON.stringify(metadata),
+      metadata: JSON.stringify({ ...metadata, ...w.item.metadata }),
     };
     const rows = chunks.map((c): ChunkRow => {
       const textHash = hashContent(c.text);

@@ -21,6 +21,8 @@ export interface PreparedWrite {
   hash: string;
   size: number;
   content: PreparedContent;
+  /** The source's own metadata and URL of the item (see `FetchedItem`). */
+  item: { metadata?: Record<string, unknown>; url?: string };
 }
 
 /** What reading one candidate gave: a fingerprint-only update, a write, a failure, or an item gone since the listing. */
@@ -60,6 +62,7 @@ export async function prepareItem(
       hash,
       size: fetched.bytes.length,
       content,
+      item: { metadata: fetched.metadata, url: fetched.url },
     };
   } catch (err) {
     if (signal?.aborted) throw err;

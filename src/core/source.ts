@@ -22,6 +22,13 @@ export interface FetchedItem {
   displayName?: string;
   /** Fingerprint observed while fetching, when the source can tell (guards against edits mid-read). */
   fingerprint?: string;
+  /**
+   * Per-item metadata from the source (an upload's metadata; a Notion page's ids): merged over what
+   * extraction found into `processed_documents.metadata`, and returned with search hits.
+   */
+  metadata?: Record<string, unknown>;
+  /** Where a person can open the item (a Notion page URL), when the source knows one. */
+  url?: string;
 }
 
 /** A successful listing: every item found, and what could not be listed. */
@@ -60,4 +67,11 @@ export interface Source {
   readonly name: string;
   list(signal?: AbortSignal): Promise<SourceListing>;
   fetch(ref: SourceItemRef, signal?: AbortSignal): Promise<FetchedItem>;
+  /**
+   * Of `keys`, those the source confirms are gone (fs: `lstat` finds nothing; Notion: 404 or in trash). A key
+   * it cannot answer for (an error, a timeout) is not in the result: it is kept, never deleted. A source
+   * without this method has every key absent from a successful full listing confirmed, and none in a partial
+   * run.
+   */
+  confirmGone?(keys: readonly string[], signal?: AbortSignal): Promise<Set<string>>;
 }
