@@ -1,7 +1,7 @@
 import type { Config } from "../config/load-config.js";
+import type { Journal } from "../core/journal.js";
 import type { LanceDbStore } from "../storage/lancedb-store.js";
 import { probeStore, type StoreProbe } from "../storage/probe-store.js";
-import type { SqliteJournal } from "../storage/sqlite-journal.js";
 
 /** Journal setting holding the {@link StoreBinding}. */
 export const STORE_BINDING_KEY = "store_binding";
@@ -34,7 +34,7 @@ export function storeLocation(config: Config): string {
 }
 
 /** The recorded binding, if any. */
-export function readBinding(journal: SqliteJournal): StoreBinding | undefined {
+export function readBinding(journal: Journal): StoreBinding | undefined {
   const raw = journal.getMeta(STORE_BINDING_KEY);
   if (raw === undefined) return undefined;
   try {
@@ -116,14 +116,11 @@ export async function compareStore(
  * Records the store as it is now (after a run that wrote, or after a check), keeping the highest versions
  * seen for the same store id: a run that finishes after a newer one never lowers the record.
  */
-export async function recordBinding(
-  config: Config,
-  journal: SqliteJournal,
-  store: LanceDbStore,
-): Promise<void> {
+export async function recordBinding(config: Config, journal: Journal, store: LanceDbStore): Promise<void> {
   const id = await store.identity();
   const probe = probeStore(config.lancedbUri, config.documentsTable, config.chunksTable);
-  journal.db.transaction(() => {
+  // Callers hold the writer lock: no other process records a binding between this read and the write.
+  {
     const prev = readBinding(journal);
     const same = prev && prev.storeId === id.storeId && prev.location === storeLocation(config);
     const next: StoreBinding = {
@@ -137,5 +134,5 @@ export async function recordBinding(
       next.chunksIno = probe.chunks.ino;
     }
     journal.setMeta(STORE_BINDING_KEY, JSON.stringify(next));
-  })();
+  }
 }

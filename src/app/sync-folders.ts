@@ -53,7 +53,7 @@ export async function syncFolders(ctx: AppContext, options: SyncFoldersOptions):
   let patterns = options.patterns ?? [];
   let name = options.sourceName;
   if (name !== undefined) validateId("source name", name);
-  const others = ctx.journal.listSources(userId).filter((s) => s.type === "fs");
+  const others = ctx.journal.listSources(userId).filter((s) => s.type === "local_filesystem");
   let known = name === undefined ? undefined : ctx.journal.getSource(userId, name);
   if (known === undefined && name === undefined && paths.length > 0) {
     // `sync <paths>` without --source: the source whose roots are these (however they are spelled).
@@ -86,7 +86,7 @@ export async function syncFolders(ctx: AppContext, options: SyncFoldersOptions):
   await ctx.checkEmbedder();
   const followSymlinks =
     options.followSymlinks ?? (known?.config.followSymlinks as boolean | undefined) ?? false;
-  ctx.journal.upsertSource({ userId, name, type: "fs", config: { paths, patterns, followSymlinks } });
+  ctx.journal.upsertSource({ userId, name, type: "local_filesystem", config: { paths, patterns, followSymlinks } });
   const { config } = ctx;
   const source = new FsSource({
     name,

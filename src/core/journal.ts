@@ -26,9 +26,18 @@ export interface FailureState {
 /** A registered source and its configuration. */
 export interface SourceRecord {
   userId: string;
+  /** The source's id, unique per user (`source_id` in the API and the tables). */
   name: string;
+  /** Registered type (`local_filesystem`, `upload`, `notion`, `migrated`); never changes once recorded. */
   type: string;
+  /** Type-specific settings; never secrets (a token is named by the variable or file that holds it). */
   config: Record<string, unknown>;
+  /** Seconds between scheduled runs; null or absent: the configured `DEFAULT_POLL_INTERVAL`. */
+  pollInterval?: number | null;
+  /** Disabled sources are not scheduled; an explicit sync still runs them. Default true. */
+  enabled?: boolean;
+  /** Per-source state kept by its connector between runs (a Notion cursor); set with `setSourceState`. */
+  state?: Record<string, unknown>;
   createdAt?: string;
   updatedAt?: string;
   lastRunAt?: string | null;
@@ -39,6 +48,43 @@ export interface SourceRecord {
    * store's epoch is newer (the store was found missing, replaced or behind), the next run verifies them.
    */
   storeEpoch?: number;
+}
+
+/** A document pushed through `ingestDocument`: which content-addressed blob holds its bytes. */
+export interface UploadRecord {
+  userId: string;
+  /** The upload source's name. */
+  sourceName: string;
+  /** The document's key in its source (the caller's key, else the sanitised file name). */
+  key: string;
+  /** SHA-256 (hex) of the bytes: the blob's name, and the item's fingerprint. */
+  blobHash: string;
+  /** Sanitised file name (its extension decides the parser). */
+  fileName: string;
+  sizeBytes: number;
+  /** Caller's metadata, merged into the document row. */
+  metadata: Record<string, unknown>;
+  uploadedAt: string;
+}
+
+/** Who holds a lease, for messages and `status`. */
+export interface LeaseHolder {
+  name: string;
+  owner: string;
+  purpose: string;
+  pid: number;
+  host: string;
+  acquiredAt: string;
+  /** Epoch milliseconds after which the lease may be taken over. */
+  expiresAt: number;
+}
+
+/** What {@link Journal.removeSource} removed. */
+export interface RemovedSource {
+  items: number;
+  failures: number;
+  uploads: number;
+  runs: number;
 }
 
 /** Statistics of one run, as the CLI prints them. */
@@ -75,7 +121,18 @@ export interface RunRecord {
  * Items are keyed by (user, source name, item key).
  */
 export interface Journal {
+  /**
+   * Registers a source or updates its config (and `pollInterval` / `enabled` when given; absent keeps them).
+   * Throws `SYNC_E_SOURCE_TYPE` when the source exists with another type: a type never changes.
+   */
   upsertSource(source: SourceRecord): void;
+  /**
+   * Forgets a source with its items, failures, uploads, runs and run lease, in one transaction; the rows of
+   * its documents in the store are the caller's business. Unknown sources remove nothing.
+   */
+  removeSource(userId: string, name: string): RemovedSource;
+  /** Replaces the connector state of a registered source (see {@link SourceRecord.state}). */
+  setSourceState(userId: string, name: string, state: Record<string, unknown>): void;
   getSource(userId: string, name: string): SourceRecord | undefined;
   listSources(userId?: string): SourceRecord[];
   setSourceHealth(userId: string, name: string, healthy: boolean, error: string | null): void;
@@ -113,5 +170,52 @@ export interface Journal {
   startRun(userId: string, name: string): number;
   finishRun(runId: number, status: RunRecord["status"], stats: RunStats | null, error: string | null): void;
   lastRuns(limit: number, userId?: string): RunRecord[];
+  /** Marks runs still `running` (of one source, or of every source without a live run lease) `abandoned`. */
+  abandonRuns(userId?: string, name?: string): number;
+  /** Keeps the newest `keep` finished runs of each source and deletes older ones; returns how many went. */
+  pruneRuns(keep: number): number;
+  /** Items, pending items and failures, of every user or of one. */
+  counts(userId?: string): { items: number; pending: number; failures: number };
+
+  /**
+   * The store epoch: bumped whenever the store is found missing, replaced or behind the journal, and by
+   * `reset`. A run that began under one epoch must not write under another.
+   */
+  storeEpoch(): number;
+  /** Increments the store epoch; returns the new one. */
+  bumpStoreEpoch(): number;
+  /**
+   * Forgets every item, failure and setting but the store epoch, which it bumps (used by `reset`); sources,
+   * uploads and runs stay, and every source counts as verified at the new epoch. Returns the new epoch.
+   */
+  forgetAll(): number;
+  /** A recorded setting, e.g. `embedder_id`. */
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+
+  /**
+   * Takes or renews the lease `name` for `owner` until `leaseMs` from now, atomically. Returns undefined on
+   * success, or the holder when another owner holds an unexpired lease (one whose process is known dead on
+   * this host does not count).
+   */
+  tryLease(name: string, owner: string, purpose: string, leaseMs: number): LeaseHolder | undefined;
+  /** Extends a lease still held by `owner`; false when it was lost. */
+  renewLease(name: string, owner: string, leaseMs: number): boolean;
+  /** Releases a lease held by `owner`; a no-op when it no longer holds it. */
+  releaseLease(name: string, owner: string): void;
+  /** Removes a lease whoever holds it; returns the holder it removed. */
+  clearLease(name: string): LeaseHolder | undefined;
+  /** Every lease, expired ones included. */
+  listLeases(): LeaseHolder[];
+
+  /** Records (or replaces) which blob holds an uploaded document. */
+  putUpload(upload: UploadRecord): void;
+  getUpload(userId: string, name: string, key: string): UploadRecord | undefined;
+  /** Uploads of one source, by key. */
+  listUploads(userId: string, name: string): UploadRecord[];
+  /** Forgets one upload; false when it was not recorded. */
+  deleteUpload(userId: string, name: string, key: string): boolean;
+  /** Hashes of every blob some upload refers to (blobs outside this set may be removed). */
+  referencedBlobs(): Set<string>;
   close(): void;
 }

@@ -63,6 +63,17 @@ export const ERROR_CODES = {
     message: "a LanceDB commit conflicted with a concurrent commit",
   },
   SYNC_E_INTERNAL: { status: 500, retryable: false, message: "internal error" },
+  SYNC_E_SOURCE_TYPE: {
+    status: 409,
+    retryable: false,
+    message: "the source is registered with another type (a source's type never changes)",
+  },
+  SYNC_E_FILENAME_INVALID: {
+    status: 400,
+    retryable: false,
+    message: "file name is not allowed (empty, a path, or control characters)",
+  },
+  SYNC_E_SHUTTING_DOWN: { status: 503, retryable: true, message: "the system is stopping or stopped" },
   SYNC_E_PARSE_LIMIT: {
     status: 422,
     retryable: false,

@@ -84,4 +84,23 @@ export const JOURNAL_MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   ALTER TABLE sources ADD COLUMN store_epoch INTEGER NOT NULL DEFAULT -1;
   `,
+  `
+  UPDATE sources SET type = 'local_filesystem' WHERE type = 'fs';
+  ALTER TABLE sources ADD COLUMN poll_interval INTEGER;
+  ALTER TABLE sources ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE sources ADD COLUMN state_json TEXT NOT NULL DEFAULT '{}';
+  CREATE TABLE uploads (
+    user_id       TEXT NOT NULL,
+    source_name   TEXT NOT NULL,
+    item_key      TEXT NOT NULL,
+    blob_hash     TEXT NOT NULL,
+    file_name     TEXT NOT NULL,
+    size_bytes    INTEGER NOT NULL,
+    metadata_json TEXT NOT NULL DEFAULT '{}',
+    uploaded_at   TEXT NOT NULL,
+    PRIMARY KEY (user_id, source_name, item_key)
+  ) WITHOUT ROWID;
+  CREATE INDEX uploads_by_blob ON uploads (blob_hash);
+  CREATE INDEX runs_by_source ON runs (user_id, source_name, run_id);
+  `,
 ];

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Journal, LeaseHolder } from "../core/journal.js";
 import type { ErrorCode } from "../errors/codes.js";
 import { SyncError } from "../errors/sync-error.js";
-import type { LeaseHolder, SqliteJournal } from "./sqlite-journal.js";
 
 /** Name of the store-wide writer lock: every writer of the two tables (syncs, compact, reset, index builds). */
 export const WRITER_LOCK = "store-writer";
@@ -40,7 +40,7 @@ export interface HeldLock {
  * Throws `busyCode` naming the holder when the wait runs out.
  */
 export async function acquireLock(
-  journal: SqliteJournal,
+  journal: Journal,
   name: string,
   options: AcquireLockOptions,
 ): Promise<HeldLock> {
@@ -94,7 +94,7 @@ export async function acquireLock(
 
 /** Runs `fn` while holding the lock `name`; releases it however `fn` ends. */
 export async function withLock<T>(
-  journal: SqliteJournal,
+  journal: Journal,
   name: string,
   options: AcquireLockOptions,
   fn: (lock: HeldLock) => Promise<T>,

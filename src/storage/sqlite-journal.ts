@@ -2,7 +2,17 @@ import { existsSync, mkdirSync, readlinkSync, renameSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { FailureState, ItemState, Journal, RunRecord, RunStats, SourceRecord } from "../core/journal.js";
+import type {
+  FailureState,
+  ItemState,
+  Journal,
+  LeaseHolder,
+  RemovedSource,
+  RunRecord,
+  RunStats,
+  SourceRecord,
+  UploadRecord,
+} from "../core/journal.js";
 import { SyncError } from "../errors/sync-error.js";
 import { JOURNAL_MIGRATIONS } from "./journal-migrations.js";
 
@@ -64,13 +74,59 @@ export class SqliteJournal implements Journal {
   upsertSource(s: SourceRecord): void {
     const now = new Date().toISOString();
     this.db
-      .prepare(
-        `INSERT INTO sources (user_id, name, type, config_json, created_at, updated_at, store_epoch)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (user_id, name) DO UPDATE SET type = excluded.type, config_json = excluded.config_json,
-           updated_at = excluded.updated_at`,
-      )
-      .run(s.userId, s.name, s.type, JSON.stringify(s.config), now, now, this.storeEpoch());
+      .transaction(() => {
+        const prev = this.stmt("SELECT type FROM sources WHERE user_id = ? AND name = ?").get(
+          s.userId,
+          s.name,
+        ) as { type: string } | undefined;
+        if (prev && prev.type !== s.type) throw retypeError(s, prev.type);
+        this.stmt(
+          `INSERT INTO sources (user_id, name, type, config_json, created_at, updated_at, store_epoch,
+             poll_interval, enabled)
+           VALUES (@userId, @name, @type, @config, @now, @now, @epoch, @poll, coalesce(@enabled, 1))
+           ON CONFLICT (user_id, name) DO UPDATE SET config_json = excluded.config_json,
+             updated_at = excluded.updated_at,
+             poll_interval = CASE WHEN @pollGiven THEN @poll ELSE sources.poll_interval END,
+             enabled = coalesce(@enabled, sources.enabled)`,
+        ).run({
+          userId: s.userId,
+          name: s.name,
+          type: s.type,
+          config: JSON.stringify(s.config),
+          now,
+          epoch: this.storeEpoch(),
+          poll: s.pollInterval ?? null,
+          pollGiven: s.pollInterval === undefined ? 0 : 1,
+          enabled: s.enabled === undefined ? null : s.enabled ? 1 : 0,
+        });
+      })
+      .immediate();
+  }
+
+  removeSource(userId: string, name: string): RemovedSource {
+    return this.db
+      .transaction((): RemovedSource => {
+        const del = (table: string, col = "source_name") =>
+          this.stmt(`DELETE FROM ${table} WHERE user_id = ? AND ${col} = ?`).run(userId, name).changes;
+        const removed = {
+          items: del("items"),
+          failures: del("failures"),
+          uploads: del("uploads"),
+          runs: del("runs"),
+        };
+        del("sources", "name");
+        this.stmt("DELETE FROM leases WHERE name = ?").run(runLeaseName(userId, name));
+        return removed;
+      })
+      .immediate();
+  }
+
+  setSourceState(userId: string, name: string, state: Record<string, unknown>): void {
+    this.stmt("UPDATE sources SET state_json = ? WHERE user_id = ? AND name = ?").run(
+      JSON.stringify(state),
+      userId,
+      name,
+    );
   }
 
   getSource(userId: string, name: string): SourceRecord | undefined {
@@ -160,15 +216,10 @@ export class SqliteJournal implements Journal {
     return row?.started_at;
   }
 
-  /**
-   * The store epoch: bumped whenever the store is found missing, replaced or behind the journal, and by
-   * `reset`. A run that began under one epoch must not write under another.
-   */
   storeEpoch(): number {
     return Number(this.getMeta(STORE_EPOCH_KEY) ?? "0");
   }
 
-  /** Increments the store epoch (see {@link storeEpoch}); returns the new one. */
   bumpStoreEpoch(): number {
     return this.db.transaction(() => {
       const next = this.storeEpoch() + 1;
@@ -177,7 +228,6 @@ export class SqliteJournal implements Journal {
     })();
   }
 
-  /** Marks runs of a source (or every source) still `running` as `abandoned`; returns how many. */
   abandonRuns(userId?: string, name?: string): number {
     const now = new Date().toISOString();
     if (userId === undefined || name === undefined) {
@@ -279,7 +329,69 @@ export class SqliteJournal implements Journal {
     }));
   }
 
-  /** Counts for status: items, pending items and failures, optionally of one user. */
+  pruneRuns(keep: number): number {
+    return this.stmt(
+      `DELETE FROM runs WHERE status != 'running' AND run_id IN (
+         SELECT run_id FROM (
+           SELECT run_id, row_number() OVER (PARTITION BY user_id, source_name ORDER BY run_id DESC) AS n
+           FROM runs WHERE status != 'running')
+         WHERE n > ?)`,
+    ).run(Math.max(0, Math.floor(keep))).changes;
+  }
+
+  putUpload(u: UploadRecord): void {
+    this.stmt(
+      `INSERT INTO uploads (user_id, source_name, item_key, blob_hash, file_name, size_bytes, metadata_json,
+         uploaded_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (user_id, source_name, item_key) DO UPDATE SET blob_hash = excluded.blob_hash,
+         file_name = excluded.file_name, size_bytes = excluded.size_bytes,
+         metadata_json = excluded.metadata_json, uploaded_at = excluded.uploaded_at`,
+    ).run(
+      u.userId,
+      u.sourceName,
+      u.key,
+      u.blobHash,
+      u.fileName,
+      u.sizeBytes,
+      JSON.stringify(u.metadata),
+      u.uploadedAt,
+    );
+  }
+
+  getUpload(userId: string, name: string, key: string): UploadRecord | undefined {
+    const row = this.stmt("SELECT * FROM uploads WHERE user_id = ? AND source_name = ? AND item_key = ?").get(
+      userId,
+      name,
+      key,
+    );
+    return row ? toUpload(row as Row) : undefined;
+  }
+
+  listUploads(userId: string, name: string): UploadRecord[] {
+    return (
+      this.stmt("SELECT * FROM uploads WHERE user_id = ? AND source_name = ? ORDER BY item_key").all(
+        userId,
+        name,
+      ) as Row[]
+    ).map(toUpload);
+  }
+
+  deleteUpload(userId: string, name: string, key: string): boolean {
+    return (
+      this.stmt("DELETE FROM uploads WHERE user_id = ? AND source_name = ? AND item_key = ?").run(
+        userId,
+        name,
+        key,
+      ).changes > 0
+    );
+  }
+
+  referencedBlobs(): Set<string> {
+    const rows = this.stmt("SELECT DISTINCT blob_hash FROM uploads").all() as Array<{ blob_hash: string }>;
+    return new Set(rows.map((r) => r.blob_hash));
+  }
+
   counts(userId?: string): { items: number; pending: number; failures: number } {
     const scope = userId === undefined ? "" : "WHERE user_id = @userId";
     const row = this.db
@@ -292,10 +404,6 @@ export class SqliteJournal implements Journal {
     return row as { items: number; pending: number; failures: number };
   }
 
-  /**
-   * Forgets every item, failure and recorded setting but the store epoch, which it bumps (used by `reset`,
-   * under the writer lock); sources and runs stay, and every source counts as verified at the new epoch.
-   */
   forgetAll(): number {
     return this.db.transaction(() => {
       const epoch = this.storeEpoch() + 1;
@@ -381,7 +489,7 @@ export class SqliteJournal implements Journal {
    * see {@link openJournal}.
    */
   probe(): void {
-    for (const table of ["meta", "sources", "items", "failures", "runs", "leases"]) {
+    for (const table of ["meta", "sources", "items", "failures", "runs", "leases", "uploads"]) {
       this.db.prepare(`SELECT count(*) FROM ${table}`).get();
     }
   }
@@ -535,17 +643,7 @@ function diedOnThisHost(row: LeaseRow): boolean {
 /** Journal setting holding the store epoch (see {@link SqliteJournal.storeEpoch}). */
 export const STORE_EPOCH_KEY = "store_epoch";
 
-/** Who holds a lease, for messages and `status`. */
-export interface LeaseHolder {
-  name: string;
-  owner: string;
-  purpose: string;
-  pid: number;
-  host: string;
-  acquiredAt: string;
-  /** Epoch milliseconds after which the lease may be taken over. */
-  expiresAt: number;
-}
+export type { LeaseHolder } from "../core/journal.js";
 
 interface LeaseRow {
   name: string;
@@ -581,5 +679,35 @@ function toSource(r: Row): SourceRecord {
     healthy: r.healthy === 1,
     lastError: (r.last_error as string | null) ?? null,
     storeEpoch: r.store_epoch as number,
+    pollInterval: (r.poll_interval as number | null) ?? null,
+    enabled: r.enabled !== 0,
+    state: JSON.parse((r.state_json as string | undefined) ?? "{}") as Record<string, unknown>,
   };
+}
+
+function toUpload(r: Row): UploadRecord {
+  return {
+    userId: r.user_id as string,
+    sourceName: r.source_name as string,
+    key: r.item_key as string,
+    blobHash: r.blob_hash as string,
+    fileName: r.file_name as string,
+    sizeBytes: r.size_bytes as number,
+    metadata: JSON.parse(r.metadata_json as string) as Record<string, unknown>,
+    uploadedAt: r.uploaded_at as string,
+  };
+}
+
+/** Name of the run lease of one source (the same as `runLockName` in lease-lock.ts). */
+function runLeaseName(userId: string, name: string): string {
+  return `run:${userId}\0${name}`;
+}
+
+/** `SYNC_E_SOURCE_TYPE`: a source may not be registered again under another type. */
+export function retypeError(s: Pick<SourceRecord, "userId" | "name" | "type">, recorded: string): SyncError {
+  return new SyncError(
+    "SYNC_E_SOURCE_TYPE",
+    `source "${s.name}" of user "${s.userId}" is a ${recorded} source, not ${s.type}: a source's type never ` +
+      "changes (remove it first, or choose another name)",
+  );
 }

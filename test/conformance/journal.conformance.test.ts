@@ -5,6 +5,7 @@ import type { ItemState, Journal, RunStats } from "../../src/core/journal.js";
 import { JOURNAL_MIGRATIONS } from "../../src/storage/journal-migrations.js";
 import { SqliteJournal } from "../../src/storage/sqlite-journal.js";
 import { MemoryJournal } from "../fakes/memory-journal.js";
+import { thrown } from "../helpers/caught.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
 /**
@@ -41,6 +42,17 @@ const synced = (key: string, fingerprint = `fp-${key}`, contentHash = `hash-${ke
   status: "synced",
 });
 
+const upload = (userId: string, sourceName: string, key: string, blobHash: string) => ({
+  userId,
+  sourceName,
+  key,
+  blobHash,
+  fileName: key,
+  sizeBytes: 3,
+  metadata: {},
+  uploadedAt: "2026-01-01T00:00:00.000Z",
+});
+
 /** Items of one source as a plain object keyed by item key (Map keys and values checked together). */
 const itemsOf = (j: Journal, user: string, source: string) =>
   Object.fromEntries([...j.listItems(user, source)].map(([k, v]) => [k, v]));
@@ -61,12 +73,17 @@ describe.each(IMPLEMENTATIONS)("Journal conformance: %s", (_name, make) => {
 
   describe("sources", () => {
     it("getSource returns an upserted source with its type and config; unknown sources are undefined", () => {
-      journal.upsertSource({ userId: "alice", name: "docs", type: "fs", config: { root: "/data", n: 2 } });
+      journal.upsertSource({
+        userId: "alice",
+        name: "docs",
+        type: "local_filesystem",
+        config: { root: "/data", n: 2 },
+      });
       const s = journal.getSource("alice", "docs");
       expect(s).toMatchObject({
         userId: "alice",
         name: "docs",
-        type: "fs",
+        type: "local_filesystem",
         config: { root: "/data", n: 2 },
         lastRunAt: null,
         lastError: null,
@@ -78,24 +95,130 @@ describe.each(IMPLEMENTATIONS)("Journal conformance: %s", (_name, make) => {
     });
 
     it("a newly registered source is healthy (no run has failed yet)", () => {
-      journal.upsertSource({ userId: "alice", name: "docs", type: "fs", config: {} });
+      journal.upsertSource({ userId: "alice", name: "docs", type: "local_filesystem", config: {} });
       expect(journal.getSource("alice", "docs")?.healthy).toBe(true);
     });
 
-    it("upserting again replaces type and config, keeps createdAt and the recorded health", () => {
-      journal.upsertSource({ userId: "alice", name: "docs", type: "fs", config: { root: "/a" } });
+    it("upserting again replaces the config, keeps createdAt and the recorded health", () => {
+      journal.upsertSource({
+        userId: "alice",
+        name: "docs",
+        type: "local_filesystem",
+        config: { root: "/a" },
+      });
       const created = journal.getSource("alice", "docs")?.createdAt;
       journal.setSourceHealth("alice", "docs", false, "disk on fire");
-      journal.upsertSource({ userId: "alice", name: "docs", type: "s3", config: { bucket: "b" } });
+      journal.upsertSource({
+        userId: "alice",
+        name: "docs",
+        type: "local_filesystem",
+        config: { root: "/b" },
+      });
       const s = journal.getSource("alice", "docs");
       expect(s).toMatchObject({
-        type: "s3",
-        config: { bucket: "b" },
+        type: "local_filesystem",
+        config: { root: "/b" },
         healthy: false,
         lastError: "disk on fire",
       });
       expect(s?.createdAt).toBe(created);
       expect(journal.listSources("alice")).toHaveLength(1);
+    });
+
+    it("a source is never re-typed: upserting it under another type throws SYNC_E_SOURCE_TYPE and changes nothing", () => {
+      journal.upsertSource({
+        userId: "alice",
+        name: "docs",
+        type: "local_filesystem",
+        config: { root: "/a" },
+      });
+      const err = thrown(() =>
+        journal.upsertSource({ userId: "alice", name: "docs", type: "upload", config: {} }),
+      );
+      expect(err).toMatchObject({ code: "SYNC_E_SOURCE_TYPE" });
+      expect(String((err as Error).message)).toMatch(/local_filesystem.*upload/);
+      expect(journal.getSource("alice", "docs")).toMatchObject({
+        type: "local_filesystem",
+        config: { root: "/a" },
+      });
+      // Another user's source of that name may have any type.
+      journal.upsertSource({ userId: "bob", name: "docs", type: "upload", config: {} });
+      expect(journal.getSource("bob", "docs")?.type).toBe("upload");
+    });
+
+    it("poll interval and enabled default to null and true, are set when given and kept when absent", () => {
+      journal.upsertSource({ userId: "alice", name: "docs", type: "local_filesystem", config: {} });
+      expect(journal.getSource("alice", "docs")).toMatchObject({
+        pollInterval: null,
+        enabled: true,
+        state: {},
+      });
+      journal.upsertSource({
+        userId: "alice",
+        name: "docs",
+        type: "local_filesystem",
+        config: {},
+        pollInterval: 90,
+        enabled: false,
+      });
+      expect(journal.getSource("alice", "docs")).toMatchObject({ pollInterval: 90, enabled: false });
+      journal.upsertSource({ userId: "alice", name: "docs", type: "local_filesystem", config: { x: 1 } });
+      expect(journal.getSource("alice", "docs")).toMatchObject({ pollInterval: 90, enabled: false });
+      journal.upsertSource({
+        userId: "alice",
+        name: "docs",
+        type: "local_filesystem",
+        config: {},
+        pollInterval: null,
+      });
+      expect(journal.getSource("alice", "docs")?.pollInterval).toBeNull();
+    });
+
+    it("setSourceState stores a connector's state; an unknown source is not created", () => {
+      journal.upsertSource({ userId: "alice", name: "docs", type: "notion", config: {} });
+      journal.setSourceState("alice", "docs", { cursor: "2026-01-01T00:00:00Z", seen: [1, 2] });
+      expect(journal.getSource("alice", "docs")?.state).toEqual({
+        cursor: "2026-01-01T00:00:00Z",
+        seen: [1, 2],
+      });
+      journal.setSourceState("alice", "nope", { cursor: "x" });
+      expect(journal.getSource("alice", "nope")).toBeUndefined();
+    });
+
+    it("removeSource forgets exactly that source's record, items, failures, uploads, runs and run lease", () => {
+      for (const [user, name] of [
+        ["alice", "docs"],
+        ["alice", "other"],
+        ["bob", "docs"],
+      ] as const) {
+        journal.upsertSource({ userId: user, name, type: "upload", config: {} });
+        journal.commitItems(user, name, [synced("a"), synced("b")], []);
+        journal.recordFailure(user, name, "c", "fp", "SYNC_E_CORRUPT_FILE", "bad");
+        journal.putUpload(upload(user, name, "a", "h-a"));
+        journal.finishRun(journal.startRun(user, name), "succeeded", STATS, null);
+        expect(journal.tryLease(`run:${user}\0${name}`, "owner-1", "sync", 60_000)).toBeUndefined();
+      }
+      expect(journal.removeSource("alice", "docs")).toEqual({ items: 2, failures: 1, uploads: 1, runs: 1 });
+      expect(journal.getSource("alice", "docs")).toBeUndefined();
+      expect(journal.listItems("alice", "docs").size).toBe(0);
+      expect(journal.listFailures("alice", "docs")).toEqual([]);
+      expect(journal.listUploads("alice", "docs")).toEqual([]);
+      expect(
+        journal
+          .lastRuns(10)
+          .map((r) => `${r.userId}/${r.sourceName}`)
+          .sort(),
+      ).toEqual(["alice/other", "bob/docs"]);
+      expect(journal.listLeases().map((l) => l.name)).toEqual(["run:alice\0other", "run:bob\0docs"]);
+      for (const [user, name] of [
+        ["alice", "other"],
+        ["bob", "docs"],
+      ] as const) {
+        expect(journal.listItems(user, name).size).toBe(2);
+        expect(journal.listFailures(user, name)).toHaveLength(1);
+        expect(journal.listUploads(user, name)).toHaveLength(1);
+      }
+      expect(journal.removeSource("alice", "docs")).toEqual({ items: 0, failures: 0, uploads: 0, runs: 0 });
     });
 
     it("listSources lists one user's sources by name, or every source ordered by (user, name)", () => {
@@ -105,7 +228,7 @@ describe.each(IMPLEMENTATIONS)("Journal conformance: %s", (_name, make) => {
         ["alice", "alpha"],
         ["bob", "a"],
       ] as const) {
-        journal.upsertSource({ userId, name, type: "fs", config: {} });
+        journal.upsertSource({ userId, name, type: "local_filesystem", config: {} });
       }
       expect(journal.listSources("alice").map((s) => s.name)).toEqual(["alpha", "zeta"]);
       expect(journal.listSources("bob").map((s) => s.name)).toEqual(["a", "b"]);
@@ -120,13 +243,13 @@ describe.each(IMPLEMENTATIONS)("Journal conformance: %s", (_name, make) => {
 
     it("listSources orders by user first, then name (not by the concatenation of both)", () => {
       // "a"+"bc" = "abc" sorts after "ab"+"a" = "aba", but user "a" sorts before user "ab".
-      journal.upsertSource({ userId: "ab", name: "a", type: "fs", config: {} });
-      journal.upsertSource({ userId: "a", name: "bc", type: "fs", config: {} });
+      journal.upsertSource({ userId: "ab", name: "a", type: "local_filesystem", config: {} });
+      journal.upsertSource({ userId: "a", name: "bc", type: "local_filesystem", config: {} });
       expect(journal.listSources().map((s) => `${s.userId}/${s.name}`)).toEqual(["a/bc", "ab/a"]);
     });
 
     it("setSourceHealth records health, error and the time of the run; an unknown source is not created", () => {
-      journal.upsertSource({ userId: "alice", name: "docs", type: "fs", config: {} });
+      journal.upsertSource({ userId: "alice", name: "docs", type: "local_filesystem", config: {} });
       journal.setSourceHealth("alice", "docs", false, "SYNC_E_SOURCE: gone");
       let s = journal.getSource("alice", "docs");
       expect(s).toMatchObject({ healthy: false, lastError: "SYNC_E_SOURCE: gone" });
@@ -141,14 +264,22 @@ describe.each(IMPLEMENTATIONS)("Journal conformance: %s", (_name, make) => {
     });
 
     it("returned sources are copies: mutating them does not change the journal", () => {
-      journal.upsertSource({ userId: "alice", name: "docs", type: "fs", config: { root: "/a" } });
+      journal.upsertSource({
+        userId: "alice",
+        name: "docs",
+        type: "local_filesystem",
+        config: { root: "/a" },
+      });
       const s = journal.getSource("alice", "docs");
       if (!s) throw new Error("source missing");
       s.type = "changed";
       (s.config as { root: string }).root = "/changed";
       const [listed] = journal.listSources();
       if (listed) listed.name = "changed";
-      expect(journal.getSource("alice", "docs")).toMatchObject({ type: "fs", config: { root: "/a" } });
+      expect(journal.getSource("alice", "docs")).toMatchObject({
+        type: "local_filesystem",
+        config: { root: "/a" },
+      });
     });
   });
 
@@ -487,13 +618,137 @@ describe.each(IMPLEMENTATIONS)("Journal conformance: %s", (_name, make) => {
     });
 
     it("markSourceVerified records the epoch at which a source was checked against the store", () => {
-      journal.upsertSource({ userId: "alice", name: "docs", type: "fs", config: {} });
+      journal.upsertSource({ userId: "alice", name: "docs", type: "local_filesystem", config: {} });
       expect(journal.getSource("alice", "docs")?.storeEpoch).toBe(0);
       journal.markSourceVerified("alice", "docs", 3);
       expect(journal.getSource("alice", "docs")?.storeEpoch).toBe(3);
-      journal.upsertSource({ userId: "alice", name: "docs", type: "fs", config: { changed: true } });
+      journal.upsertSource({
+        userId: "alice",
+        name: "docs",
+        type: "local_filesystem",
+        config: { changed: true },
+      });
       expect(journal.getSource("alice", "docs")?.storeEpoch).toBe(3);
     });
+  });
+});
+
+describe.each(IMPLEMENTATIONS)("Journal conformance, service parts: %s", (_name, make) => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let journal: Journal;
+
+  beforeEach(() => {
+    tmp = makeTempDir("lancedb-sync-conformance-");
+    journal = make(tmp.path);
+  });
+
+  afterEach(() => {
+    journal.close();
+    tmp.cleanup();
+  });
+
+  it("pruneRuns keeps the newest N finished runs of each source and never a running one", () => {
+    const ids: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const id = journal.startRun("alice", "docs");
+      ids.push(id);
+      if (i < 4) journal.finishRun(id, i % 2 ? "succeeded" : "failed", STATS, null);
+    }
+    journal.finishRun(journal.startRun("alice", "other"), "succeeded", STATS, null);
+    expect(journal.pruneRuns(2)).toBe(2);
+    const left = journal.lastRuns(100).map((r) => r.runId);
+    expect(left).toContain(ids[4]);
+    expect(left).toContain(ids[3]);
+    expect(left).toContain(ids[2]);
+    expect(left).not.toContain(ids[0]);
+    expect(left).not.toContain(ids[1]);
+    expect(journal.lastRuns(100, "alice").filter((r) => r.sourceName === "other")).toHaveLength(1);
+    expect(journal.pruneRuns(2)).toBe(0);
+  });
+
+  it("abandonRuns marks one source's running runs abandoned, or every run without a live run lease", () => {
+    const a = journal.startRun("alice", "docs");
+    const b = journal.startRun("alice", "live");
+    const c = journal.startRun("bob", "docs");
+    expect(journal.tryLease("run:alice\0live", "me", "sync", 60_000)).toBeUndefined();
+    expect(journal.abandonRuns("bob", "docs")).toBe(1);
+    expect(journal.abandonRuns()).toBe(1);
+    const status = new Map(journal.lastRuns(10).map((r) => [r.runId, r.status]));
+    expect([status.get(a), status.get(b), status.get(c)]).toEqual(["abandoned", "running", "abandoned"]);
+  });
+
+  it("counts items, pending items and failures, in all or for one user", () => {
+    journal.commitItems("alice", "docs", [synced("a"), synced("b")], []);
+    journal.markPending("alice", "docs", [{ key: "c", docId: "doc-c" }]);
+    journal.commitItems("bob", "docs", [synced("x")], []);
+    journal.recordFailure("bob", "docs", "y", "fp", "SYNC_E_CORRUPT_FILE", "bad");
+    expect(journal.counts()).toEqual({ items: 4, pending: 1, failures: 1 });
+    expect(journal.counts("alice")).toEqual({ items: 3, pending: 1, failures: 0 });
+    expect(journal.counts("bob")).toEqual({ items: 1, pending: 0, failures: 1 });
+  });
+
+  it("store epoch starts at 0, bumps by one; forgetAll bumps it, forgets items, failures and settings, keeps sources", () => {
+    expect(journal.storeEpoch()).toBe(0);
+    expect(journal.bumpStoreEpoch()).toBe(1);
+    journal.upsertSource({ userId: "alice", name: "docs", type: "upload", config: {} });
+    journal.commitItems("alice", "docs", [synced("a")], []);
+    journal.recordFailure("alice", "docs", "b", "fp", "SYNC_E_CORRUPT_FILE", "bad");
+    journal.putUpload(upload("alice", "docs", "a", "h"));
+    journal.setMeta("embedder_id", "x");
+    expect(journal.forgetAll()).toBe(2);
+    expect(journal.storeEpoch()).toBe(2);
+    expect(journal.getMeta("embedder_id")).toBeUndefined();
+    expect(journal.counts()).toEqual({ items: 0, pending: 0, failures: 0 });
+    expect(journal.getSource("alice", "docs")?.storeEpoch).toBe(2);
+    expect(journal.listUploads("alice", "docs")).toHaveLength(1);
+  });
+
+  it("settings round-trip and are replaced", () => {
+    expect(journal.getMeta("k")).toBeUndefined();
+    journal.setMeta("k", "1");
+    journal.setMeta("k", "2");
+    expect(journal.getMeta("k")).toBe("2");
+  });
+
+  it("leases: one owner at a time; renew, release and clear; an expired lease is taken over", async () => {
+    expect(journal.tryLease("L", "a", "sync", 60_000)).toBeUndefined();
+    expect(journal.tryLease("L", "b", "compact", 60_000)).toMatchObject({
+      name: "L",
+      owner: "a",
+      purpose: "sync",
+    });
+    expect(journal.tryLease("L", "a", "sync", 60_000)).toBeUndefined();
+    expect(journal.renewLease("L", "a", 60_000)).toBe(true);
+    expect(journal.renewLease("L", "b", 60_000)).toBe(false);
+    journal.releaseLease("L", "b");
+    expect(journal.listLeases().map((l) => l.owner)).toEqual(["a"]);
+    journal.releaseLease("L", "a");
+    expect(journal.listLeases()).toEqual([]);
+    expect(journal.tryLease("L", "a", "sync", 1)).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(journal.tryLease("L", "b", "compact", 60_000)).toBeUndefined();
+    expect(journal.renewLease("L", "a", 60_000)).toBe(false);
+    expect(journal.clearLease("L")).toMatchObject({ owner: "b" });
+    expect(journal.clearLease("L")).toBeUndefined();
+  });
+
+  it("uploads: put replaces by key, list orders by key, delete reports, referencedBlobs spans every source", () => {
+    journal.putUpload(upload("alice", "up", "b.txt", "h1"));
+    journal.putUpload(upload("alice", "up", "a.txt", "h2"));
+    journal.putUpload({ ...upload("alice", "up", "b.txt", "h3"), metadata: { tag: "x" } });
+    journal.putUpload(upload("bob", "up", "a.txt", "h2"));
+    expect(journal.getUpload("alice", "up", "b.txt")).toMatchObject({
+      blobHash: "h3",
+      metadata: { tag: "x" },
+    });
+    expect(journal.listUploads("alice", "up").map((u) => u.key)).toEqual(["a.txt", "b.txt"]);
+    expect([...journal.referencedBlobs()].sort()).toEqual(["h2", "h3"]);
+    expect(journal.deleteUpload("alice", "up", "a.txt")).toBe(true);
+    expect(journal.deleteUpload("alice", "up", "a.txt")).toBe(false);
+    expect([...journal.referencedBlobs()].sort()).toEqual(["h2", "h3"]);
+    journal.deleteUpload("bob", "up", "a.txt");
+    expect([...journal.referencedBlobs()]).toEqual(["h3"]);
+    expect(journal.getUpload("alice", "up", "a.txt")).toBeUndefined();
   });
 });
 
@@ -527,7 +782,7 @@ describe("SqliteJournal only", () => {
   it("keeps sources, items, failures and runs across close and reopen", () => {
     const path = join(tmp.path, "journal.db");
     const a = journalAt(path);
-    a.upsertSource({ userId: "alice", name: "docs", type: "fs", config: { root: "/r" } });
+    a.upsertSource({ userId: "alice", name: "docs", type: "local_filesystem", config: { root: "/r" } });
     a.setSourceHealth("alice", "docs", false, "boom");
     a.commitItems("alice", "docs", [synced("a"), synced("b")], []);
     a.markPending("alice", "docs", [
@@ -584,11 +839,22 @@ describe("SqliteJournal only", () => {
       `INSERT INTO items (user_id, source_name, item_key, doc_id, fingerprint, content_hash, status, updated_at)
        VALUES ('alice', 'docs', 'a', 'doc-a', 'fp-a', 'hash-a', 'synced', '2024-01-01T00:00:00.000Z')`,
     ).run();
+    db.prepare(
+      `INSERT INTO sources (user_id, name, type, config_json, created_at, updated_at)
+       VALUES ('alice', 'docs', 'fs', '{"paths":["/d"]}', '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z')`,
+    ).run();
     db.close();
 
     const j = journalAt(path);
     expect(j.db.pragma("user_version", { simple: true })).toBe(JOURNAL_MIGRATIONS.length);
     expect(itemsOf(j, "alice", "docs")).toEqual({ a: synced("a") });
+    // Sources recorded as `fs` by earlier releases take the design's type name.
+    expect(j.getSource("alice", "docs")).toMatchObject({
+      type: "local_filesystem",
+      config: { paths: ["/d"] },
+      enabled: true,
+      pollInterval: null,
+    });
     j.setMeta("embedder_id", "x"); // a table of a later migration
     expect(j.getMeta("embedder_id")).toBe("x");
   });
@@ -598,9 +864,9 @@ describe("SqliteJournal only", () => {
     const a = journalAt(path);
     const b = journalAt(path);
 
-    a.upsertSource({ userId: "alice", name: "docs", type: "fs", config: {} });
+    a.upsertSource({ userId: "alice", name: "docs", type: "local_filesystem", config: {} });
     a.commitItems("alice", "docs", [synced("a")], []);
-    expect(b.getSource("alice", "docs")?.type).toBe("fs");
+    expect(b.getSource("alice", "docs")?.type).toBe("local_filesystem");
     expect(itemsOf(b, "alice", "docs")).toEqual({ a: synced("a") });
 
     b.markPending("alice", "docs", [{ key: "a", docId: "doc-a" }]);

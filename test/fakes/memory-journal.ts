@@ -2,10 +2,14 @@ import type {
   FailureState,
   ItemState,
   Journal,
+  LeaseHolder,
+  RemovedSource,
   RunRecord,
   RunStats,
   SourceRecord,
+  UploadRecord,
 } from "../../src/core/journal.js";
+import { retypeError } from "../../src/storage/sqlite-journal.js";
 
 const scope = (userId: string, name: string) => `${userId}\0${name}`;
 
@@ -20,6 +24,9 @@ export class MemoryJournal implements Journal {
   private readonly items = new Map<string, Map<string, ItemState>>();
   private readonly failures = new Map<string, Map<string, FailureState>>();
   private readonly runs: RunRecord[] = [];
+  private readonly meta = new Map<string, string>();
+  private readonly leases = new Map<string, LeaseHolder>();
+  private readonly uploads = new Map<string, Map<string, UploadRecord>>();
   private clock = 0;
   closed = false;
   /** Every call, by method name (for assertions on the protocol). */
@@ -34,15 +41,47 @@ export class MemoryJournal implements Journal {
     this.calls.push("upsertSource");
     const key = scope(source.userId, source.name);
     const prev = this.sources.get(key);
+    if (prev && prev.type !== source.type) throw retypeError(source, prev.type);
     const now = this.now();
     this.sources.set(key, {
-      ...(prev ?? { createdAt: now, lastRunAt: null, healthy: true, lastError: null, storeEpoch: 0 }),
+      ...(prev ?? {
+        createdAt: now,
+        lastRunAt: null,
+        healthy: true,
+        lastError: null,
+        storeEpoch: this.storeEpoch(),
+        pollInterval: null,
+        enabled: true,
+        state: {},
+      }),
       userId: source.userId,
       name: source.name,
       type: source.type,
       config: structuredClone(source.config),
       updatedAt: now,
+      ...(source.pollInterval !== undefined ? { pollInterval: source.pollInterval } : {}),
+      ...(source.enabled !== undefined ? { enabled: source.enabled } : {}),
     });
+  }
+
+  removeSource(userId: string, name: string): RemovedSource {
+    const key = scope(userId, name);
+    const removed = {
+      items: this.items.get(key)?.size ?? 0,
+      failures: this.failures.get(key)?.size ?? 0,
+      uploads: this.uploads.get(key)?.size ?? 0,
+      runs: this.runs.filter((r) => r.userId === userId && r.sourceName === name).length,
+    };
+    for (const m of [this.items, this.failures, this.uploads, this.sources]) m.delete(key);
+    const kept = this.runs.filter((r) => !(r.userId === userId && r.sourceName === name));
+    this.runs.splice(0, this.runs.length, ...kept);
+    this.leases.delete(`run:${userId}\0${name}`);
+    return removed;
+  }
+
+  setSourceState(userId: string, name: string, state: Record<string, unknown>): void {
+    const s = this.sources.get(scope(userId, name));
+    if (s) s.state = structuredClone(state);
   }
 
   getSource(userId: string, name: string): SourceRecord | undefined {
@@ -227,6 +266,149 @@ export class MemoryJournal implements Journal {
       .sort((a, b) => b.runId - a.runId)
       .slice(0, limit)
       .map((r) => structuredClone(r));
+  }
+
+  abandonRuns(userId?: string, name?: string): number {
+    let n = 0;
+    for (const r of this.runs) {
+      if (r.status !== "running") continue;
+      if (userId !== undefined && name !== undefined) {
+        if (r.userId !== userId || r.sourceName !== name) continue;
+      } else {
+        const lease = this.leases.get(`run:${r.userId}\0${r.sourceName}`);
+        if (lease && lease.expiresAt > Date.now()) continue;
+      }
+      Object.assign(r, {
+        status: "abandoned",
+        finishedAt: this.now(),
+        error: "process ended during the run",
+      });
+      n++;
+    }
+    return n;
+  }
+
+  pruneRuns(keep: number): number {
+    const seen = new Map<string, number>();
+    const drop = new Set<number>();
+    for (const r of [...this.runs].sort((a, b) => b.runId - a.runId)) {
+      if (r.status === "running") continue;
+      const k = scope(r.userId, r.sourceName);
+      const n = (seen.get(k) ?? 0) + 1;
+      seen.set(k, n);
+      if (n > keep) drop.add(r.runId);
+    }
+    const kept = this.runs.filter((r) => !drop.has(r.runId));
+    this.runs.splice(0, this.runs.length, ...kept);
+    return drop.size;
+  }
+
+  counts(userId?: string): { items: number; pending: number; failures: number } {
+    let items = 0;
+    let pending = 0;
+    for (const [k, m] of this.items) {
+      if (userId !== undefined && !k.startsWith(`${userId}\0`)) continue;
+      items += m.size;
+      for (const it of m.values()) if (it.status === "pending") pending++;
+    }
+    const failures = this.listFailures(userId).length;
+    return { items, pending, failures };
+  }
+
+  storeEpoch(): number {
+    return Number(this.meta.get("store_epoch") ?? "0");
+  }
+
+  bumpStoreEpoch(): number {
+    const next = this.storeEpoch() + 1;
+    this.meta.set("store_epoch", String(next));
+    return next;
+  }
+
+  forgetAll(): number {
+    const epoch = this.storeEpoch() + 1;
+    this.items.clear();
+    this.failures.clear();
+    this.meta.clear();
+    this.meta.set("store_epoch", String(epoch));
+    for (const s of this.sources.values()) s.storeEpoch = epoch;
+    return epoch;
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.meta.get(key);
+  }
+
+  setMeta(key: string, value: string): void {
+    this.meta.set(key, value);
+  }
+
+  tryLease(name: string, owner: string, purpose: string, leaseMs: number): LeaseHolder | undefined {
+    const now = Date.now();
+    const cur = this.leases.get(name);
+    if (cur && cur.owner !== owner && cur.expiresAt > now) return { ...cur };
+    this.leases.set(name, {
+      name,
+      owner,
+      purpose,
+      pid: process.pid,
+      host: "memory",
+      acquiredAt: cur && cur.owner === owner ? cur.acquiredAt : new Date(now).toISOString(),
+      expiresAt: now + leaseMs,
+    });
+    return undefined;
+  }
+
+  renewLease(name: string, owner: string, leaseMs: number): boolean {
+    const cur = this.leases.get(name);
+    if (!cur || cur.owner !== owner) return false;
+    cur.expiresAt = Date.now() + leaseMs;
+    return true;
+  }
+
+  releaseLease(name: string, owner: string): void {
+    if (this.leases.get(name)?.owner === owner) this.leases.delete(name);
+  }
+
+  clearLease(name: string): LeaseHolder | undefined {
+    const cur = this.leases.get(name);
+    this.leases.delete(name);
+    return cur ? { ...cur } : undefined;
+  }
+
+  listLeases(): LeaseHolder[] {
+    return [...this.leases.values()].sort((a, b) => cmp(a.name, b.name)).map((l) => ({ ...l }));
+  }
+
+  putUpload(upload: UploadRecord): void {
+    const key = scope(upload.userId, upload.sourceName);
+    let m = this.uploads.get(key);
+    if (!m) {
+      m = new Map();
+      this.uploads.set(key, m);
+    }
+    m.set(upload.key, structuredClone(upload));
+  }
+
+  getUpload(userId: string, name: string, key: string): UploadRecord | undefined {
+    const u = this.uploads.get(scope(userId, name))?.get(key);
+    return u ? structuredClone(u) : undefined;
+  }
+
+  listUploads(userId: string, name: string): UploadRecord[] {
+    return [...(this.uploads.get(scope(userId, name))?.values() ?? [])]
+      .sort((a, b) => cmp(a.key, b.key))
+      .map((u) => structuredClone(u));
+  }
+
+  deleteUpload(userId: string, name: string, key: string): boolean {
+    return this.uploads.get(scope(userId, name))?.delete(key) ?? false;
+  }
+
+  referencedBlobs(): Set<string> {
+    const out = new Set<string>();
+    for (const m of this.uploads.values()) for (const u of m.values()) out.add(u.blobHash);
+    return out;
   }
 
   close(): void {
