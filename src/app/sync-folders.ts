@@ -86,7 +86,12 @@ export async function syncFolders(ctx: AppContext, options: SyncFoldersOptions):
   await ctx.checkEmbedder();
   const followSymlinks =
     options.followSymlinks ?? (known?.config.followSymlinks as boolean | undefined) ?? false;
-  ctx.journal.upsertSource({ userId, name, type: "local_filesystem", config: { paths, patterns, followSymlinks } });
+  ctx.journal.upsertSource({
+    userId,
+    name,
+    type: "local_filesystem",
+    config: { paths, patterns, followSymlinks },
+  });
   const { config } = ctx;
   const source = new FsSource({
     name,

@@ -16,6 +16,8 @@ export interface DetectedChanges {
   unchanged: number;
   /** Failed items at the attempt limit whose fingerprint did not move: skipped. */
   givenUp: number;
+  /** Failed items whose fingerprint did not move and whose next retry (with backoff) is not due yet. */
+  deferred: number;
   /** Journal items absent from the listing (deletion candidates, or the old half of a move). */
   gone: ItemState[];
   /** `gone` items with a known content hash, by hash: a new item with that hash is a move. */
@@ -37,6 +39,29 @@ export interface DetectOptions {
   racyWindowMs?: number;
   /** Key prefixes the listing could not see: known items under them are neither processed nor deleted. */
   incompletePrefixes?: readonly string[];
+  /** Retry failed items only once their backoff has passed (see {@link retryDueAt}); default: every run. */
+  retryBackoff?: RetryBackoff;
+  /** Now, epoch ms (default `Date.now()`). */
+  nowMs?: number;
+}
+
+/** Exponential backoff of failed items: `baseMs · 2^(attempts−1)`, at most `maxMs`, jittered by ±20%. */
+export interface RetryBackoff {
+  baseMs: number;
+  maxMs: number;
+}
+
+/**
+ * When a failed item may be retried: its last failure plus the backoff for its attempt count. The jitter is
+ * derived from the key and the attempt count (deterministic, so every process agrees), spreading retries of
+ * items that failed together.
+ */
+export function retryDueAt(failure: FailureState, backoff: RetryBackoff): number {
+  const exp = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.max(0, failure.attempts - 1));
+  let h = 2166136261;
+  for (const ch of `${failure.key}\0${failure.attempts}`) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
+  const jitter = 0.8 + 0.4 * ((h >>> 0) / 2 ** 32);
+  return Date.parse(failure.lastFailedAt) + Math.round(exp * jitter);
 }
 
 /** Whether `key` lies under one of `prefixes` (a prefix is a whole key or ends with `/`). */
@@ -47,8 +72,9 @@ export function underPrefix(key: string, prefixes: readonly string[]): boolean {
 /**
  * Compares a successful listing with the journal, reading nothing: an item is a candidate when it is new,
  * its fingerprint moved, its last apply may not have finished (`pending`, which wins over a given-up failure),
- * it was modified near the previous run's start (racily clean), or it failed and may be retried (under
- * `maxRetryAttempts`, or changed since it failed).
+ * it was modified near the previous run's start (racily clean), or it failed and may be retried: changed
+ * since it failed, or its backoff has passed and it is under `maxRetryAttempts` (a retryable failure, an
+ * outage, is never given up).
  */
 export function detectChanges(
   listing: readonly SourceItemRef[],
@@ -60,22 +86,23 @@ export function detectChanges(
     candidates: [],
     unchanged: 0,
     givenUp: 0,
+    deferred: 0,
     gone: [],
     goneByHash: new Map(),
     listed: new Set(),
   };
   const prevStart = options.prevRunStartMs;
+  const nowMs = options.nowMs ?? Date.now();
   for (const ref of listing) {
     out.listed.add(ref.key);
     const prev = known.get(ref.key);
     const failure = failed.get(ref.key);
+    const sameFailure = failure !== undefined && failure.fingerprint === ref.fingerprint;
     if (prev?.status === "pending") out.candidates.push({ ref, prev });
-    else if (
-      failure &&
-      failure.fingerprint === ref.fingerprint &&
-      failure.attempts >= options.maxRetryAttempts
-    ) {
+    else if (sameFailure && !failure.retryable && failure.attempts >= options.maxRetryAttempts) {
       out.givenUp++;
+    } else if (sameFailure && options.retryBackoff && retryDueAt(failure, options.retryBackoff) > nowMs) {
+      out.deferred++;
     } else if (!prev || prev.fingerprint !== ref.fingerprint || failure) {
       out.candidates.push({ ref, prev });
     } else if (prevStart !== undefined && isRacy(ref.modifiedAt, prevStart, options.racyWindowMs)) {
@@ -87,10 +114,19 @@ export function detectChanges(
     if (out.listed.has(item.key)) continue;
     if (incomplete.length > 0 && underPrefix(item.key, incomplete)) continue;
     out.gone.push(item);
+  }
+  out.goneByHash = byHash(out.gone);
+  return out;
+}
+
+/** Synced items with a known content hash, by hash: a new item with that hash is a move. */
+export function byHash(items: readonly ItemState[]): Map<string, ItemState[]> {
+  const out = new Map<string, ItemState[]>();
+  for (const item of items) {
     if (item.contentHash === "" || item.status !== "synced") continue;
-    const same = out.goneByHash.get(item.contentHash) ?? [];
+    const same = out.get(item.contentHash) ?? [];
     same.push(item);
-    out.goneByHash.set(item.contentHash, same);
+    out.set(item.contentHash, same);
   }
   return out;
 }

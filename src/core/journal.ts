@@ -21,6 +21,8 @@ export interface FailureState {
   error: string;
   firstFailedAt: string;
   lastFailedAt: string;
+  /** The last error was retryable (an outage): the item is retried with backoff and never given up. */
+  retryable: boolean;
 }
 
 /** A registered source and its configuration. */
@@ -103,6 +105,9 @@ export interface RunStats {
   repaired: number;
 }
 
+/** What a run covered: a whole listing (`full`) or given keys only (`changes`). */
+export type RunKind = "full" | "changes";
+
 /** One run as recorded. */
 export interface RunRecord {
   runId: number;
@@ -112,6 +117,8 @@ export interface RunRecord {
   finishedAt: string | null;
   /** `abandoned`: its process died (found `running` with no live run lock by a later run). */
   status: "running" | "succeeded" | "partial" | "failed" | "abandoned";
+  /** `full`: a reconciliation over a whole listing; `changes`: a partial run over given keys. */
+  kind: RunKind;
   stats: RunStats | null;
   error: string | null;
 }
@@ -153,7 +160,10 @@ export interface Journal {
   demoteItems(userId: string, name: string, keys: readonly string[]): void;
   /** Records that this source's items were checked against the store at `epoch`. */
   markSourceVerified(userId: string, name: string, epoch: number): void;
-  /** Start time (ISO) of the source's last run that listed successfully (`succeeded` or `partial`). */
+  /**
+   * Start time (ISO) of the source's last full run that listed successfully (`succeeded` or `partial`);
+   * partial runs (`changes`) do not count.
+   */
   lastRunStart(userId: string, name: string): string | undefined;
   listFailures(userId?: string, name?: string): FailureState[];
   recordFailure(
@@ -163,11 +173,13 @@ export interface Journal {
     fingerprint: string,
     code: string,
     error: string,
+    retryable?: boolean,
   ): void;
   clearFailures(userId: string, name: string, keys: readonly string[]): void;
   /** Removes failure records; returns how many. */
   cleanupFailures(userId?: string, name?: string): number;
-  startRun(userId: string, name: string): number;
+  /** Records a run as `running`; returns its id. `kind` defaults to `full`. */
+  startRun(userId: string, name: string, kind?: RunKind): number;
   finishRun(runId: number, status: RunRecord["status"], stats: RunStats | null, error: string | null): void;
   lastRuns(limit: number, userId?: string): RunRecord[];
   /** Marks runs still `running` (of one source, or of every source without a live run lease) `abandoned`. */

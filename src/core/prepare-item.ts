@@ -10,6 +10,8 @@ export interface ItemFailure {
   key: string;
   code: string;
   error: string;
+  /** Retrying the same content later can succeed (an outage), so the item is never given up for good. */
+  retryable?: boolean;
 }
 
 /** A candidate whose content changed: extracted and chunked, ready to be embedded and written. */
@@ -82,7 +84,9 @@ export async function prepareItem(
       : isSyncError(err)
         ? describeError(err)
         : `${c.ref.key}: ${describeError(err)}`;
-    return { kind: "failed", ref: c.ref, prev: c.prev, failure: { key: c.ref.key, code, error } };
+    const failure: ItemFailure = { key: c.ref.key, code, error };
+    if (isSyncError(err) && err.retryable) failure.retryable = true;
+    return { kind: "failed", ref: c.ref, prev: c.prev, failure };
   }
 }
 

@@ -102,5 +102,7 @@ export const JOURNAL_MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX uploads_by_blob ON uploads (blob_hash);
   CREATE INDEX runs_by_source ON runs (user_id, source_name, run_id);
+  ALTER TABLE failures ADD COLUMN retryable INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'full';
   `,
 ];

@@ -8,6 +8,7 @@ import type {
   Journal,
   LeaseHolder,
   RemovedSource,
+  RunKind,
   RunRecord,
   RunStats,
   SourceRecord,
@@ -211,7 +212,7 @@ export class SqliteJournal implements Journal {
   lastRunStart(userId: string, name: string): string | undefined {
     const row = this.stmt(
       `SELECT started_at FROM runs WHERE user_id = ? AND source_name = ? AND status IN ('succeeded', 'partial')
-       ORDER BY run_id DESC LIMIT 1`,
+         AND kind = 'full' ORDER BY run_id DESC LIMIT 1`,
     ).get(userId, name) as { started_at: string } | undefined;
     return row?.started_at;
   }
@@ -256,9 +257,14 @@ export class SqliteJournal implements Journal {
       args.push(name);
     }
     const sql = `SELECT user_id AS userId, source_name AS sourceName, item_key AS key, fingerprint, attempts, code,
-        error, first_failed_at AS firstFailedAt, last_failed_at AS lastFailedAt
+        error, first_failed_at AS firstFailedAt, last_failed_at AS lastFailedAt, retryable = 1 AS retryable
       FROM failures ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY user_id, source_name, item_key`;
-    return this.stmt(sql).all(...args) as FailureState[];
+    return (
+      this.stmt(sql).all(...args) as Array<Omit<FailureState, "retryable"> & { retryable: number }>
+    ).map((f) => ({
+      ...f,
+      retryable: f.retryable === 1,
+    }));
   }
 
   recordFailure(
@@ -268,19 +274,20 @@ export class SqliteJournal implements Journal {
     fingerprint: string,
     code: string,
     error: string,
+    retryable = false,
   ): void {
     const now = new Date().toISOString();
     this.db
       .prepare(
         `INSERT INTO failures (user_id, source_name, item_key, fingerprint, attempts, code, error,
-           first_failed_at, last_failed_at)
-         VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
+           first_failed_at, last_failed_at, retryable)
+         VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
          ON CONFLICT (user_id, source_name, item_key) DO UPDATE SET
            attempts = CASE WHEN failures.fingerprint = excluded.fingerprint THEN failures.attempts + 1 ELSE 1 END,
            fingerprint = excluded.fingerprint, code = excluded.code, error = excluded.error,
-           last_failed_at = excluded.last_failed_at`,
+           last_failed_at = excluded.last_failed_at, retryable = excluded.retryable`,
       )
-      .run(userId, name, key, fingerprint, code, error, now, now);
+      .run(userId, name, key, fingerprint, code, error, now, now, retryable ? 1 : 0);
   }
 
   clearFailures(userId: string, name: string, keys: readonly string[]): void {
@@ -297,10 +304,10 @@ export class SqliteJournal implements Journal {
     return this.stmt("DELETE FROM failures WHERE user_id = ? AND source_name = ?").run(userId, name).changes;
   }
 
-  startRun(userId: string, name: string): number {
-    const res = this.db
-      .prepare("INSERT INTO runs (user_id, source_name, started_at, status) VALUES (?, ?, ?, 'running')")
-      .run(userId, name, new Date().toISOString());
+  startRun(userId: string, name: string, kind: RunKind = "full"): number {
+    const res = this.stmt(
+      "INSERT INTO runs (user_id, source_name, started_at, status, kind) VALUES (?, ?, ?, 'running', ?)",
+    ).run(userId, name, new Date().toISOString(), kind);
     return Number(res.lastInsertRowid);
   }
 
@@ -324,6 +331,7 @@ export class SqliteJournal implements Journal {
       startedAt: r.started_at as string,
       finishedAt: (r.finished_at as string | null) ?? null,
       status: r.status as RunRecord["status"],
+      kind: r.kind as RunKind,
       stats: r.stats_json ? (JSON.parse(r.stats_json as string) as RunStats) : null,
       error: (r.error as string | null) ?? null,
     }));

@@ -482,6 +482,7 @@ describe("runSync hardening: pending items that fail again", () => {
       error: "x",
       firstFailedAt: "2025-01-01T00:00:00Z",
       lastFailedAt: "2025-01-01T00:00:00Z",
+      retryable: false,
     };
     const item = (status: ItemState["status"]): ItemState => ({
       key: "a",

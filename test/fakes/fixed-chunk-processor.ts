@@ -14,7 +14,7 @@ export function fixedChunks(text: string, size: number): ContentChunk[] {
 
 /**
  * A {@link ContentProcessor} that decodes UTF-8 and cuts fixed-size chunks. Content starting with `CORRUPT`
- * throws `SYNC_E_CORRUPT_FILE`. Counts calls and remembers the processed file names.
+ * throws `SYNC_E_CORRUPT_FILE`; content starting with `OUTAGE` throws the retryable `SYNC_E_READ_FAILED`. Counts calls and remembers the processed file names.
  */
 export class FixedChunkProcessor {
   calls = 0;
@@ -29,6 +29,7 @@ export class FixedChunkProcessor {
     if (text.startsWith("CORRUPT")) {
       throw new SyncError("SYNC_E_CORRUPT_FILE", `${item.fileName}: corrupt content`);
     }
+    if (text.startsWith("OUTAGE")) throw new SyncError("SYNC_E_READ_FAILED", `${item.fileName}: I/O error`);
     return {
       title: item.fileName,
       mimeType: "text/plain",

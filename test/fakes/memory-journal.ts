@@ -4,6 +4,7 @@ import type {
   Journal,
   LeaseHolder,
   RemovedSource,
+  RunKind,
   RunRecord,
   RunStats,
   SourceRecord,
@@ -28,6 +29,8 @@ export class MemoryJournal implements Journal {
   private readonly leases = new Map<string, LeaseHolder>();
   private readonly uploads = new Map<string, Map<string, UploadRecord>>();
   private clock = 0;
+  /** Highest run id pruned or removed, so that ids keep increasing (AUTOINCREMENT). */
+  private pruned = 0;
   closed = false;
   /** Every call, by method name (for assertions on the protocol). */
   readonly calls: string[] = [];
@@ -73,8 +76,7 @@ export class MemoryJournal implements Journal {
       runs: this.runs.filter((r) => r.userId === userId && r.sourceName === name).length,
     };
     for (const m of [this.items, this.failures, this.uploads, this.sources]) m.delete(key);
-    const kept = this.runs.filter((r) => !(r.userId === userId && r.sourceName === name));
-    this.runs.splice(0, this.runs.length, ...kept);
+    this.dropRuns((r) => r.userId === userId && r.sourceName === name);
     this.leases.delete(`run:${userId}\0${name}`);
     return removed;
   }
@@ -163,6 +165,7 @@ export class MemoryJournal implements Journal {
       if (
         r.userId === userId &&
         r.sourceName === name &&
+        r.kind === "full" &&
         (r.status === "succeeded" || r.status === "partial")
       )
         return r.startedAt;
@@ -191,6 +194,7 @@ export class MemoryJournal implements Journal {
     fingerprint: string,
     code: string,
     error: string,
+    retryable = false,
   ): void {
     this.calls.push("recordFailure");
     const sk = scope(userId, name);
@@ -211,6 +215,7 @@ export class MemoryJournal implements Journal {
       error,
       firstFailedAt: prev?.firstFailedAt ?? now,
       lastFailedAt: now,
+      retryable,
     });
   }
 
@@ -234,11 +239,12 @@ export class MemoryJournal implements Journal {
     return n;
   }
 
-  startRun(userId: string, name: string): number {
+  startRun(userId: string, name: string, kind: RunKind = "full"): number {
     this.calls.push("startRun");
-    const runId = this.runs.length + 1;
+    const runId = Math.max(this.pruned, this.runs.at(-1)?.runId ?? 0) + 1;
     this.runs.push({
       runId,
+      kind,
       userId,
       sourceName: name,
       startedAt: this.now(),
@@ -266,6 +272,12 @@ export class MemoryJournal implements Journal {
       .sort((a, b) => b.runId - a.runId)
       .slice(0, limit)
       .map((r) => structuredClone(r));
+  }
+
+  private dropRuns(which: (r: RunRecord) => boolean): void {
+    for (const r of this.runs) if (which(r)) this.pruned = Math.max(this.pruned, r.runId);
+    const kept = this.runs.filter((r) => !which(r));
+    this.runs.splice(0, this.runs.length, ...kept);
   }
 
   abandonRuns(userId?: string, name?: string): number {
@@ -298,8 +310,7 @@ export class MemoryJournal implements Journal {
       seen.set(k, n);
       if (n > keep) drop.add(r.runId);
     }
-    const kept = this.runs.filter((r) => !drop.has(r.runId));
-    this.runs.splice(0, this.runs.length, ...kept);
+    this.dropRuns((r) => drop.has(r.runId));
     return drop.size;
   }
 

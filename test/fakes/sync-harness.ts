@@ -1,4 +1,5 @@
 import { expect } from "vitest";
+import { type ApplyChangesOptions, applyChanges } from "../../src/core/apply-changes.js";
 import { hashContent, makeChunkId, makeDocId } from "../../src/core/ids.js";
 import {
   type Exclusive,
@@ -37,6 +38,8 @@ export type Harness = ReturnType<typeof makeHarness>;
 export interface HarnessOptions {
   /** Passed as {@link SyncDeps.exclusive}; may be changed later through `h.exclusive`. */
   exclusive?: Exclusive;
+  /** Passed as {@link SyncDeps.now}. */
+  now?: () => Date;
 }
 
 /** A source, journal, store, embedder and processor wired for {@link runSync}, all in memory. */
@@ -59,6 +62,7 @@ export function makeHarness(name = "docs", harnessOptions: HarnessOptions = {}) 
     embedder,
     process: processor.process,
     ...(exclusive ? { exclusive } : {}),
+    ...(harnessOptions.now ? { now: harnessOptions.now } : {}),
   });
 
   const h = {
@@ -97,6 +101,22 @@ export function makeHarness(name = "docs", harnessOptions: HarnessOptions = {}) 
         concurrency: 3,
         massDeleteThreshold: 0.5,
         maxRetryAttempts: 3,
+        ...options,
+      });
+    },
+    /** Runs one partial run over `keys`; counters start from zero as in {@link run}. */
+    async apply(keys: readonly string[], options: Partial<ApplyChangesOptions> = {}): Promise<SyncResult> {
+      source.resetCounters();
+      embedder.resetCounters();
+      processor.resetCounters();
+      storeOpens = 0;
+      return applyChanges(deps(), {
+        userId: USER,
+        source,
+        keys,
+        writeBatchDocs: 100,
+        concurrency: 3,
+        massDeleteThreshold: 0.5,
         ...options,
       });
     },
