@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import type { Config } from "../config/load-config.js";
 import type { ContentProcessor } from "../core/content-processor.js";
 import type { Embedder } from "../core/embedder.js";
+import type { Journal } from "../core/journal.js";
 import type { Logger } from "../core/logger.js";
 import { isSyncError } from "../errors/sync-error.js";
 import { createEmbedder } from "../pipeline/embed/create-embedder.js";
@@ -10,7 +11,7 @@ import { checkManifestFile, checkNewestManifest } from "../storage/lance-files.j
 import type { LanceDbStore, LanceDbStoreOptions } from "../storage/lancedb-store.js";
 import { WRITER_LOCK, withLock } from "../storage/lease-lock.js";
 import { probeStore } from "../storage/probe-store.js";
-import { openJournal, type SqliteJournal } from "../storage/sqlite-journal.js";
+import { openJournal } from "../storage/sqlite-journal.js";
 import { bindingHolds, compareStore, readBinding, recordBinding, type StoreDrift } from "./store-binding.js";
 
 /** LanceDB store options from the config. */
@@ -33,11 +34,17 @@ export const EMBEDDER_META_KEY = "embedder_id";
 export interface AppContext {
   config: Config;
   logger: Logger;
-  journal: SqliteJournal;
-  /** The configured embedder, created on first call (the OpenAI-compatible one may ask its server). */
+  journal: Journal;
+  /**
+   * The configured embedder, created on first call (the OpenAI-compatible one may ask its server). A failed
+   * creation is not kept: the next call tries again.
+   */
   embedder(): Promise<Embedder>;
   process: ContentProcessor;
-  /** Opens the LanceDB store once (creating tables or checking the embedder) and returns it. */
+  /**
+   * Opens the LanceDB store once (creating tables or checking the embedder) and returns it. A failed open is
+   * not kept: the next call tries again.
+   */
   openStore(): Promise<LanceDbStore>;
   /**
    * Runs `fn` holding the store's writer lock (waiting up to `LOCK_WAIT_SECONDS`, then
@@ -73,31 +80,38 @@ export function openAppContext(config: Config, logger: Logger): AppContext {
   );
   let embedderPromise: Promise<Embedder> | undefined;
   const embedder = (): Promise<Embedder> => {
-    embedderPromise ??= createEmbedder(config.embedding);
+    embedderPromise ??= forgetOnFailure(createEmbedder(config.embedding), () => {
+      embedderPromise = undefined;
+    });
     return embedderPromise;
   };
   let store: Promise<LanceDbStore> | undefined;
   const openStore = (): Promise<LanceDbStore> => {
-    store ??= (async () => {
-      // Loaded on first use: a run with nothing to write never pays for LanceDB and Arrow.
-      const { LanceDbStore } = await import("../storage/lancedb-store.js");
-      const s = new LanceDbStore(storeOptions(config));
-      const e = await embedder();
-      // Creating the tables is a write: processes opening an empty store at once would race (one finds a
-      // half-created table and fails; the two tables could get different store ids). Never called under it.
-      const probe = probeStore(config.lancedbUri, config.documentsTable, config.chunksTable);
-      try {
-        if (probe === undefined || probe === "missing") await withWriterLock("store open", () => s.open(e));
-        else await s.open(e);
-      } catch (err) {
-        if (!isSyncError(err, "SYNC_E_EMBEDDER_MISMATCH")) throw err;
-        // Tables of another embedder that hold no chunk yet (its first sync failed) are re-bound to this one.
-        await s.close();
-        await withWriterLock("store re-bind", () => s.open(e, { rebindEmpty: true }));
-      }
-      journal.setMeta(EMBEDDER_META_KEY, e.id);
-      return s;
-    })();
+    store ??= forgetOnFailure(
+      (async () => {
+        // Loaded on first use: a run with nothing to write never pays for LanceDB and Arrow.
+        const { LanceDbStore } = await import("../storage/lancedb-store.js");
+        const s = new LanceDbStore(storeOptions(config));
+        const e = await embedder();
+        // Creating the tables is a write: processes opening an empty store at once would race (one finds a
+        // half-created table and fails; the two tables could get different store ids). Never called under it.
+        const probe = probeStore(config.lancedbUri, config.documentsTable, config.chunksTable);
+        try {
+          if (probe === undefined || probe === "missing") await withWriterLock("store open", () => s.open(e));
+          else await s.open(e);
+        } catch (err) {
+          if (!isSyncError(err, "SYNC_E_EMBEDDER_MISMATCH")) throw err;
+          // Tables of another embedder that hold no chunk yet (its first sync failed) are re-bound to this one.
+          await s.close();
+          await withWriterLock("store re-bind", () => s.open(e, { rebindEmpty: true }));
+        }
+        journal.setMeta(EMBEDDER_META_KEY, e.id);
+        return s;
+      })(),
+      () => {
+        store = undefined;
+      },
+    );
     return store;
   };
   const withWriterLock = <T>(purpose: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> =>
@@ -166,4 +180,10 @@ export function openAppContext(config: Config, logger: Logger): AppContext {
       journal.close();
     },
   };
+}
+
+/** `promise`, calling `forget` when it rejects, so that a cached failure is retried by the next caller. */
+function forgetOnFailure<T>(promise: Promise<T>, forget: () => void): Promise<T> {
+  promise.catch(forget);
+  return promise;
 }

@@ -49,6 +49,12 @@ export interface Config {
   lanceCpuThreads: number | undefined;
   /** Test only: `<step>:<batch>` at which a sync kills its own process. Empty in production. */
   crashAt: string;
+  uploadDir: string;
+  runHistoryKeep: number;
+  retryBaseSeconds: number;
+  retryMaxSeconds: number;
+  readConsistencySeconds: number;
+  shutdownTimeoutSeconds: number;
   syncIntervalSeconds: number;
   defaultPollIntervalSeconds: number;
   enableSourceMonitoring: boolean;
@@ -75,10 +81,65 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? process.env;
   const file = options.envFile ?? ".env";
   const fromFile = readEnvFile(file);
+  return buildConfig(
+    (name) => env[name] ?? fromFile[name],
+    (name) => name,
+  );
+}
+
+/** A setting's name in camelCase: `MAX_FILE_SIZE_MB` → `maxFileSizeMb`. */
+type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Lowercase<Head>}${Capitalize<CamelCase<Tail>>}`
+  : Lowercase<S>;
+
+/**
+ * Settings of the library: every configuration variable under its name in camelCase (`lancedbUri`,
+ * `stateDbPath`, `maxConcurrentProcessing`, `maxFileSizeMb`, `embeddingProvider`, …), typed as its value.
+ * Absent ones take the documented defaults (README's configuration table).
+ */
+export type ConfigOptions = {
+  -readonly [K in EnvVarName as CamelCase<K>]?: ValueOf<K>;
+};
+type ValueOf<K extends EnvVarName> = (typeof ENV_VARS)[K]["schema"] extends { _zod: { output: infer O } }
+  ? Exclude<O, ""> | (O extends "" ? "" : never)
+  : string;
+
+/** `MAX_FILE_SIZE_MB` → `maxFileSizeMb`. */
+export function camelName(name: EnvVarName): string {
+  return name.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * The configuration of a library user: `options` over the documented defaults, validated like the
+ * environment (errors name the option in camelCase and its value). Reads nothing from the environment or
+ * `.env`. Throws `SYNC_E_CONFIG_INVALID`; an option that is not a setting is an error too (a typo would
+ * otherwise be ignored).
+ */
+export function resolveConfig(options: ConfigOptions = {}): Config {
+  const byCamel = new Map((Object.keys(ENV_VARS) as EnvVarName[]).map((n) => [camelName(n), n]));
+  const unknown = Object.keys(options).filter((k) => !byCamel.has(k));
+  if (unknown.length > 0) {
+    throw new SyncError(
+      "SYNC_E_CONFIG_INVALID",
+      `invalid configuration: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}`,
+    );
+  }
+  const given = options as Record<string, unknown>;
+  return buildConfig(
+    (name) => {
+      const value = given[camelName(name)];
+      return value === undefined ? undefined : String(value);
+    },
+    (name) => camelName(name),
+  );
+}
+
+/** Validates every variable (as read by `read`, else its default) and builds the frozen {@link Config}. */
+function buildConfig(read: (name: EnvVarName) => string | undefined, label: (name: EnvVarName) => string): Config {
   const values: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [name, spec] of Object.entries(ENV_VARS) as [EnvVarName, (typeof ENV_VARS)[EnvVarName]][]) {
-    const raw = env[name] ?? fromFile[name] ?? spec.default;
+    const raw = read(name) ?? spec.default;
     if (raw === "" && spec.default === "") {
       values[name] = "";
       continue;
@@ -87,18 +148,18 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     if (parsed.success) values[name] = parsed.data;
     else {
       const shown = /KEY|SECRET|TOKEN|PASSWORD/.test(name) ? "***" : JSON.stringify(raw);
-      problems.push(`${name}=${shown}: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
+      problems.push(`${label(name)}=${shown}: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
     }
   }
   const v = values as Record<EnvVarName, never>;
   if (problems.length === 0 && (v.TEXT_CHUNK_OVERLAP as number) >= (v.TEXT_CHUNK_SIZE as number)) {
     problems.push(
-      `TEXT_CHUNK_OVERLAP=${v.TEXT_CHUNK_OVERLAP}: must be smaller than TEXT_CHUNK_SIZE (${v.TEXT_CHUNK_SIZE})`,
+      `${label("TEXT_CHUNK_OVERLAP")}=${v.TEXT_CHUNK_OVERLAP}: must be smaller than ${label("TEXT_CHUNK_SIZE")} (${v.TEXT_CHUNK_SIZE})`,
     );
   }
   if (problems.length === 0 && v.LANCEDB_TABLE_NAME === v.LANCEDB_CHUNKS_TABLE_NAME) {
     problems.push(
-      `LANCEDB_TABLE_NAME=${JSON.stringify(v.LANCEDB_TABLE_NAME)}: must differ from LANCEDB_CHUNKS_TABLE_NAME`,
+      `${label("LANCEDB_TABLE_NAME")}=${JSON.stringify(v.LANCEDB_TABLE_NAME)}: must differ from ${label("LANCEDB_CHUNKS_TABLE_NAME")}`,
     );
   }
   if (problems.length === 0) {
@@ -106,7 +167,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       const value = v[name] as string;
       if (!TABLE_NAME.test(value)) {
         problems.push(
-          `${name}=${JSON.stringify(value)}: LanceDB table names may only contain letters, digits, ` +
+          `${label(name)}=${JSON.stringify(value)}: LanceDB table names may only contain letters, digits, ` +
             "underscores, hyphens and periods",
         );
       }
@@ -151,6 +212,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     lockWaitSeconds: v.LOCK_WAIT_SECONDS,
     lanceCpuThreads: (v.LANCE_CPU_THREADS as number | "") || undefined,
     crashAt: v.LANCEDB_SYNC_CRASH_AT,
+    uploadDir: v.UPLOAD_DIR,
+    runHistoryKeep: v.RUN_HISTORY_KEEP,
+    retryBaseSeconds: v.RETRY_BASE_SECONDS,
+    retryMaxSeconds: v.RETRY_MAX_SECONDS,
+    readConsistencySeconds: v.LANCEDB_READ_CONSISTENCY_SECONDS,
+    shutdownTimeoutSeconds: v.SHUTDOWN_TIMEOUT,
     syncIntervalSeconds: v.SYNC_INTERVAL,
     defaultPollIntervalSeconds: v.DEFAULT_POLL_INTERVAL,
     enableSourceMonitoring: v.ENABLE_SOURCE_MONITORING,

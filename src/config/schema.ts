@@ -175,6 +175,36 @@ export const ENV_VARS = {
     default: "",
     doc: "Test only: kill the process (SIGKILL) when a sync reaches `<step>:<batch>` (e.g. `batch-applied:0`), to prove crash recovery. Never set in production.",
   },
+  UPLOAD_DIR: {
+    schema: str,
+    default: "./data/uploads",
+    doc: "Where documents pushed through `ingest` or the API are kept (content-addressed), so that crash repair and retries can read them again.",
+  },
+  RUN_HISTORY_KEEP: {
+    schema: int(1, 1_000_000),
+    default: "200",
+    doc: "Finished runs kept per source; older ones are pruned after each run.",
+  },
+  RETRY_BASE_SECONDS: {
+    schema: int(0, 86_400),
+    default: "30",
+    doc: "Scheduled runs retry a failed item after this delay, doubled per attempt (±20% jitter). Explicit syncs retry at once.",
+  },
+  RETRY_MAX_SECONDS: {
+    schema: int(1, 604_800),
+    default: "3600",
+    doc: "Longest retry delay of a failed item.",
+  },
+  LANCEDB_READ_CONSISTENCY_SECONDS: {
+    schema: num(0, 3600),
+    default: "1",
+    doc: "How stale a long-lived process's view of the tables may get: reads check for commits by other processes at most this often (0: every read).",
+  },
+  SHUTDOWN_TIMEOUT: {
+    schema: int(1, 3600),
+    default: "30",
+    doc: "Seconds `stop()` (and SIGTERM of the service) waits for runs in flight before abandoning them; their items stay pending and the next start resumes them.",
+  },
   SYNC_INTERVAL: {
     schema: int(1, 604_800),
     default: "300",
