@@ -1,9 +1,13 @@
 import { mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { UploadRecord } from "../../src/core/journal.js";
 import type { Source, SourceItemRef, SourceListing } from "../../src/core/source.js";
 import { isSyncError, SyncError } from "../../src/errors/sync-error.js";
 import { FsSource } from "../../src/sources/fs-source.js";
+import { BlobStore } from "../../src/sources/upload/blob-store.js";
+import { UploadSource } from "../../src/sources/upload/upload-source.js";
+import { MemoryJournal } from "../fakes/memory-journal.js";
 import { MemorySource } from "../fakes/memory-source.js";
 import { rejection } from "../helpers/caught.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
@@ -26,6 +30,8 @@ interface SourceDriver {
   /** Makes every later listing fail as a whole (fs: the root disappears). */
   failListing(): void;
   cleanup(): void;
+  /** False when `touch` cannot move the fingerprint (uploads: it is the content hash). Default true. */
+  fingerprintMovesOnTouch?: boolean;
 }
 
 const DRIVERS: Array<[string, () => SourceDriver]> = [
@@ -71,6 +77,7 @@ const DRIVERS: Array<[string, () => SourceDriver]> = [
       };
     },
   ],
+  ["upload", () => uploadDriver()],
 ];
 
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
@@ -125,7 +132,11 @@ for (const [impl, makeDriver] of DRIVERS) {
       const v2 = byKey(await d.source.list()).get(key)?.fingerprint;
       d.touch("a.txt");
       const v3Ref = byKey(await d.source.list()).get(key) as SourceItemRef;
-      expect(new Set([v1, v2, v3Ref.fingerprint]).size).toBe(3);
+      if (d.fingerprintMovesOnTouch === false) {
+        // The touch premise cannot hold (the fingerprint is the content hash): same bytes, same fingerprint.
+        expect(new Set([v1, v2]).size).toBe(2);
+        expect(v3Ref.fingerprint).toBe(v2);
+      } else expect(new Set([v1, v2, v3Ref.fingerprint]).size).toBe(3);
       expect(text((await d.source.fetch(v3Ref)).bytes)).toBe("alpha, edited");
     });
 
@@ -175,6 +186,189 @@ describe("MemorySource listingExtras", () => {
     expect(source.listingExtras.warnings).toEqual(["w"]);
   });
 });
+
+describe("upload source", () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let journal: MemoryJournal;
+  let blobs: BlobStore;
+  let source: UploadSource;
+  beforeEach(() => {
+    tmp = makeTempDir("upload-source-");
+    journal = new MemoryJournal();
+    blobs = new BlobStore(join(tmp.path, "blobs"));
+    source = new UploadSource({ name: "inbox", userId: "u1", journal, blobs });
+  });
+  afterEach(() => tmp.cleanup());
+
+  const push = async (key: string, fileName: string, content: string, extra: Partial<UploadRecord> = {}) => {
+    const { hash, sizeBytes } = await blobs.put(new TextEncoder().encode(content));
+    const record: UploadRecord = {
+      userId: "u1",
+      sourceName: "inbox",
+      key,
+      blobHash: hash,
+      fileName,
+      sizeBytes,
+      metadata: {},
+      uploadedAt: "2025-03-01T10:00:00.000Z",
+      ...extra,
+    };
+    journal.putUpload(record);
+    return record;
+  };
+  const refOf = async (key: string) =>
+    (await source.list()).items.find((i) => i.key === key) as SourceItemRef;
+
+  it("lists the uploads of its user and source only, the content hash as fingerprint", async () => {
+    const a = await push("report.pdf", "report.pdf", "alpha", { uploadedAt: "2025-03-02T08:00:00.000Z" });
+    await push("other.txt", "other.txt", "beta", { userId: "u2" });
+    await push("else.txt", "else.txt", "gamma", { sourceName: "elsewhere" });
+    expect(source.type).toBe("upload");
+    expect(await source.list()).toEqual({
+      items: [
+        { key: "report.pdf", fingerprint: a.blobHash, sizeBytes: 5, modifiedAt: "2025-03-02T08:00:00.000Z" },
+      ],
+      warnings: [],
+      incompletePrefixes: [],
+      emptyRoots: [],
+    });
+  });
+
+  it("fetch returns the bytes, file name, metadata and a display name with the key when it differs", async () => {
+    const metadata = { author: "Ana", tags: ["q1", "board"], nested: { pages: 3 } };
+    const rec = await push("crm/42/contract", "contract.md", "# Contract", { metadata });
+    await push("notes.md", "notes.md", "plain");
+    const item = await source.fetch(await refOf("crm/42/contract"));
+    expect(new TextDecoder().decode(item.bytes)).toBe("# Contract");
+    expect(item).toMatchObject({
+      fileName: "contract.md",
+      displayName: "crm/42/contract (contract.md)",
+      fingerprint: rec.blobHash,
+      metadata,
+    });
+    expect((await source.fetch(await refOf("notes.md"))).displayName).toBe("notes.md");
+  });
+
+  it("keeps the fingerprint when the same bytes are pushed again, and shares it across keys", async () => {
+    const first = await push("a.txt", "a.txt", "same bytes");
+    await push("a.txt", "a.txt", "same bytes", { uploadedAt: "2025-04-01T00:00:00.000Z" });
+    await push("copy.txt", "copy.txt", "same bytes");
+    const items = (await source.list()).items;
+    expect(items.map((i) => i.fingerprint)).toEqual([first.blobHash, first.blobHash]);
+  });
+
+  it("a record whose blob is missing fails with SYNC_E_READ_FAILED naming key and hash, and is not gone", async () => {
+    const rec = await push("lost/key", "lost.txt", "bytes the store lost");
+    const ref = await refOf("lost/key");
+    await blobs.remove(rec.blobHash);
+    const err = await errorOf(() => source.fetch(ref));
+    expect(isSyncError(err, "SYNC_E_READ_FAILED")).toBe(true);
+    expect((err as SyncError).retryable).toBe(true);
+    expect((err as SyncError).message).toContain('"lost/key (lost.txt)"');
+    expect((err as SyncError).message).toContain(rec.blobHash);
+    expect((await source.list()).items.map((i) => i.key)).toEqual(["lost/key"]);
+    expect(await source.confirmGone(["lost/key"])).toEqual(new Set());
+  });
+
+  it("a key without a record fails with SYNC_E_ITEM_GONE", async () => {
+    await push("a.txt", "a.txt", "alpha");
+    const ref = await refOf("a.txt");
+    journal.deleteUpload("u1", "inbox", "a.txt");
+    expect(isSyncError(await errorOf(() => source.fetch(ref)), "SYNC_E_ITEM_GONE")).toBe(true);
+  });
+
+  it("confirmGone says gone only for keys without an upload record", async () => {
+    await push("kept.txt", "kept.txt", "kept");
+    await push("deleted.txt", "deleted.txt", "deleted");
+    await push("theirs.txt", "theirs.txt", "other user", { userId: "u2" });
+    journal.deleteUpload("u1", "inbox", "deleted.txt");
+    expect(await source.confirmGone(["kept.txt", "deleted.txt", "never.txt", "theirs.txt"])).toEqual(
+      new Set(["deleted.txt", "never.txt", "theirs.txt"]),
+    );
+    expect(await source.confirmGone([])).toEqual(new Set());
+  });
+
+  it("confirmGone keeps a key it cannot look up", async () => {
+    journal.getUpload = (_user, _name, key) => {
+      if (key === "flaky.txt") throw new SyncError("SYNC_E_JOURNAL", "journal: database is locked");
+      return undefined;
+    };
+    expect(await source.confirmGone(["flaky.txt", "gone.txt"])).toEqual(new Set(["gone.txt"]));
+  });
+
+  it("a journal that cannot be read: list throws SYNC_E_SOURCE_UNAVAILABLE, fetch SYNC_E_READ_FAILED", async () => {
+    await push("a.txt", "a.txt", "alpha");
+    const ref = await refOf("a.txt");
+    const broken = () => {
+      throw new SyncError("SYNC_E_JOURNAL", "journal: disk I/O error");
+    };
+    journal.listUploads = broken;
+    journal.getUpload = broken;
+    const listErr = await errorOf(() => source.list());
+    expect(isSyncError(listErr, "SYNC_E_SOURCE_UNAVAILABLE")).toBe(true);
+    expect((listErr as SyncError).message).toContain("disk I/O error");
+    expect(isSyncError(await errorOf(() => source.fetch(ref)), "SYNC_E_READ_FAILED")).toBe(true);
+  });
+});
+
+/**
+ * Uploads: `put` is `blobs.put` + `journal.putUpload` (key = name, file name = its last segment), `remove` is
+ * `deleteUpload`, `touch` re-pushes the same bytes with a new upload time. Blob writes are asynchronous and
+ * the driver's steps are not, so steps queue up and every call of `source` first waits for the queue, then
+ * goes to the UploadSource unchanged.
+ */
+function uploadDriver(): SourceDriver {
+  const tmp = makeTempDir("source-conformance-upload-");
+  const journal = new MemoryJournal();
+  const blobs = new BlobStore(join(tmp.path, "blobs"));
+  const upload = new UploadSource({ name: "docs", userId: "u1", journal, blobs });
+  let queue: Promise<void> = Promise.resolve();
+  const step = (run: () => unknown): void => {
+    queue = queue.then(async () => void (await run()));
+  };
+  let tick = 0;
+  const pushed = async (name: string, bytes: Uint8Array, metadata: Record<string, unknown> = {}) => {
+    const { hash, sizeBytes } = await blobs.put(bytes);
+    const record: UploadRecord = {
+      userId: "u1",
+      sourceName: "docs",
+      key: name,
+      blobHash: hash,
+      fileName: basename(name),
+      sizeBytes,
+      metadata,
+      uploadedAt: new Date(Date.UTC(2025, 0, 1) + ++tick * 1000).toISOString(),
+    };
+    journal.putUpload(record);
+  };
+  const source: Source = {
+    type: upload.type,
+    name: upload.name,
+    list: (signal) => queue.then(() => upload.list(signal)),
+    fetch: (ref, signal) => queue.then(() => upload.fetch(ref, signal)),
+    confirmGone: (keys, signal) => queue.then(() => upload.confirmGone(keys, signal)),
+  };
+  return {
+    source,
+    keyOf: (name) => name,
+    put: (name, content) =>
+      step(() => pushed(name, typeof content === "string" ? new TextEncoder().encode(content) : content)),
+    remove: (name) => step(() => journal.deleteUpload("u1", "docs", name)),
+    touch: (name) =>
+      step(async () => {
+        const record = journal.getUpload("u1", "docs", name) as UploadRecord;
+        await pushed(name, await blobs.get(record.blobHash), record.metadata);
+      }),
+    failListing: () =>
+      step(() => {
+        journal.listUploads = () => {
+          throw new SyncError("SYNC_E_JOURNAL", "journal: database disk image is malformed");
+        };
+      }),
+    cleanup: tmp.cleanup,
+    fingerprintMovesOnTouch: false,
+  };
+}
 
 /** The error `run` rejects with. */
 function errorOf(run: () => Promise<unknown>): Promise<unknown> {
