@@ -32,7 +32,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { StatusReport } from "../src/app/collect-status.js";
-import type { SyncFoldersResult } from "../src/app/sync-folders.js";
+import type { SourceRunResult as SyncFoldersResult } from "../src/app/run-source.js";
 import type { StoreCheck } from "./check-store.js";
 import { Corpus, type CorpusChange } from "./corpus.js";
 

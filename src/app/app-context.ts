@@ -2,11 +2,15 @@ import { availableParallelism } from "node:os";
 import type { Config } from "../config/load-config.js";
 import type { ContentProcessor } from "../core/content-processor.js";
 import type { Embedder } from "../core/embedder.js";
-import type { Journal } from "../core/journal.js";
+import type { Journal, SourceRecord } from "../core/journal.js";
 import type { Logger } from "../core/logger.js";
+import type { Source } from "../core/source.js";
 import { isSyncError } from "../errors/sync-error.js";
 import { createEmbedder } from "../pipeline/embed/create-embedder.js";
 import { createContentProcessor } from "../pipeline/process-content.js";
+import { defaultRegistry } from "../sources/default-registry.js";
+import type { SourceRegistry } from "../sources/registry.js";
+import { BlobStore } from "../sources/upload/blob-store.js";
 import { checkManifestFile, checkNewestManifest } from "../storage/lance-files.js";
 import type { LanceDbStore, LanceDbStoreOptions } from "../storage/lancedb-store.js";
 import { WRITER_LOCK, withLock } from "../storage/lease-lock.js";
@@ -41,6 +45,12 @@ export interface AppContext {
    */
   embedder(): Promise<Embedder>;
   process: ContentProcessor;
+  /** Source types known to this process. */
+  registry: SourceRegistry;
+  /** Bytes of pushed documents (`UPLOAD_DIR`). */
+  blobs: BlobStore;
+  /** The {@link Source} of a registered source record, made by its type's factory. */
+  sourceOf(record: SourceRecord): Source;
   /**
    * Opens the LanceDB store once (creating tables or checking the embedder) and returns it. A failed open is
    * not kept: the next call tries again.
@@ -68,8 +78,11 @@ export interface AppContext {
   close(): Promise<void>;
 }
 
-/** Wires config to the journal, embedder, processor and (lazily) the store. */
-export function openAppContext(config: Config, logger: Logger): AppContext {
+/**
+ * Wires config to the journal, embedder, processor, source types and (lazily) the store. `registry` defaults
+ * to the built-in source types.
+ */
+export function openAppContext(config: Config, logger: Logger, registry = defaultRegistry()): AppContext {
   const journal = openJournal(config.stateDbPath, (r) =>
     logger.warn(
       { journal: r.path, movedTo: r.movedTo, damage: r.damage },
@@ -136,12 +149,16 @@ export function openAppContext(config: Config, logger: Logger): AppContext {
     parseMemoryMb: config.parseMemoryMb,
     parseWorkers: Math.min(config.maxConcurrentProcessing, Math.max(2, availableParallelism())),
   });
+  const blobs = new BlobStore(config.uploadDir);
   return {
     config,
     logger,
     journal,
     embedder,
     process: processor,
+    registry,
+    blobs,
+    sourceOf: (record) => registry.get(record.type).create(record, { config, journal, blobs }),
     openStore,
     withWriterLock,
     async checkStore() {

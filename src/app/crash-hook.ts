@@ -6,7 +6,9 @@ import type { SyncStep } from "../core/run-sync.js";
  * the process with SIGKILL when a run reaches that step, to prove that a crash there loses and duplicates
  * nothing. Undefined in production (the setting is empty).
  */
-export function crashHook(config: Config): ((step: SyncStep, batch: number) => void) | undefined {
+export function crashHook(
+  config: Config,
+): ((step: SyncStep | "blob-stored" | "upload-recorded", batch: number) => void) | undefined {
   if (config.crashAt === "") return undefined;
   const [step, batch] = config.crashAt.split(":");
   return (s, b) => {

@@ -4,9 +4,12 @@ import { registerCleanupFailedCommand } from "./commands/cleanup-failed-command.
 import { registerCompactCommand } from "./commands/compact-command.js";
 import { registerDemoCommand } from "./commands/demo-command.js";
 import { registerDoctorCommand } from "./commands/doctor-command.js";
+import { registerDocumentsCommand } from "./commands/documents-command.js";
+import { registerIngestCommand } from "./commands/ingest-command.js";
 import { registerResetCommand } from "./commands/reset-command.js";
 import { registerSearchCommand } from "./commands/search-command.js";
 import { registerSetupCommand } from "./commands/setup-command.js";
+import { registerSourcesCommand } from "./commands/sources-command.js";
 import { registerStatusCommand } from "./commands/status-command.js";
 import { registerSyncCommand } from "./commands/sync-command.js";
 import { registerUnlockCommand } from "./commands/unlock-command.js";
@@ -23,6 +26,9 @@ const program = new Command()
   });
 for (const register of [
   registerSyncCommand,
+  registerSourcesCommand,
+  registerIngestCommand,
+  registerDocumentsCommand,
   registerStatusCommand,
   registerSearchCommand,
   registerDemoCommand,

@@ -135,7 +135,10 @@ export function resolveConfig(options: ConfigOptions = {}): Config {
 }
 
 /** Validates every variable (as read by `read`, else its default) and builds the frozen {@link Config}. */
-function buildConfig(read: (name: EnvVarName) => string | undefined, label: (name: EnvVarName) => string): Config {
+function buildConfig(
+  read: (name: EnvVarName) => string | undefined,
+  label: (name: EnvVarName) => string,
+): Config {
   const values: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [name, spec] of Object.entries(ENV_VARS) as [EnvVarName, (typeof ENV_VARS)[EnvVarName]][]) {

@@ -9,6 +9,7 @@ import type { ItemState, Journal, RunStats } from "./journal.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { mapConcurrent } from "./map-concurrent.js";
 import { type ItemFailure, type PreparedWrite, prepareItem } from "./prepare-item.js";
+import type { Gate } from "./semaphore.js";
 import type { Source, SourceItemRef } from "./source.js";
 
 /** Runs one store write exclusively (see {@link WriteDeps.exclusive}). */
@@ -42,8 +43,13 @@ export interface WriteSettings {
   writeBatchDocs: number;
   /** …or before it would pass this many chunks (default 1024). A larger document is written alone. */
   writeBatchChunks?: number;
-  /** Items fetched and processed at once. */
+  /** Items fetched and processed at once by this run. */
   concurrency: number;
+  /**
+   * Shared limit across concurrent runs (`MAX_CONCURRENT_PROCESSING` for a whole process): every item is
+   * read and processed inside it. Default: none beyond `concurrency`.
+   */
+  gate?: Gate;
   /** `user` (default): cached vectors are reused only from this user's chunks; `global`: from anyone's. */
   embeddingCacheScope?: "user" | "global";
   signal?: AbortSignal;
@@ -167,7 +173,8 @@ export class WritePath {
     for (let i = 0; i < candidates.length; i += group) {
       signal?.throwIfAborted();
       const prepared = await mapConcurrent(candidates.slice(i, i + group), concurrency, async (c) => {
-        const p = await prepareItem(source, this.deps.process, c, signal);
+        const prepare = () => prepareItem(source, this.deps.process, c, signal);
+        const p = await (this.settings.gate ? this.settings.gate(prepare) : prepare());
         this.settings.onProgress?.({ done: ++done, total: candidates.length });
         return p;
       });

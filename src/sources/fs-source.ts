@@ -24,6 +24,8 @@ export interface FsSourceOptions {
   name: string;
   /** Directories (or single files) to watch. */
   paths: readonly string[];
+  /** Globs of files to skip, matched like `patterns` (a match wins over `patterns`). */
+  ignore?: readonly string[];
   /** Globs matched against paths relative to each root; default {@link DEFAULT_PATTERNS}. */
   patterns?: readonly string[];
   /** Files larger than this fail with `SYNC_E_FILE_TOO_LARGE` before they are read. */
@@ -56,7 +58,7 @@ export interface FsSourceOptions {
  * symlink outside the roots (`SYNC_E_ITEM_GONE`: the next listing decides).
  */
 export class FsSource implements Source {
-  readonly type = "fs";
+  readonly type = "local_filesystem";
   readonly name: string;
   private readonly roots: string[];
   private readonly match: (path: string) => boolean;
@@ -67,7 +69,8 @@ export class FsSource implements Source {
     this.name = options.name;
     this.roots = options.paths.map((p) => resolve(p));
     const patterns = options.patterns && options.patterns.length > 0 ? options.patterns : DEFAULT_PATTERNS;
-    this.match = picomatch([...patterns], { dot: false, nocase: true });
+    const ignore = options.ignore && options.ignore.length > 0 ? [...options.ignore] : undefined;
+    this.match = picomatch([...patterns], { dot: false, nocase: true, ignore });
     this.followSymlinks = options.followSymlinks ?? false;
   }
 

@@ -1,0 +1,521 @@
+import { EventEmitter } from "node:events";
+import { type Config, type ConfigOptions, resolveConfig } from "../config/load-config.js";
+import type { DocumentRow } from "../core/document-store.js";
+import type { SourceRecord } from "../core/journal.js";
+import type { Logger } from "../core/logger.js";
+import { createSemaphore } from "../core/semaphore.js";
+import { describeError, SyncError } from "../errors/sync-error.js";
+import { createLogger } from "../logging/create-logger.js";
+import type { SearchHit } from "../search/search-chunks.js";
+import type { SourceRegistry } from "../sources/registry.js";
+import { validateId } from "../storage/filter.js";
+import { type AppContext, openAppContext } from "./app-context.js";
+import { collectStatus, type StatusReport } from "./collect-status.js";
+import { type CompactResult, compactTables } from "./compact-tables.js";
+import {
+  type DeleteResult,
+  deleteDocument,
+  type IngestInput,
+  type IngestResult,
+  ingestDocument,
+} from "./documents.js";
+import { type RunSourceOptions, runSource, type SourceRunResult } from "./run-source.js";
+import { searchDocuments } from "./search-documents.js";
+import {
+  type AddSourceInput,
+  addSource,
+  type RemoveSourceResult,
+  removeSource,
+  type SourceView,
+  sourceView,
+} from "./sources.js";
+
+/** Options of {@link createSyncSystem}: every setting in camelCase (see `ConfigOptions`), plus collaborators. */
+export interface SyncSystemOptions extends ConfigOptions {
+  /** Where logs go; default: pino at `logLevel` on stderr (and `logFile`). */
+  logger?: Logger;
+  /** Source types; default: the built-in ones (`local_filesystem`, `upload`). */
+  registry?: SourceRegistry;
+}
+
+/** A search of one user's documents (the CLI's `search`). */
+export interface SearchInput {
+  userId: string;
+  query: string;
+  /** `hybrid` (default), `vector` or `fts` (`fts` never touches the embedder). */
+  mode?: "vector" | "fts" | "hybrid";
+  /** 1–1000, default 10. */
+  limit?: number;
+  /** Narrow the hits: by source ids, document ids, or metadata key = value (all must hold). */
+  filters?: { sourceIds?: string[]; docIds?: string[]; metadata?: Record<string, string | number | boolean> };
+}
+
+/** Options of one sync of a source. */
+export interface SyncSourceOptions {
+  allowMassDelete?: boolean;
+  allowEmptyRoots?: boolean;
+  /** A scheduled run: failed items are retried only once their backoff has passed. */
+  scheduled?: boolean;
+  signal?: AbortSignal;
+}
+
+/** Events of a {@link SyncSystem}. */
+export interface SyncSystemEvents {
+  /** A run began (`kind`: `full` or `changes`). */
+  "run-started": [{ userId: string; sourceId: string; kind: "full" | "changes" }];
+  /** Items of a running run were read and processed (`done` of `total`). */
+  "run-progress": [{ userId: string; sourceId: string; done: number; total: number }];
+  "run-finished": [{ userId: string; sourceId: string; result: SourceRunResult }];
+  "run-failed": [{ userId: string; sourceId: string; error: SyncError }];
+}
+
+/** The whole system as a library: see {@link createSyncSystem}. */
+export interface SyncSystem {
+  /** The resolved configuration (frozen). */
+  readonly config: Config;
+  readonly events: EventEmitter<SyncSystemEvents>;
+  /**
+   * Makes the system ready: marks runs left `running` by a dead process `abandoned`, applies pushed documents
+   * a crash left unapplied, and removes blobs no upload refers to. Idempotent.
+   */
+  start(): Promise<void>;
+  /**
+   * Stops taking work (calls then fail with `SYNC_E_SHUTTING_DOWN`), waits up to `deadlineMs` (default
+   * `SHUTDOWN_TIMEOUT`) for runs in flight, then aborts the rest — their items stay `pending` and the next
+   * start resumes them — and closes the journal, store and workers. Idempotent.
+   */
+  stop(options?: { deadlineMs?: number }): Promise<void>;
+  ingestDocument(input: IngestInput): Promise<IngestResult>;
+  deleteDocument(input: { userId: string; docId: string }): Promise<DeleteResult>;
+  /** One user's documents, optionally of one source, ordered by source and key. */
+  listDocuments(input: {
+    userId: string;
+    sourceId?: string;
+    limit?: number;
+    offset?: number;
+  }): Promise<DocumentRow[]>;
+  /** One document of the user; `SYNC_E_NOT_FOUND` otherwise. */
+  getDocument(input: { userId: string; docId: string }): Promise<DocumentRow>;
+  search(input: SearchInput): Promise<SearchHit[]>;
+  /** The status report (per user when `userId` is given: no store-wide figures). */
+  status(input?: { userId?: string }): Promise<StatusReport>;
+  sources: {
+    add(input: AddSourceInput): Promise<SourceView>;
+    list(input?: { userId?: string }): Promise<SourceView[]>;
+    get(input: { userId: string; sourceId: string }): Promise<SourceView>;
+    remove(input: { userId: string; sourceId: string; keepDocuments?: boolean }): Promise<RemoveSourceResult>;
+    sync(input: { userId: string; sourceId: string } & SyncSourceOptions): Promise<SourceRunResult>;
+  };
+  /**
+   * A full run of a registered source of any type. A request for a source that is already running joins the
+   * one queued after it (all such requests share its result) instead of failing.
+   */
+  syncSource(input: { userId: string; sourceId: string } & SyncSourceOptions): Promise<SourceRunResult>;
+  /** A partial run over `keys` of a source (watch events, webhooks), queued like {@link syncSource}. */
+  applyChanges(input: {
+    userId: string;
+    sourceId: string;
+    keys: readonly string[];
+  }): Promise<SourceRunResult>;
+  /** Forgets failure records (all, one user's, or one source's) so the items are retried afresh; returns how many. */
+  cleanupFailed(input?: { userId?: string; sourceId?: string }): Promise<number>;
+  /** Compacts both tables and removes versions older than `retentionHours` (default `VERSION_RETENTION_HOURS`). */
+  compact(input?: { retentionHours?: number }): Promise<CompactResult>;
+}
+
+/** One source's queue: the run in progress and at most one full and one partial run waiting behind it. */
+interface Lane {
+  busy: boolean;
+  full?: Waiting<SyncSourceOptions>;
+  changes?: Waiting<{ keys: Set<string>; allowMassDelete: boolean }>;
+}
+
+interface Waiting<T> {
+  options: T;
+  promise: Promise<SourceRunResult>;
+  resolve: (r: SourceRunResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Creates the whole system for a host application: the journal, the store, the pipeline and every source
+ * type, configured by `options` (nothing is read from the environment). Long-lived: failed store opens and
+ * embedder probes are retried on the next call, one semaphore bounds processing across all runs
+ * (`maxConcurrentProcessing`), runs are queued per source, writes take the store-wide writer lock (shared
+ * with other processes), and run history is pruned. Call {@link SyncSystem.start} before use and
+ * {@link SyncSystem.stop} when done. Throws `SYNC_E_CONFIG_INVALID` naming a bad option and its value.
+ */
+export function createSyncSystem(options: SyncSystemOptions = {}): SyncSystem {
+  const { logger: givenLogger, registry, ...settings } = options;
+  const config = resolveConfig(settings);
+  const logger = givenLogger ?? createLogger({ level: config.logLevel, file: config.logFile });
+  const ctx = openAppContext(config, logger, registry);
+  return new System(ctx, true);
+}
+
+/**
+ * A {@link SyncSystem} over an open context (the CLI's): `stop` then leaves the context open for its owner to
+ * close.
+ */
+export function systemOn(ctx: AppContext): SyncSystem {
+  return new System(ctx, false);
+}
+
+class System implements SyncSystem {
+  readonly events = new EventEmitter<SyncSystemEvents>();
+  private readonly gate;
+  private readonly lanes = new Map<string, Lane>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly abort = new AbortController();
+  private state: "new" | "started" | "stopping" | "stopped" = "new";
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly ownsContext: boolean,
+  ) {
+    this.gate = createSemaphore(ctx.config.maxConcurrentProcessing);
+    // An "error" event without listeners would throw; run failures are also reported to the caller.
+    this.events.on("run-failed", () => undefined);
+  }
+
+  get config(): Config {
+    return this.ctx.config;
+  }
+
+  start(): Promise<void> {
+    this.live();
+    this.starting ??= this.track(
+      (async () => {
+        const { journal } = this.ctx;
+        journal.abandonRuns();
+        for (const s of journal.listSources()) {
+          if (s.type !== "upload") continue;
+          const pending = [...journal.listItems(s.userId, s.name).values()].filter(
+            (i) => i.status === "pending",
+          );
+          const uploads = journal.listUploads(s.userId, s.name);
+          const synced = journal.listItems(s.userId, s.name);
+          const unapplied = uploads.filter((u) => synced.get(u.key)?.contentHash !== u.blobHash);
+          if (pending.length + unapplied.length > 0) {
+            try {
+              await this.enqueueFull(s, {});
+            } catch (err) {
+              this.ctx.logger.warn(
+                { source: s.name, err: describeError(err) },
+                "could not resume pushed documents; the next sync retries",
+              );
+            }
+          }
+        }
+        await this.collectBlobs();
+        this.state = "started";
+      })(),
+    );
+    return this.starting;
+  }
+
+  stop(options: { deadlineMs?: number } = {}): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.state = "stopping";
+    const deadlineMs = options.deadlineMs ?? this.ctx.config.shutdownTimeoutSeconds * 1000;
+    this.stopping = (async () => {
+      const all = Promise.allSettled([...this.inflight]);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<"late">((resolve) => {
+        timer = setTimeout(() => resolve("late"), deadlineMs);
+      });
+      if ((await Promise.race([all, late])) === "late") {
+        this.ctx.logger.warn({ deadlineMs }, "stop: runs still in flight at the deadline are abandoned");
+        this.abort.abort(new SyncError("SYNC_E_SHUTTING_DOWN", "the system is stopping"));
+        await all;
+      }
+      clearTimeout(timer);
+      for (const lane of this.lanes.values()) {
+        const err = new SyncError("SYNC_E_SHUTTING_DOWN", "the system stopped before this run began");
+        lane.full?.reject(err);
+        lane.changes?.reject(err);
+      }
+      if (this.ownsContext) await this.ctx.close();
+      this.state = "stopped";
+    })();
+    return this.stopping;
+  }
+
+  ingestDocument(input: IngestInput): Promise<IngestResult> {
+    this.live();
+    return this.track(
+      ingestDocument(this.ctx, input, (record, keys) => this.enqueueChanges(record, keys, false)),
+    );
+  }
+
+  deleteDocument(input: { userId: string; docId: string }): Promise<DeleteResult> {
+    this.live();
+    return this.track(
+      deleteDocument(this.ctx, input.userId, input.docId, (record, keys, o) =>
+        this.enqueueChanges(record, keys, o?.allowMassDelete === true),
+      ),
+    );
+  }
+
+  async listDocuments(input: { userId: string; sourceId?: string; limit?: number; offset?: number }) {
+    this.live();
+    const userId = validateId("user id", input.userId);
+    if (input.sourceId !== undefined) validateId("source id", input.sourceId);
+    const store = await this.ctx.openStore();
+    return store.listUserDocuments(userId, {
+      sourceId: input.sourceId,
+      limit: input.limit,
+      offset: input.offset,
+    });
+  }
+
+  async getDocument(input: { userId: string; docId: string }): Promise<DocumentRow> {
+    this.live();
+    const userId = validateId("user id", input.userId);
+    const docId = validateId("document id", input.docId);
+    const doc = await (await this.ctx.openStore()).getDocument(userId, docId);
+    if (!doc) throw new SyncError("SYNC_E_NOT_FOUND", `user "${userId}" has no document ${docId}`);
+    return doc;
+  }
+
+  search(input: SearchInput): Promise<SearchHit[]> {
+    this.live();
+    return this.track(searchDocuments(this.ctx, input as never));
+  }
+
+  status(input: { userId?: string } = {}): Promise<StatusReport> {
+    this.live();
+    return this.track(collectStatus(this.ctx, input.userId));
+  }
+
+  readonly sources = {
+    add: async (input: AddSourceInput): Promise<SourceView> => {
+      this.live();
+      return addSource(this.ctx, input);
+    },
+    list: async (input: { userId?: string } = {}): Promise<SourceView[]> => {
+      this.live();
+      if (input.userId !== undefined) validateId("user id", input.userId);
+      return this.ctx.journal
+        .listSources(input.userId)
+        .map((r) => sourceView(r, this.ctx.config.defaultPollIntervalSeconds));
+    },
+    get: async (input: { userId: string; sourceId: string }): Promise<SourceView> => {
+      this.live();
+      return sourceView(
+        this.record(input.userId, input.sourceId),
+        this.ctx.config.defaultPollIntervalSeconds,
+      );
+    },
+    remove: (input: {
+      userId: string;
+      sourceId: string;
+      keepDocuments?: boolean;
+    }): Promise<RemoveSourceResult> => {
+      this.live();
+      const record = this.record(input.userId, input.sourceId);
+      return this.track(
+        this.exclusiveLane(record, async () => {
+          const removed = await removeSource(this.ctx, record, input.keepDocuments === true);
+          this.lanes.delete(laneKey(record));
+          await this.collectBlobs();
+          return removed;
+        }),
+      );
+    },
+    sync: (input: { userId: string; sourceId: string } & SyncSourceOptions) => this.syncSource(input),
+  };
+
+  syncSource(input: { userId: string; sourceId: string } & SyncSourceOptions): Promise<SourceRunResult> {
+    this.live();
+    const { userId, sourceId, ...options } = input;
+    return this.enqueueFull(this.record(userId, sourceId), options);
+  }
+
+  applyChanges(input: {
+    userId: string;
+    sourceId: string;
+    keys: readonly string[];
+  }): Promise<SourceRunResult> {
+    this.live();
+    if (!Array.isArray(input.keys) || input.keys.some((k) => typeof k !== "string" || k === "")) {
+      throw new SyncError("SYNC_E_INVALID_ARGUMENT", "keys: expected a list of item keys");
+    }
+    return this.enqueueChanges(this.record(input.userId, input.sourceId), input.keys, false);
+  }
+
+  async cleanupFailed(input: { userId?: string; sourceId?: string } = {}): Promise<number> {
+    this.live();
+    if (input.userId !== undefined) validateId("user id", input.userId);
+    if (input.sourceId !== undefined) {
+      validateId("source id", input.sourceId);
+      if (input.userId === undefined) throw new SyncError("SYNC_E_INVALID_ARGUMENT", "sourceId needs userId");
+    }
+    return this.ctx.journal.cleanupFailures(input.userId, input.sourceId);
+  }
+
+  compact(input: { retentionHours?: number } = {}): Promise<CompactResult> {
+    this.live();
+    return this.track(compactTables(this.ctx, input.retentionHours ?? this.ctx.config.versionRetentionHours));
+  }
+
+  /** Throws `SYNC_E_SHUTTING_DOWN` once `stop` was called. */
+  private live(): void {
+    if (this.state === "stopping" || this.state === "stopped") {
+      throw new SyncError("SYNC_E_SHUTTING_DOWN", "the sync system is stopping or stopped");
+    }
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private record(userIdIn: string, sourceIdIn: string): SourceRecord {
+    const userId = validateId("user id", userIdIn);
+    const sourceId = validateId("source id", sourceIdIn);
+    const record = this.ctx.journal.getSource(userId, sourceId);
+    if (!record) throw new SyncError("SYNC_E_NOT_FOUND", `user "${userId}" has no source "${sourceId}"`);
+    return record;
+  }
+
+  private lane(record: SourceRecord): Lane {
+    const key = laneKey(record);
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = { busy: false };
+      this.lanes.set(key, lane);
+    }
+    return lane;
+  }
+
+  private enqueueFull(record: SourceRecord, options: SyncSourceOptions): Promise<SourceRunResult> {
+    const lane = this.lane(record);
+    if (lane.full) {
+      // Joins the queued run; a request that allows more (mass deletes, empty roots) widens it.
+      const o = lane.full.options;
+      o.allowMassDelete ||= options.allowMassDelete;
+      o.allowEmptyRoots ||= options.allowEmptyRoots;
+      o.scheduled &&= options.scheduled;
+      return lane.full.promise;
+    }
+    lane.full = waiting({ ...options });
+    this.pump(record);
+    return this.track(lane.full.promise);
+  }
+
+  private enqueueChanges(
+    record: SourceRecord,
+    keys: readonly string[],
+    allowMassDelete: boolean,
+  ): Promise<SourceRunResult> {
+    const lane = this.lane(record);
+    if (lane.changes) {
+      for (const k of keys) lane.changes.options.keys.add(k);
+      lane.changes.options.allowMassDelete ||= allowMassDelete;
+      return lane.changes.promise;
+    }
+    lane.changes = waiting({ keys: new Set(keys), allowMassDelete });
+    this.pump(record);
+    return this.track(lane.changes.promise);
+  }
+
+  /** Runs `fn` as the only thing happening on the source's lane (after the run in progress, before queued ones). */
+  private async exclusiveLane<T>(record: SourceRecord, fn: () => Promise<T>): Promise<T> {
+    const lane = this.lane(record);
+    while (lane.busy) await new Promise((r) => setTimeout(r, 20));
+    lane.busy = true;
+    try {
+      return await fn();
+    } finally {
+      lane.busy = false;
+      this.pump(record);
+    }
+  }
+
+  /** Starts the next queued run of a source when none is running: partial runs first (they are small). */
+  private pump(record: SourceRecord): void {
+    const lane = this.lane(record);
+    if (lane.busy) return;
+    const next = lane.changes ?? lane.full;
+    if (!next) return;
+    const isChanges = next === lane.changes;
+    if (isChanges) lane.changes = undefined;
+    else lane.full = undefined;
+    lane.busy = true;
+    const options: RunSourceOptions = isChanges
+      ? {
+          keys: [...(next.options as { keys: Set<string> }).keys],
+          allowMassDelete: (next.options as { allowMassDelete: boolean }).allowMassDelete,
+        }
+      : { ...(next.options as SyncSourceOptions) };
+    this.execute(record, options)
+      .then(next.resolve, next.reject)
+      .finally(() => {
+        lane.busy = false;
+        this.pump(record);
+      });
+  }
+
+  private async execute(record: SourceRecord, options: RunSourceOptions): Promise<SourceRunResult> {
+    const ids = { userId: record.userId, sourceId: record.name };
+    const kind = options.keys ? "changes" : "full";
+    this.events.emit("run-started", { ...ids, kind });
+    try {
+      if (this.state === "stopping" || this.state === "stopped") {
+        throw new SyncError("SYNC_E_SHUTTING_DOWN", "the system is stopping");
+      }
+      // The record may have changed since the request (config edited, source removed).
+      const current = this.ctx.journal.getSource(record.userId, record.name);
+      if (!current)
+        throw new SyncError("SYNC_E_NOT_FOUND", `user "${record.userId}" has no source "${record.name}"`);
+      await this.ctx.checkEmbedder();
+      const signal = options.signal
+        ? AbortSignal.any([options.signal, this.abort.signal])
+        : this.abort.signal;
+      const result = await runSource(this.ctx, current, this.ctx.sourceOf(current), {
+        ...options,
+        gate: this.gate,
+        signal,
+        leaseWaitMs: this.ctx.config.lockWaitSeconds * 1000,
+        onProgress: (p) => this.events.emit("run-progress", { ...ids, ...p }),
+      });
+      this.events.emit("run-finished", { ...ids, result });
+      if (current.type === "upload" && result.deleted + result.updated > 0) await this.collectBlobs();
+      return result;
+    } catch (err) {
+      const error =
+        err instanceof SyncError ? err : new SyncError("SYNC_E_INTERNAL", describeError(err), { cause: err });
+      this.events.emit("run-failed", { ...ids, error });
+      throw err;
+    }
+  }
+
+  /** Removes blobs no upload refers to (older than the grace period, so in-flight ingests keep theirs). */
+  private async collectBlobs(): Promise<void> {
+    try {
+      await this.ctx.blobs.gc(this.ctx.journal.referencedBlobs());
+    } catch (err) {
+      this.ctx.logger.warn({ err: describeError(err) }, "blob clean-up failed; it is retried later");
+    }
+  }
+}
+
+function laneKey(record: SourceRecord): string {
+  return `${record.userId}\0${record.name}`;
+}
+
+function waiting<T>(options: T): Waiting<T> {
+  let resolve!: (r: SourceRunResult) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<SourceRunResult>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { options, promise, resolve, reject };
+}

@@ -1,0 +1,130 @@
+import type { Command } from "commander";
+import type { SourceView } from "../../app/sources.js";
+import { systemOn } from "../../app/sync-system.js";
+import { SyncError } from "../../errors/sync-error.js";
+import { EXIT, printJson, runCommand } from "../run-command.js";
+
+/** `lancedb-sync sources list|add|show|remove`: sources as stored records. */
+export function registerSourcesCommand(program: Command): void {
+  const sources = program.command("sources").description("register, list, show and remove sources");
+
+  sources
+    .command("list")
+    .description("list registered sources")
+    .option("-u, --user <id>", "only this user's sources")
+    .option("--json", "print one JSON object { sources: [...] }", false)
+    .action(async (opts) => {
+      await runCommand(opts.json, async (ctx) => {
+        const list = await systemOn(ctx).sources.list({ userId: opts.user });
+        if (opts.json) printJson({ sources: list });
+        else if (list.length === 0) process.stdout.write("no sources\n");
+        else for (const s of list) process.stdout.write(`${describe(s)}\n`);
+        return EXIT.OK;
+      });
+    });
+
+  sources
+    .command("add")
+    .description("register a source: local_filesystem (alias fs) with --path, or upload")
+    .argument("<type>", "source type: local_filesystem (fs) or upload")
+    .requiredOption("-u, --user <id>", "user the source belongs to")
+    .requiredOption("-n, --name <id>", "source id, unique per user")
+    .option("--path <dir...>", "folders (or files) to watch (local_filesystem)")
+    .option(
+      "--pattern <glob...>",
+      "only files matching these globs, relative to each folder (local_filesystem)",
+    )
+    .option("--ignore <glob...>", "skip files matching these globs (local_filesystem)")
+    .option("--follow-symlinks", "index files that symlinks lead to outside the folders (local_filesystem)")
+    .option("--poll-interval <seconds>", "seconds between scheduled runs (default DEFAULT_POLL_INTERVAL)")
+    .option("--disabled", "register it without scheduling it", false)
+    .option("--json", "print the source as one JSON object", false)
+    .action(async (type: string, opts) => {
+      await runCommand(opts.json, async (ctx) => {
+        const config: Record<string, unknown> = {};
+        const cwd = process.cwd();
+        if (opts.path) config.watch_paths = (opts.path as string[]).map((p) => absolute(p, cwd));
+        if (opts.pattern) config.file_patterns = opts.pattern;
+        if (opts.ignore) config.ignore_patterns = opts.ignore;
+        if (opts.followSymlinks) config.follow_symlinks = true;
+        let pollInterval: number | undefined;
+        if (opts.pollInterval !== undefined) {
+          pollInterval = Number(opts.pollInterval);
+          if (!/^\d+$/.test(String(opts.pollInterval))) {
+            throw new SyncError(
+              "SYNC_E_INVALID_ARGUMENT",
+              `--poll-interval ${JSON.stringify(opts.pollInterval)}: expected whole seconds`,
+            );
+          }
+        }
+        const view = await systemOn(ctx).sources.add({
+          userId: opts.user,
+          sourceId: opts.name,
+          type,
+          config,
+          pollInterval,
+          enabled: !opts.disabled,
+        });
+        if (opts.json) printJson(view);
+        else process.stdout.write(`added ${describe(view)}\n`);
+        return EXIT.OK;
+      });
+    });
+
+  sources
+    .command("show")
+    .description("show one source")
+    .requiredOption("-u, --user <id>", "user the source belongs to")
+    .requiredOption("-n, --name <id>", "source id")
+    .option("--json", "print the source as one JSON object", false)
+    .action(async (opts) => {
+      await runCommand(opts.json, async (ctx) => {
+        const view = await systemOn(ctx).sources.get({ userId: opts.user, sourceId: opts.name });
+        if (opts.json) printJson(view);
+        else {
+          process.stdout.write(`${describe(view)}\n`);
+          for (const [k, v] of Object.entries(view.config))
+            process.stdout.write(`  ${k}: ${JSON.stringify(v)}\n`);
+          process.stdout.write(`  last run: ${view.last_run_at ?? "never"}\n`);
+        }
+        return EXIT.OK;
+      });
+    });
+
+  sources
+    .command("remove")
+    .description("remove a source with its documents (or keep them with --keep-documents)")
+    .requiredOption("-u, --user <id>", "user the source belongs to")
+    .requiredOption("-n, --name <id>", "source id")
+    .option("--keep-documents", "leave its documents in the index", false)
+    .option("--json", "print one JSON object", false)
+    .action(async (opts) => {
+      await runCommand(opts.json, async (ctx) => {
+        const r = await systemOn(ctx).sources.remove({
+          userId: opts.user,
+          sourceId: opts.name,
+          keepDocuments: opts.keepDocuments,
+        });
+        if (opts.json) printJson(r);
+        else {
+          process.stdout.write(
+            `removed source ${r.user_id}/${r.source_id}: ` +
+              (r.kept_documents
+                ? "its documents were kept\n"
+                : `${r.documents} documents and ${r.chunks} chunks deleted\n`),
+          );
+        }
+        return EXIT.OK;
+      });
+    });
+}
+
+function describe(s: SourceView): string {
+  const state = !s.enabled ? "disabled" : s.healthy ? "healthy" : `UNHEALTHY: ${s.last_error}`;
+  return `${s.user_id}/${s.source_id} (${s.type}, every ${s.poll_interval}s) ${state}`;
+}
+
+function absolute(p: string, cwd: string): string {
+  if (p === "~" || p.startsWith("~/") || p.startsWith("/")) return p;
+  return `${cwd.replace(/\/$/, "")}/${p}`;
+}

@@ -1,0 +1,32 @@
+/**
+ * lancedb-sync as a library: `createSyncSystem(options)` gives a host application the whole system — sources
+ * as records, incremental syncs, pushed documents, search and status — configured by typed options in
+ * camelCase (nothing is read from the environment).
+ *
+ * The original design's integration service maps onto it: `get_integration_service()` is
+ * `createSyncSystem(options)` plus `start()`; `process_document(user_id, file_data, filename)` is
+ * `ingestDocument({ userId, bytes, filename })`; `cleanup_failed_syncs()` is `cleanupFailed()`.
+ */
+
+export type { StatusReport } from "./app/collect-status.js";
+export type { CompactResult } from "./app/compact-tables.js";
+export type { DeleteResult, IngestInput, IngestResult } from "./app/documents.js";
+export type { SourceRunResult } from "./app/run-source.js";
+export type { AddSourceInput, RemoveSourceResult, SourceView } from "./app/sources.js";
+export {
+  createSyncSystem,
+  type SearchInput,
+  type SyncSourceOptions,
+  type SyncSystem,
+  type SyncSystemEvents,
+  type SyncSystemOptions,
+} from "./app/sync-system.js";
+export { type Config, type ConfigOptions, resolveConfig } from "./config/load-config.js";
+export type { DocumentRow } from "./core/document-store.js";
+export type { Logger } from "./core/logger.js";
+export type { FetchedItem, Source, SourceItemRef, SourceListing } from "./core/source.js";
+export { ERROR_CODES, type ErrorCode } from "./errors/codes.js";
+export { isSyncError, SyncError } from "./errors/sync-error.js";
+export type { SearchHit } from "./search/search-chunks.js";
+export { defaultRegistry } from "./sources/default-registry.js";
+export { SourceRegistry, type SourceType, type SourceTypeContext } from "./sources/registry.js";
