@@ -87,13 +87,20 @@ export function openAppContext(config: Config, logger: Logger): AppContext {
       // half-created table and fails; the two tables could get different store ids). Never called under it.
       const probe = probeStore(config.lancedbUri, config.documentsTable, config.chunksTable);
       try {
-        if (probe === undefined || probe === "missing") await withWriterLock("store open", () => s.open(e));
+        if (probe === undefined || probe === "missing")
+          await withWriterLock("store open", () => s.open(e, { upgrade: true }));
         else await s.open(e);
       } catch (err) {
-        if (!isSyncError(err, "SYNC_E_EMBEDDER_MISMATCH")) throw err;
-        // Tables of another embedder that hold no chunk yet (its first sync failed) are re-bound to this one.
-        await s.close();
-        await withWriterLock("store re-bind", () => s.open(e, { rebindEmpty: true }));
+        if (isSyncError(err, "SYNC_E_STORE_UPGRADE_NEEDED")) {
+          // Tables of an older layout get their new columns: a write, so under the lock.
+          await s.close();
+          await withWriterLock("store upgrade", () => s.open(e, { upgrade: true }));
+        } else {
+          if (!isSyncError(err, "SYNC_E_EMBEDDER_MISMATCH")) throw err;
+          // Tables of another embedder that hold no chunk yet (its first sync failed) are re-bound to this one.
+          await s.close();
+          await withWriterLock("store re-bind", () => s.open(e, { rebindEmpty: true, upgrade: true }));
+        }
       }
       journal.setMeta(EMBEDDER_META_KEY, e.id);
       return s;

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import * as lancedb from "@lancedb/lancedb";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ApplyBatch, ChunkRow, DocumentRow, DocumentStore } from "../../src/core/document-store.js";
 import { hashContent, makeChunkId, makeDocId } from "../../src/core/ids.js";
@@ -43,15 +44,34 @@ function lanceOptions(dir: string, extra: Partial<LanceDbStoreOptions> = {}): La
   };
 }
 
+/** Runs `fn` on a table of the LanceDB store at `uri`, opened directly (not through the store under test). */
+async function withRawTable<T>(uri: string, name: string, fn: (t: lancedb.Table) => Promise<T>): Promise<T> {
+  const db = await lancedb.connect(uri);
+  try {
+    const table = await db.openTable(name);
+    try {
+      return await fn(table);
+    } finally {
+      table.close();
+    }
+  } finally {
+    db.close();
+  }
+}
+
 /** All rows of a LanceDB store's tables, read directly (not through the interface under test). */
-function lanceSubject(store: LanceDbStore): Subject {
+function lanceSubject(store: LanceDbStore, uri: string): Subject {
   return {
     store,
     docRows: async () =>
-      sortDocs((await store.documentsTable().query().toArray()).map((r) => ({ ...r }) as DocumentRow)),
+      sortDocs(
+        (await withRawTable(uri, "processed_documents", (t) => t.query().toArray())).map(
+          (r) => ({ ...r }) as DocumentRow,
+        ),
+      ),
     chunkRows: async () =>
       sortChunks(
-        (await store.chunksTable().query().toArray()).map(
+        (await withRawTable(uri, "document_chunks", (t) => t.query().toArray())).map(
           (r) => ({ ...r, vector: Array.from(r.vector.toArray() as Float32Array) }) as PlainChunk,
         ),
       ),
@@ -64,7 +84,7 @@ const IMPLEMENTATIONS: Array<[string, MakeSubject]> = [
     async (dir) => {
       const store = new LanceDbStore(lanceOptions(dir));
       await store.open(EMBEDDER);
-      return lanceSubject(store);
+      return lanceSubject(store, lanceOptions(dir).uri);
     },
   ],
   [
@@ -97,6 +117,10 @@ interface DocSpec {
   /** Overrides the text hash of every chunk (to put odd characters into filters). */
   textHash?: (text: string) => string;
   version?: number;
+  /** The document's metadata (default `{ v: version }`). */
+  metadata?: Record<string, unknown>;
+  /** The document's URL (default none: `''`). */
+  url?: string;
 }
 
 const seedOf = (text: string) => Number.parseInt(hashContent(text).slice(0, 6), 16);
@@ -106,6 +130,8 @@ function makeDoc(spec: DocSpec): { doc: DocumentRow; chunks: ChunkRow[] } {
   const sourceId = spec.sourceId ?? "docs";
   const docId = spec.docId ?? makeDocId(userId, sourceId, spec.itemKey);
   let offset = 0;
+  const metadata = JSON.stringify(spec.metadata ?? { v: spec.version ?? 1 });
+  const url = spec.url ?? "";
   const chunks = spec.texts.map((text, ordinal): ChunkRow => {
     const start = offset;
     offset += text.length;
@@ -122,6 +148,8 @@ function makeDoc(spec: DocSpec): { doc: DocumentRow; chunks: ChunkRow[] } {
       title: `Title of ${spec.itemKey}`,
       source_id: sourceId,
       item_key: spec.itemKey,
+      url,
+      metadata,
     };
   });
   const body = spec.texts.join("");
@@ -139,7 +167,8 @@ function makeDoc(spec: DocSpec): { doc: DocumentRow; chunks: ChunkRow[] } {
       chunk_count: chunks.length,
       modified_at: "2024-05-01T12:00:00.000Z",
       ingested_at: `2024-05-02T12:00:0${spec.version ?? 1}.000Z`,
-      metadata: JSON.stringify({ v: spec.version ?? 1 }),
+      metadata,
+      url,
     },
     chunks,
   };
@@ -498,16 +527,20 @@ describe("LanceDbStore only", () => {
       makeDoc({ itemKey: `${tag}/${i}.txt`, texts: texts(`${tag}-${i}`, chunksEach) }),
     );
 
-  const indexedColumns = async (store: LanceDbStore) =>
-    (await store.chunksTable().listIndices()).map((i) => i.columns.join(",")).sort();
+  const uri = () => lanceOptions(tmp.path).uri;
+  const chunksTable = <T>(fn: (t: lancedb.Table) => Promise<T>) => withRawTable(uri(), "document_chunks", fn);
 
-  async function unindexed(store: LanceDbStore): Promise<Record<string, number | undefined>> {
-    const table = store.chunksTable();
-    const out: Record<string, number | undefined> = {};
-    for (const idx of await table.listIndices()) {
-      out[idx.columns.join(",")] = (await table.indexStats(idx.name))?.numUnindexedRows;
-    }
-    return out;
+  const indexedColumns = async (_store: LanceDbStore) =>
+    (await chunksTable((t) => t.listIndices())).map((i) => i.columns.join(",")).sort();
+
+  async function unindexed(_store: LanceDbStore): Promise<Record<string, number | undefined>> {
+    return chunksTable(async (table) => {
+      const out: Record<string, number | undefined> = {};
+      for (const idx of await table.listIndices()) {
+        out[idx.columns.join(",")] = (await table.indexStats(idx.name))?.numUnindexedRows;
+      }
+      return out;
+    });
   }
 
   beforeEach(() => {
@@ -562,7 +595,7 @@ describe("LanceDbStore only", () => {
     expect(await indexedColumns(store)).toEqual(["doc_id", "text_hash"]);
     expect(await unindexed(store)).toEqual({ doc_id: 0, text_hash: 0 });
 
-    const subject = lanceSubject(store);
+    const subject = lanceSubject(store, uri());
     const all = first.flatMap((d) => d.chunks);
     const found = await store.lookupVectors([...all.map((c) => c.text_hash), hashContent("unknown")]);
     expect(found.size).toBe(all.length);
@@ -607,15 +640,15 @@ describe("LanceDbStore only", () => {
 
   it("a batch with more chunks than maxChunkRowsPerCommit is written completely, in several commits", async () => {
     const store = await openStore({ maxChunkRowsPerCommit: 5 });
-    const before = await store.chunksTable().version();
+    const before = await chunksTable((t) => t.version());
     const big = makeDoc({ itemKey: "big.txt", texts: texts("big", 12) });
     const small = makeDoc({ itemKey: "small.txt", texts: texts("small", 1) });
     await store.applyBatch(batch([big, small]));
 
-    const after = await store.chunksTable().version();
+    const after = await chunksTable((t) => t.version());
     expect(after - before).toBeGreaterThan(1);
     expect(after - before).toBe(3); // ceil(13 / 5) adds
-    expect(await lanceSubject(store).chunkRows()).toEqual(
+    expect(await lanceSubject(store, uri()).chunkRows()).toEqual(
       sortChunks([...big.chunks, ...small.chunks].map(plain)),
     );
     expect(await store.countRows()).toEqual({ documents: 2, chunks: 13 });
@@ -623,7 +656,7 @@ describe("LanceDbStore only", () => {
     // Replacing it is just as complete.
     const big2 = makeDoc({ itemKey: "big.txt", texts: texts("big2", 11), version: 2 });
     await store.applyBatch(batch([big2], [big2.doc.doc_id]));
-    expect(await lanceSubject(store).chunkRows()).toEqual(
+    expect(await lanceSubject(store, uri()).chunkRows()).toEqual(
       sortChunks([...big2.chunks, ...small.chunks].map(plain)),
     );
   });
@@ -643,7 +676,7 @@ describe("LanceDbStore only", () => {
   it("openExisting is false on an empty dir and true once the tables exist", async () => {
     const empty = new LanceDbStore(lanceOptions(tmp.path));
     expect(await empty.openExisting()).toBe(false);
-    expect(() => empty.chunksTable()).toThrow();
+    await expect(empty.countRows()).rejects.toThrow(/before open/);
 
     const writer = await openStore();
     await writer.applyBatch(batch([makeDoc({ itemKey: "a.txt", texts: texts("a", 3) })]));

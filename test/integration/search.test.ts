@@ -282,6 +282,7 @@ describe("a store without a full-text index yet", () => {
                 modified_at: "2025-01-01T00:00:00.000Z",
                 ingested_at: "2025-01-01T00:00:00.000Z",
                 metadata: "{}",
+                url: "",
               },
               chunks: [
                 {
@@ -297,6 +298,8 @@ describe("a store without a full-text index yet", () => {
                   title: "a",
                   source_id: "s",
                   item_key: "/k/a.txt",
+                  url: "",
+                  metadata: "{}",
                 },
               ],
             },
@@ -304,7 +307,8 @@ describe("a store without a full-text index yet", () => {
           replaceDocIds: [],
           deleteDocIds: [],
         });
-        const version = await store.chunksTable().version();
+        const versions = async () => (await store.health()).map((h) => h.version);
+        const version = await versions();
         for (const mode of ["fts", "hybrid"] as const) {
           const notes: string[] = [];
           const hits = await searchChunks(store, embedder, {
@@ -317,8 +321,8 @@ describe("a store without a full-text index yet", () => {
           expect(notes).toHaveLength(1);
           expect(notes[0]).toContain("compact");
         }
-        expect(await store.chunksTable().listIndices()).toEqual([]);
-        expect(await store.chunksTable().version()).toBe(version);
+        expect(await store.fullTextReady()).toBe(false);
+        expect(await versions()).toEqual(version);
       } finally {
         await store.close();
       }
