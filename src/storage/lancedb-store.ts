@@ -99,6 +99,8 @@ export class LanceDbStore implements DocumentStore {
   private failingTable: string | undefined;
   /** Columns of the chunks table as opened (a layout-1 table opened read-only lacks the newer ones). */
   private chunkColumns = new Set<string>();
+  /** Columns of the documents table as opened. */
+  private docColumns = new Set<string>();
   /** Newest layout among the opened tables. */
   private layout = 0;
 
@@ -229,6 +231,7 @@ export class LanceDbStore implements DocumentStore {
     const chunkSchema = await wrap("read schema", () => chunks.schema(), chunks.name);
     const docSchema = await wrap("read schema", () => docs.schema(), docs.name);
     this.chunkColumns = new Set(chunkSchema.fields.map((f) => f.name));
+    this.docColumns = new Set(docSchema.fields.map((f) => f.name));
     this.layout = Math.max(layoutOf(chunkSchema), layoutOf(docSchema));
   }
 
@@ -533,7 +536,7 @@ export class LanceDbStore implements DocumentStore {
             .toArray(),
         table.name,
       );
-      return rows.map((r) => toHit(r, 1 - (r._distance as number)));
+      return this.completeHits(q.userId, rows, (r) => 1 - (r._distance as number));
     }
     if (q.mode === "fts") {
       const rows = await wrap(
@@ -547,7 +550,7 @@ export class LanceDbStore implements DocumentStore {
             .toArray(),
         table.name,
       );
-      return rows.map((r) => toHit(r, r._score as number));
+      return this.completeHits(q.userId, rows, (r) => r._score as number);
     }
     const lancedb = await loadLanceDb();
     const reranker = await lancedb.rerankers.RRFReranker.create();
@@ -566,7 +569,40 @@ export class LanceDbStore implements DocumentStore {
           .toArray(),
       table.name,
     );
-    return rows.map((r) => toHit(r, r._relevance_score as number));
+    return this.completeHits(q.userId, rows, (r) => r._relevance_score as number);
+  }
+
+  /**
+   * Hits of result rows. Chunks written before layout 2 have `metadata` `''` (or no such column, in a store
+   * opened read-only before its upgrade): their documents' metadata and URL are read from `processed_documents`,
+   * one query for all of them; chunks written since carry both.
+   */
+  private async completeHits(
+    userId: string,
+    rows: Record<string, unknown>[],
+    score: (r: Record<string, unknown>) => number,
+  ): Promise<ChunkHit[]> {
+    const hits = rows.map((r) => toHit(r, score(r)));
+    const stale = [...new Set(rows.filter((r) => !r.metadata).map((r) => r.doc_id as string))];
+    if (stale.length === 0) return hits;
+    const table = this.documentsTable();
+    const docs = await wrap(
+      "read document metadata",
+      () =>
+        table
+          .query()
+          .where(and(userFilter(userId), inList("doc_id", stale)))
+          .select(["doc_id", "metadata", ...(this.docColumns.has("url") ? ["url"] : [])])
+          .toArray(),
+      table.name,
+    );
+    const byId = new Map(docs.map((d) => [d.doc_id as string, d as Record<string, unknown>]));
+    return hits.map((h, i) => {
+      const doc = byId.get(h.doc_id);
+      if (!doc || rows[i]?.metadata) return h;
+      const url = typeof doc.url === "string" && doc.url !== "" ? doc.url : h.url;
+      return { ...h, metadata: parseMetadata(doc.metadata), url };
+    });
   }
 
   /** Ids of the user's documents (within the source and doc id filters) whose metadata matches. */
