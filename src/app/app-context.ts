@@ -28,6 +28,7 @@ export function storeOptions(config: Config): LanceDbStoreOptions {
     indexCacheMb: config.indexCacheMb,
     metadataCacheMb: config.metadataCacheMb,
     fullTextIndex: true,
+    readConsistencySeconds: config.readConsistencySeconds,
   };
 }
 
@@ -56,6 +57,12 @@ export interface AppContext {
    * not kept: the next call tries again.
    */
   openStore(): Promise<LanceDbStore>;
+  /**
+   * The store for reading only (status, `fts` search): the open store when there is one, else the existing
+   * tables opened read-only once and kept (commits by other processes are seen within
+   * `LANCEDB_READ_CONSISTENCY_SECONDS`). Undefined when the tables do not exist: nothing is created.
+   */
+  readStore(): Promise<LanceDbStore | undefined>;
   /**
    * Runs `fn` holding the store's writer lock (waiting up to `LOCK_WAIT_SECONDS`, then
    * `SYNC_E_STORE_BUSY`). Every writer of the tables goes through it: sync batches, compact, reset, index
@@ -110,13 +117,20 @@ export function openAppContext(config: Config, logger: Logger, registry = defaul
         // half-created table and fails; the two tables could get different store ids). Never called under it.
         const probe = probeStore(config.lancedbUri, config.documentsTable, config.chunksTable);
         try {
-          if (probe === undefined || probe === "missing") await withWriterLock("store open", () => s.open(e));
+          if (probe === undefined || probe === "missing")
+            await withWriterLock("store open", () => s.open(e, { upgrade: true }));
           else await s.open(e);
         } catch (err) {
-          if (!isSyncError(err, "SYNC_E_EMBEDDER_MISMATCH")) throw err;
-          // Tables of another embedder that hold no chunk yet (its first sync failed) are re-bound to this one.
-          await s.close();
-          await withWriterLock("store re-bind", () => s.open(e, { rebindEmpty: true }));
+          if (isSyncError(err, "SYNC_E_STORE_UPGRADE_NEEDED")) {
+            // Tables of an older layout get their new columns: a write, so under the lock.
+            await s.close();
+            await withWriterLock("store upgrade", () => s.open(e, { upgrade: true }));
+          } else {
+            if (!isSyncError(err, "SYNC_E_EMBEDDER_MISMATCH")) throw err;
+            // Tables of another embedder that hold no chunk yet (its first sync failed) are re-bound to this one.
+            await s.close();
+            await withWriterLock("store re-bind", () => s.open(e, { rebindEmpty: true, upgrade: true }));
+          }
         }
         journal.setMeta(EMBEDDER_META_KEY, e.id);
         return s;
@@ -126,6 +140,26 @@ export function openAppContext(config: Config, logger: Logger, registry = defaul
       },
     );
     return store;
+  };
+  let reader: Promise<LanceDbStore | undefined> | undefined;
+  const readStore = async (): Promise<LanceDbStore | undefined> => {
+    if (store) {
+      const open = await store.catch(() => undefined);
+      if (open) return open;
+    }
+    reader ??= (async () => {
+      const { LanceDbStore } = await import("../storage/lancedb-store.js");
+      const s = new LanceDbStore(storeOptions(config));
+      if (await s.openExisting()) return s;
+      await s.close();
+      return undefined;
+    })();
+    const found = await reader.catch((err) => {
+      reader = undefined;
+      throw err;
+    });
+    if (!found) reader = undefined;
+    return found;
   };
   const withWriterLock = <T>(purpose: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> =>
     withLock(
@@ -160,6 +194,7 @@ export function openAppContext(config: Config, logger: Logger, registry = defaul
     blobs,
     sourceOf: (record) => registry.get(record.type).create(record, { config, journal, blobs }),
     openStore,
+    readStore,
     withWriterLock,
     async checkStore() {
       // One look at `_versions` serves both checks. A malformed newest manifest (LanceDB would panic on it) is
@@ -194,6 +229,7 @@ export function openAppContext(config: Config, logger: Logger, registry = defaul
     async close() {
       await processor.close();
       if (store) await (await store.catch(() => undefined))?.close();
+      if (reader) await (await reader.catch(() => undefined))?.close();
       journal.close();
     },
   };

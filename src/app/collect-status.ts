@@ -3,7 +3,7 @@ import { isSyncError } from "../errors/sync-error.js";
 import { DEFAULT_HASHING_DIMENSIONS, hashingEmbedderId } from "../pipeline/embed/hashing-embedder.js";
 import { openAIEmbedderId } from "../pipeline/embed/openai-embedder.js";
 import { validateId } from "../storage/filter.js";
-import { type AppContext, storeOptions } from "./app-context.js";
+import type { AppContext } from "./app-context.js";
 import { bindingHolds, compareStore, readBinding, type StoreState } from "./store-binding.js";
 
 /** The status report of `lancedb-sync status --json` (and later `GET /api/v1/status`). */
@@ -60,8 +60,6 @@ export function describeEmbedder(config: AppContext["config"]): string {
 export async function collectStatus(ctx: AppContext, userId?: string): Promise<StatusReport> {
   if (userId !== undefined) validateId("user id", userId);
   const { config, journal } = ctx;
-  const { LanceDbStore } = await import("../storage/lancedb-store.js");
-  const store = new LanceDbStore(storeOptions(config));
   let rows = { documents: 0, chunks: 0 };
   let tables: TableHealth[] = [];
   let tableEmbedder: string | null = null;
@@ -71,7 +69,8 @@ export async function collectStatus(ctx: AppContext, userId?: string): Promise<S
     ? { state: "ok" }
     : { state: "new" };
   try {
-    if (await store.openExisting()) {
+    const store = await ctx.readStore();
+    if (store) {
       rows = await store.countRows(userId);
       if (userId === undefined) tables = await store.health();
       tableEmbedder = (await store.embedderId()) ?? null;
@@ -86,8 +85,6 @@ export async function collectStatus(ctx: AppContext, userId?: string): Promise<S
     // A damaged table must not take status down: report it, with the figures that could be read.
     if (!isSyncError(err, "SYNC_E_STORE_DAMAGED")) throw err;
     storeState = { state: "damaged", detail: err.message };
-  } finally {
-    await store.close();
   }
   journal.abandonRuns();
   const counts = journal.counts(userId);

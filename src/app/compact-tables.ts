@@ -1,6 +1,4 @@
 import type { TableHealth } from "../core/document-store.js";
-import { ensureFtsIndex } from "../search/fts-index.js";
-import { withConflictRetry, wrap } from "../storage/lance-errors.js";
 import type { AppContext } from "./app-context.js";
 
 /** Outcome of {@link compactTables}: table health before and after. */
@@ -19,24 +17,7 @@ export async function compactTables(ctx: AppContext, retentionHours: number): Pr
   // The whole of it under the writer lock: no sync commits meanwhile, so files written but not yet committed
   // by another writer cannot exist, and `deleteUnverified` (retention 0) is safe.
   return ctx.withWriterLock("compact", async () => {
-    const chunks = store.chunksTable();
-    const docs = store.documentsTable();
-    for (const t of [docs, chunks]) await t.checkoutLatest();
-    const before = await store.health();
-    const cleanupOlderThan = new Date(Date.now() - retentionHours * 3_600_000);
-    if ((await chunks.countRows()) > 0) {
-      await withConflictRetry(() => wrap("build full-text index", () => ensureFtsIndex(chunks), chunks.name));
-    }
-    for (const table of [docs, chunks]) {
-      await withConflictRetry(() =>
-        wrap(
-          "optimize",
-          () => table.optimize({ cleanupOlderThan, deleteUnverified: retentionHours === 0 }),
-          table.name,
-        ),
-      );
-    }
-    const after = await store.health();
+    const { before, after } = await store.compact({ retentionHours });
     return { before, after, retention_hours: retentionHours };
   });
 }

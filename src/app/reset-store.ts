@@ -1,5 +1,4 @@
-import { loadLanceDb } from "../storage/load-lancedb.js";
-import type { AppContext } from "./app-context.js";
+import { type AppContext, storeOptions } from "./app-context.js";
 
 /** Outcome of {@link resetStore}. */
 export interface ResetResult {
@@ -15,20 +14,10 @@ export interface ResetResult {
  */
 export async function resetStore(ctx: AppContext): Promise<ResetResult> {
   return ctx.withWriterLock("reset", async () => {
-    const lancedb = await loadLanceDb();
-    const conn = await lancedb.connect(ctx.config.lancedbUri);
-    const dropped: string[] = [];
-    try {
-      const names = new Set(await conn.tableNames());
-      for (const t of [ctx.config.chunksTable, ctx.config.documentsTable]) {
-        if (names.has(t)) {
-          await conn.dropTable(t);
-          dropped.push(t);
-        }
-      }
-    } finally {
-      conn.close();
-    }
+    const { LanceDbStore } = await import("../storage/lancedb-store.js");
+    // A store of its own, never opened: a reset must work when the tables cannot be opened (another embedder,
+    // damaged files).
+    const dropped = await new LanceDbStore(storeOptions(ctx.config)).drop();
     const epoch = ctx.journal.forgetAll();
     return { dropped, epoch };
   });

@@ -6,7 +6,7 @@ import type { Logger } from "../core/logger.js";
 import { createSemaphore } from "../core/semaphore.js";
 import { describeError, SyncError } from "../errors/sync-error.js";
 import { createLogger } from "../logging/create-logger.js";
-import type { SearchHit } from "../search/search-chunks.js";
+import type { SearchHit, SearchOptions } from "../search/search-chunks.js";
 import type { SourceRegistry } from "../sources/registry.js";
 import { validateId } from "../storage/filter.js";
 import { type AppContext, openAppContext } from "./app-context.js";
@@ -38,17 +38,8 @@ export interface SyncSystemOptions extends ConfigOptions {
   registry?: SourceRegistry;
 }
 
-/** A search of one user's documents (the CLI's `search`). */
-export interface SearchInput {
-  userId: string;
-  query: string;
-  /** `hybrid` (default), `vector` or `fts` (`fts` never touches the embedder). */
-  mode?: "vector" | "fts" | "hybrid";
-  /** 1–1000, default 10. */
-  limit?: number;
-  /** Narrow the hits: by source ids, document ids, or metadata key = value (all must hold). */
-  filters?: { sourceIds?: string[]; docIds?: string[]; metadata?: Record<string, string | number | boolean> };
-}
+/** A search of one user's documents (the CLI's `search`): query, mode, limit, filters. */
+export type SearchInput = SearchOptions;
 
 /** Options of one sync of a source. */
 export interface SyncSourceOptions {
@@ -282,7 +273,7 @@ class System implements SyncSystem {
 
   search(input: SearchInput): Promise<SearchHit[]> {
     this.live();
-    return this.track(searchDocuments(this.ctx, input as never));
+    return this.track(searchDocuments(this.ctx, input));
   }
 
   status(input: { userId?: string } = {}): Promise<StatusReport> {

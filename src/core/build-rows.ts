@@ -45,6 +45,7 @@ export function buildRows(
       modified_at: w.ref.modifiedAt ?? ingestedAt,
       ingested_at: ingestedAt,
       metadata: JSON.stringify({ ...metadata, ...w.item.metadata }),
+      url: w.item.url ?? "",
     };
     const rows = chunks.map((c): ChunkRow => {
       const textHash = hashContent(c.text);
@@ -62,6 +63,8 @@ export function buildRows(
         title,
         source_id: source.name,
         item_key: w.ref.key,
+        url: doc.url,
+        metadata: doc.metadata,
       };
     });
     out.upserts.push({ doc, chunks: rows });

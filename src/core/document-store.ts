@@ -16,6 +16,8 @@ export interface DocumentRow {
   ingested_at: string;
   /** JSON object as a string. */
   metadata: string;
+  /** Where a person can open the item (a Notion page URL); `''` when the source knows none. */
+  url: string;
 }
 
 /** One row of `document_chunks`. */
@@ -32,6 +34,10 @@ export interface ChunkRow {
   title: string;
   source_id: string;
   item_key: string;
+  /** The document's `url`, copied onto each chunk so that a search hit needs no second query. */
+  url: string;
+  /** The document's `metadata` JSON, copied onto each chunk for the same reason. */
+  metadata: string;
 }
 
 /** One write batch: applied as a handful of commits whatever its size. */
@@ -52,6 +58,72 @@ export interface TableHealth {
   versions: number;
   fragments: number;
   smallFragments: number;
+}
+
+/** How a store answers a {@link ChunkQuery}: by vector, by its full-text index, or both fused by rank. */
+export type ChunkSearchMode = "vector" | "fts" | "hybrid";
+
+/**
+ * Narrows a search; every given part is ANDed with the others and with the user scope. An empty list matches
+ * nothing (as `IN ()` would); an absent one does not narrow.
+ */
+export interface ChunkFilters {
+  /** Only chunks of these sources (source names). */
+  sourceIds?: readonly string[];
+  /** Only chunks of these documents. */
+  docIds?: readonly string[];
+  /**
+   * Only chunks of documents whose metadata has each key at the top level with exactly this value. A string
+   * matches a stored string equal to it, or a stored number or boolean whose JSON text it is (`"2024"` matches
+   * `2024`, as a value typed on a command line must); a number or boolean matches only the same value of that
+   * type. Nested objects and arrays never match. No patterns, no case folding.
+   */
+  metadata?: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** One search over one user's chunks. */
+export interface ChunkQuery {
+  /** Results are always limited to this user's chunks (validated, then escaped). */
+  userId: string;
+  /** `fts` and `hybrid` need the full-text index ({@link DocumentStore.fullTextReady}); `vector` and `hybrid` need `vector`. */
+  mode: ChunkSearchMode;
+  /** The query text (full-text and hybrid modes). */
+  text: string;
+  /** The query's vector (vector and hybrid modes). */
+  vector?: Float32Array;
+  /** Id of the embedder that made `vector`: a store built with another refuses with `SYNC_E_EMBEDDER_MISMATCH`. */
+  embedderId?: string;
+  /** Most hits returned. */
+  limit: number;
+  filters?: ChunkFilters;
+}
+
+/** One chunk found by {@link DocumentStore.search}. */
+export interface ChunkHit {
+  doc_id: string;
+  chunk_id: string;
+  item_key: string;
+  source_id: string;
+  title: string;
+  text: string;
+  start: number;
+  end: number;
+  /** Higher is better: 1 − cosine distance (vector), BM25 (fts), RRF relevance (hybrid). */
+  score: number;
+  /** The document's metadata (an empty object when it has none). */
+  metadata: Record<string, unknown>;
+  /** Where a person can open the document, or null when the source knows no URL. */
+  url: string | null;
+}
+
+/** Options of {@link DocumentStore.listUserDocuments}. */
+export interface ListDocumentsOptions {
+  /** Only this source's documents. */
+  sourceId?: string;
+  /** At most this many rows (default: all). */
+  limit?: number;
+  /** Rows to skip first, in the stable order (default 0). */
+  offset?: number;
 }
 
 /**
@@ -81,5 +153,37 @@ export interface DocumentStore {
    */
   maintain?(): Promise<void>;
   health(): Promise<TableHealth[]>;
+  /** Rows of documents and chunks, of one user only when `userId` is given. */
+  countRows(userId?: string): Promise<{ documents: number; chunks: number }>;
+  /** Embedder id recorded with the chunks table (undefined when none is). */
+  embedderId(): Promise<string | undefined>;
+  /**
+   * Whether `fts` and `hybrid` queries can be answered (the full-text index exists). Read-only: nothing here or
+   * in {@link search} builds an index or takes a lock; `maintain` and `compact` build it.
+   */
+  fullTextReady(): Promise<boolean>;
+  /**
+   * Best chunks of one user for `query`, best first, at most `query.limit`. Read-only. Fails with
+   * `SYNC_E_INVALID_ID` for an invalid user id before querying, and `SYNC_E_INVALID_ARGUMENT` when the mode
+   * lacks what it needs (a vector; the full-text index).
+   */
+  search(query: ChunkQuery): Promise<ChunkHit[]>;
+  /** One document row of one user, or undefined. */
+  getDocument(userId: string, docId: string): Promise<DocumentRow | undefined>;
+  /** Document rows of one user, ordered by source id, then item key, then doc id (stable for paging). */
+  listUserDocuments(userId: string, options?: ListDocumentsOptions): Promise<DocumentRow[]>;
+  /** Deletes every row of one source of one user, chunks first, then documents; returns the rows removed. */
+  removeSource(userId: string, sourceId: string): Promise<{ documents: number; chunks: number }>;
+  /**
+   * Compacts both tables, folds new rows into (or builds) the full-text index when there are chunk rows, and
+   * removes versions older than `retentionHours` (0 also removes files no version references). A write that
+   * may delete files: the caller holds the writer lock, so no other writer has uncommitted files meanwhile.
+   */
+  compact(options: { retentionHours: number }): Promise<{ before: TableHealth[]; after: TableHealth[] }>;
+  /**
+   * Drops both tables, returning the names of those that existed; works on a store that was never opened, or
+   * whose tables cannot be read. Leaves the store closed. A write: call it under the writer lock.
+   */
+  drop(): Promise<string[]>;
   close(): Promise<void>;
 }

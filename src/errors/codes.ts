@@ -79,6 +79,16 @@ export const ERROR_CODES = {
     retryable: false,
     message: "parsing exceeded its time or memory limit",
   },
+  SYNC_E_STORE_UPGRADE_NEEDED: {
+    status: 409,
+    retryable: true,
+    message: "the tables have an older layout and must be upgraded under the writer lock",
+  },
+  SYNC_E_LAYOUT_TOO_NEW: {
+    status: 409,
+    retryable: false,
+    message: "the tables were written by a newer lancedb-sync: upgrade lancedb-sync",
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 /** One of the stable `SYNC_E_*` codes. */

@@ -1,3 +1,4 @@
+import type { ChunkFilters } from "../core/document-store.js";
 import { SyncError } from "../errors/sync-error.js";
 
 /** Pattern every user id and source name must match: letters, digits, `.`, `_`, `@`, `-`; 1–128 chars. */
@@ -50,4 +51,62 @@ export function userFilter(userId: string): string {
 /** Joins filters with AND, each in parentheses. */
 export function and(...filters: string[]): string {
   return filters.map((f) => `(${f})`).join(" AND ");
+}
+
+/**
+ * The `processed_documents` filter of a search: the user, plus the `sourceIds` and `docIds` parts of `filters`
+ * (metadata is matched in JS, see {@link metadataMatches}).
+ */
+export function documentFilter(userId: string, filters: ChunkFilters | undefined): string {
+  const parts = [userFilter(userId)];
+  if (filters?.sourceIds) parts.push(inList("source_id", filters.sourceIds));
+  if (filters?.docIds) parts.push(inList("doc_id", filters.docIds));
+  return and(...parts);
+}
+
+/**
+ * The `document_chunks` filter of a search: {@link documentFilter}'s parts, and, when metadata filters were
+ * resolved to the ids of the documents that match them, `doc_id IN (metadataDocIds)`.
+ */
+export function chunkFilter(
+  userId: string,
+  filters: ChunkFilters | undefined,
+  metadataDocIds?: readonly string[],
+): string {
+  const base = documentFilter(userId, filters);
+  return metadataDocIds === undefined ? base : and(base, inList("doc_id", metadataDocIds));
+}
+
+/**
+ * Whether a document's `metadata` JSON has every key of `wanted` at its top level with exactly that value (see
+ * `ChunkFilters.metadata`). Keys and values never reach SQL: metadata filters are resolved in JS, against
+ * parsed JSON, to document ids that {@link chunkFilter} then escapes like any other id. A document whose
+ * metadata does not parse matches no metadata filter.
+ */
+export function metadataMatches(
+  json: string,
+  wanted: Readonly<Record<string, string | number | boolean>>,
+): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return false;
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return false;
+  const meta = parsed as Record<string, unknown>;
+  for (const [key, value] of Object.entries(wanted)) {
+    if (!Object.hasOwn(meta, key)) return false;
+    const stored = meta[key];
+    if (stored === value) continue;
+    const scalar = typeof stored === "number" || typeof stored === "boolean";
+    if (typeof value === "string" && scalar && JSON.stringify(stored) === value) continue;
+    return false;
+  }
+  return true;
+}
+
+/** True when `filters` has at least one metadata condition. */
+export function hasMetadataFilter(filters: ChunkFilters | undefined): boolean {
+  return filters?.metadata !== undefined && Object.keys(filters.metadata).length > 0;
 }

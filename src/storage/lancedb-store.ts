@@ -5,15 +5,28 @@ import type { Connection, Table } from "@lancedb/lancedb";
 import type { Schema } from "apache-arrow";
 import type {
   ApplyBatch,
+  ChunkHit,
+  ChunkQuery,
   ChunkRow,
   DocumentRow,
   DocumentStore,
+  ListDocumentsOptions,
   TableHealth,
 } from "../core/document-store.js";
 import type { Embedder } from "../core/embedder.js";
 import { SyncError } from "../errors/sync-error.js";
 import { rowsToArrow } from "./arrow-rows.js";
-import { and, eq, inList, userFilter } from "./filter.js";
+import {
+  and,
+  chunkFilter,
+  documentFilter,
+  eq,
+  hasMetadataFilter,
+  inList,
+  metadataMatches,
+  userFilter,
+} from "./filter.js";
+import { ensureFtsIndex, hasFtsIndex } from "./fts-index.js";
 import { storeError, withConflictRetry, wrap, write } from "./lance-errors.js";
 import { checkNewestManifest, manifestVersions } from "./lance-files.js";
 import { loadLanceDb } from "./load-lancedb.js";
@@ -22,6 +35,9 @@ import {
   DIMENSIONS_KEY,
   documentsSchema,
   EMBEDDER_ID_KEY,
+  LAYOUT_KEY,
+  LAYOUT_VERSION,
+  layoutOf,
   STORE_ID_KEY,
 } from "./table-schemas.js";
 
@@ -50,6 +66,12 @@ export interface LanceDbStoreOptions {
    * lets memory grow with every commit of a long sync.
    */
   metadataCacheMb?: number;
+  /**
+   * Seconds after which a read checks for commits made by other processes (LanceDB's
+   * `readConsistencyInterval`; 0: every read). Default: never, as LanceDB's default — a long-lived process
+   * then keeps reading the version it opened.
+   */
+  readConsistencySeconds?: number;
 }
 
 /**
@@ -81,6 +103,12 @@ export class LanceDbStore implements DocumentStore {
   private chunksArrowSchema: Schema | undefined;
   /** The table `open` was reading when it failed, for its error message. */
   private failingTable: string | undefined;
+  /** Columns of the chunks table as opened (a layout-1 table opened read-only lacks the newer ones). */
+  private chunkColumns = new Set<string>();
+  /** Columns of the documents table as opened. */
+  private docColumns = new Set<string>();
+  /** Newest layout among the opened tables. */
+  private layout = 0;
 
   constructor(private readonly options: LanceDbStoreOptions) {}
 
@@ -89,15 +117,20 @@ export class LanceDbStore implements DocumentStore {
    * chunks table was built with another embedder — unless `rebindEmpty` is set and it holds no row (a first sync
    * whose embedder failed before writing anything): then the empty table is re-created for `embedder`, keeping
    * the store id. Re-binding drops a table: call it under the writer lock.
+   *
+   * Tables of an older layout (see `LAYOUT_VERSION`) are upgraded in place when `upgrade` is set (new columns
+   * added with `''` in every existing row, then the layout recorded): a write, so call it under the writer
+   * lock. Without `upgrade` such tables fail with `SYNC_E_STORE_UPGRADE_NEEDED`, telling the caller to open
+   * again under the lock. A layout newer than this code knows fails with `SYNC_E_LAYOUT_TOO_NEW`.
    */
   async open(
     embedder: Pick<Embedder, "id" | "dimensions">,
-    options: { rebindEmpty?: boolean } = {},
+    options: { rebindEmpty?: boolean; upgrade?: boolean } = {},
   ): Promise<void> {
     const lancedb = await loadLanceDb();
     if (!this.options.uri.includes("://")) mkdirSync(this.options.uri, { recursive: true });
     try {
-      this.conn = await lancedb.connect(this.options.uri, { session: this.session(lancedb) });
+      this.conn = await lancedb.connect(this.options.uri, this.connectOptions(lancedb));
       const names = new Set(await this.conn.tableNames());
       const { documentsTable, chunksTable } = this.options;
       for (const t of [documentsTable, chunksTable])
@@ -122,6 +155,11 @@ export class LanceDbStore implements DocumentStore {
           );
         }
       }
+      if (existingDocs) await this.upgradeLayout(existingDocs, documentsSchema(), options.upgrade);
+      if (existingChunks) {
+        const target = chunksSchema(embedder.id, embedder.dimensions);
+        await this.upgradeLayout(existingChunks, target, options.upgrade);
+      }
       this.failingTable = undefined;
       // New tables share the store id of an existing partner, else get a fresh one.
       const partner = existingChunks ?? existingDocs;
@@ -136,6 +174,7 @@ export class LanceDbStore implements DocumentStore {
         ));
       this.docsArrowSchema = documentsSchema();
       this.chunksArrowSchema = chunksSchema(embedder.id, embedder.dimensions);
+      await this.readLayout();
     } catch (err) {
       throw storeError(`open ${this.options.uri}`, err, this.failingTable);
     }
@@ -147,9 +186,7 @@ export class LanceDbStore implements DocumentStore {
    */
   async openExisting(): Promise<boolean> {
     const lancedb = await loadLanceDb();
-    const conn = await wrap("connect", () =>
-      lancedb.connect(this.options.uri, { session: this.session(lancedb) }),
-    );
+    const conn = await wrap("connect", () => lancedb.connect(this.options.uri, this.connectOptions(lancedb)));
     const names = new Set(await wrap("list tables", () => conn.tableNames()));
     if (!names.has(this.options.documentsTable) || !names.has(this.options.chunksTable)) {
       conn.close();
@@ -160,7 +197,46 @@ export class LanceDbStore implements DocumentStore {
     for (const t of [documentsTable, chunksTable]) checkNewestManifest(this.options.uri, t);
     this.docs = await wrap("open table", () => conn.openTable(documentsTable), documentsTable);
     this.chunks = await wrap("open table", () => conn.openTable(chunksTable), chunksTable);
+    await this.readLayout();
     return true;
+  }
+
+  /** Brings `table` to the current layout (see {@link open}), or says why it cannot. */
+  private async upgradeLayout(table: Table, target: Schema, upgrade: boolean | undefined): Promise<void> {
+    const schema = await table.schema();
+    const layout = layoutOf(schema);
+    checkNotTooNew(table.name, layout, schema);
+    if (layout >= Number(LAYOUT_VERSION)) return;
+    if (!upgrade) {
+      throw new SyncError(
+        "SYNC_E_STORE_UPGRADE_NEEDED",
+        `table "${table.name}" has layout ${layout}: open it with { upgrade: true } under the writer lock to ` +
+          `upgrade it to layout ${LAYOUT_VERSION} (lancedb-sync's commands do that by themselves)`,
+      );
+    }
+    const have = new Set(schema.fields.map((f) => f.name));
+    // Every column added since layout 1 is a string whose value for existing rows is ''.
+    const missing = target.fields
+      .filter((f) => !have.has(f.name))
+      .map((f) => ({ name: f.name, valueSql: "''" }));
+    if (missing.length > 0) await write("upgrade layout", () => table.addColumns(missing), table.name);
+    // Recorded last: an upgrade cut short is redone (only the columns still missing) by the next open.
+    await write(
+      "record layout",
+      () => table.updateFieldMetadata([{ path: "doc_id", metadata: { [LAYOUT_KEY]: LAYOUT_VERSION } }]),
+      table.name,
+    );
+  }
+
+  /** Notes the opened tables' layout and chunk columns (for read-only opens of older layouts). */
+  private async readLayout(): Promise<void> {
+    const docs = this.documentsTable();
+    const chunks = this.chunksTable();
+    const chunkSchema = await wrap("read schema", () => chunks.schema(), chunks.name);
+    const docSchema = await wrap("read schema", () => docs.schema(), docs.name);
+    this.chunkColumns = new Set(chunkSchema.fields.map((f) => f.name));
+    this.docColumns = new Set(docSchema.fields.map((f) => f.name));
+    this.layout = Math.max(layoutOf(chunkSchema), layoutOf(docSchema));
   }
 
   /** Embedder id recorded with the chunks table. */
@@ -169,12 +245,12 @@ export class LanceDbStore implements DocumentStore {
     return (await wrap("read schema", () => t.schema(), t.name)).metadata.get(EMBEDDER_ID_KEY);
   }
 
-  /** Rows of documents and chunks, optionally of one user only. */
   private writeSchema(schema: Schema | undefined): Schema {
     if (!schema) throw new SyncError("SYNC_E_INTERNAL", "lancedb store opened read-only cannot write");
     return schema;
   }
 
+  /** Rows of documents and chunks, optionally of one user only. */
   async countRows(userId?: string): Promise<{ documents: number; chunks: number }> {
     const filter = userId === undefined ? undefined : userFilter(userId);
     const docs = this.documentsTable();
@@ -182,6 +258,14 @@ export class LanceDbStore implements DocumentStore {
     const documents = await wrap("count rows", () => docs.countRows(filter), docs.name);
     const chunks = await wrap("count rows", () => chunkTable.countRows(filter), chunkTable.name);
     return { documents, chunks };
+  }
+
+  private connectOptions(lancedb: Awaited<ReturnType<typeof loadLanceDb>>) {
+    const interval = this.options.readConsistencySeconds;
+    return {
+      session: this.session(lancedb),
+      ...(interval === undefined ? {} : { readConsistencyInterval: interval }),
+    };
   }
 
   private session(lancedb: Awaited<ReturnType<typeof loadLanceDb>>) {
@@ -196,19 +280,19 @@ export class LanceDbStore implements DocumentStore {
   }
 
   /** The open connection; throws when {@link open} was not called. */
-  connection(): Connection {
+  private connection(): Connection {
     if (!this.conn) throw new SyncError("SYNC_E_INTERNAL", "lancedb store used before open()");
     return this.conn;
   }
 
   /** The `processed_documents` table. */
-  documentsTable(): Table {
+  private documentsTable(): Table {
     if (!this.docs) throw new SyncError("SYNC_E_INTERNAL", "lancedb store used before open()");
     return this.docs;
   }
 
   /** The `document_chunks` table. */
-  chunksTable(): Table {
+  private chunksTable(): Table {
     if (!this.chunks) throw new SyncError("SYNC_E_INTERNAL", "lancedb store used before open()");
     return this.chunks;
   }
@@ -400,6 +484,247 @@ export class LanceDbStore implements DocumentStore {
         );
       }
     }
+  }
+
+  async fullTextReady(): Promise<boolean> {
+    const table = this.chunksTable();
+    return wrap("list indices", () => hasFtsIndex(table), table.name);
+  }
+
+  /**
+   * Metadata filters are resolved to document ids first: the user's `processed_documents` rows (narrowed by
+   * the source and doc id filters; only `doc_id` and `metadata` read) are matched in JS against the parsed
+   * JSON ({@link metadataMatches}), and the chunks are then filtered by `doc_id IN (…)`. LanceDB 0.31's SQL has
+   * no JSON function for string columns (its `json_*` functions take its binary JSON type), and a `LIKE` on the
+   * JSON text needs escaping plus a JS re-check that would drop hits after `limit`; the scan is exact, keeps
+   * hostile keys and values out of SQL altogether, and costs one read of one user's document metadata.
+   */
+  async search(q: ChunkQuery): Promise<ChunkHit[]> {
+    userFilter(q.userId);
+    if (!Number.isInteger(q.limit) || q.limit < 1) {
+      throw new SyncError("SYNC_E_INVALID_ARGUMENT", `limit ${q.limit} is not a positive integer`);
+    }
+    checkNotTooNew(this.options.chunksTable, this.layout);
+    const table = this.chunksTable();
+    if (q.mode !== "fts") {
+      if (!q.vector)
+        throw new SyncError("SYNC_E_INVALID_ARGUMENT", `a ${q.mode} search needs a query vector`);
+      if (q.embedderId !== undefined) {
+        const builtWith = await this.embedderId();
+        if (builtWith !== undefined && builtWith !== q.embedderId) {
+          throw new SyncError(
+            "SYNC_E_EMBEDDER_MISMATCH",
+            `table "${table.name}" was built with embedder "${builtWith}", the query vector was made by ` +
+              `"${q.embedderId}"; restore the old embedder settings, or re-index with \`lancedb-sync reset --yes\` ` +
+              "followed by `lancedb-sync sync`",
+          );
+        }
+      }
+    }
+    if (q.mode !== "vector" && !(await this.fullTextReady())) {
+      throw new SyncError(
+        "SYNC_E_INVALID_ARGUMENT",
+        `no full-text index yet for a ${q.mode} search: \`lancedb-sync compact\` builds it`,
+      );
+    }
+    let metadataDocIds: string[] | undefined;
+    if (hasMetadataFilter(q.filters)) {
+      metadataDocIds = await this.docIdsByMetadata(q);
+      if (metadataDocIds.length === 0) return [];
+    }
+    const where = chunkFilter(q.userId, q.filters, metadataDocIds);
+    const columns = HIT_COLUMNS.filter((c) => this.chunkColumns.has(c));
+    const vector = q.vector as Float32Array;
+    if (q.mode === "vector") {
+      const rows = await wrap(
+        "vector search",
+        () =>
+          table
+            .vectorSearch(vector)
+            .distanceType("cosine")
+            .where(where)
+            .select([...columns, "_distance"])
+            .limit(q.limit)
+            .toArray(),
+        table.name,
+      );
+      return this.completeHits(q.userId, rows, (r) => 1 - (r._distance as number));
+    }
+    if (q.mode === "fts") {
+      const rows = await wrap(
+        "full-text search",
+        () =>
+          table
+            .search(q.text, "fts")
+            .where(where)
+            .select([...columns, "_score"])
+            .limit(q.limit)
+            .toArray(),
+        table.name,
+      );
+      return this.completeHits(q.userId, rows, (r) => r._score as number);
+    }
+    const lancedb = await loadLanceDb();
+    const reranker = await lancedb.rerankers.RRFReranker.create();
+    const rows = await wrap(
+      "hybrid search",
+      () =>
+        table
+          .query()
+          .fullTextSearch(q.text)
+          .nearestTo(vector)
+          .distanceType("cosine")
+          .where(where)
+          .rerank(reranker)
+          .select(columns)
+          .limit(q.limit)
+          .toArray(),
+      table.name,
+    );
+    return this.completeHits(q.userId, rows, (r) => r._relevance_score as number);
+  }
+
+  /**
+   * Hits of result rows. Chunks written before layout 2 have `metadata` `''` (or no such column, in a store
+   * opened read-only before its upgrade): their documents' metadata and URL are read from `processed_documents`,
+   * one query for all of them; chunks written since carry both.
+   */
+  private async completeHits(
+    userId: string,
+    rows: Record<string, unknown>[],
+    score: (r: Record<string, unknown>) => number,
+  ): Promise<ChunkHit[]> {
+    const hits = rows.map((r) => toHit(r, score(r)));
+    const stale = [...new Set(rows.filter((r) => !r.metadata).map((r) => r.doc_id as string))];
+    if (stale.length === 0) return hits;
+    const table = this.documentsTable();
+    const docs = await wrap(
+      "read document metadata",
+      () =>
+        table
+          .query()
+          .where(and(userFilter(userId), inList("doc_id", stale)))
+          .select(["doc_id", "metadata", ...(this.docColumns.has("url") ? ["url"] : [])])
+          .toArray(),
+      table.name,
+    );
+    const byId = new Map(docs.map((d) => [d.doc_id as string, d as Record<string, unknown>]));
+    return hits.map((h, i) => {
+      const doc = byId.get(h.doc_id);
+      if (!doc || rows[i]?.metadata) return h;
+      const url = typeof doc.url === "string" && doc.url !== "" ? doc.url : h.url;
+      return { ...h, metadata: parseMetadata(doc.metadata), url };
+    });
+  }
+
+  /** Ids of the user's documents (within the source and doc id filters) whose metadata matches. */
+  private async docIdsByMetadata(q: ChunkQuery): Promise<string[]> {
+    const wanted = q.filters?.metadata ?? {};
+    const table = this.documentsTable();
+    const query = table.query().where(documentFilter(q.userId, q.filters)).select(["doc_id", "metadata"]);
+    const out = new Set<string>();
+    await wrap(
+      "match metadata",
+      async () => {
+        for await (const batch of query) {
+          const ids = batch.getChild("doc_id");
+          const meta = batch.getChild("metadata");
+          if (!ids || !meta) continue;
+          for (let i = 0; i < batch.numRows; i++) {
+            if (metadataMatches(String(meta.get(i) ?? ""), wanted)) out.add(ids.get(i) as string);
+          }
+        }
+      },
+      table.name,
+    );
+    return [...out];
+  }
+
+  async getDocument(userId: string, docId: string): Promise<DocumentRow | undefined> {
+    const table = this.documentsTable();
+    const rows = await wrap(
+      "get document",
+      () =>
+        table
+          .query()
+          .where(and(userFilter(userId), eq("doc_id", docId)))
+          .limit(1)
+          .toArray(),
+      table.name,
+    );
+    return rows[0] ? ({ ...rows[0] } as DocumentRow) : undefined;
+  }
+
+  /** Reads every matching row and sorts in JS: LanceDB returns rows in no defined order. */
+  async listUserDocuments(userId: string, options: ListDocumentsOptions = {}): Promise<DocumentRow[]> {
+    const { limit, offset = 0 } = options;
+    checkPage(limit, offset);
+    const filter =
+      options.sourceId === undefined
+        ? userFilter(userId)
+        : and(userFilter(userId), eq("source_id", options.sourceId));
+    const table = this.documentsTable();
+    const rows = await wrap("list documents", () => table.query().where(filter).toArray(), table.name);
+    const docs = rows.map((r) => ({ ...r }) as DocumentRow).sort(compareDocuments);
+    return docs.slice(offset, limit === undefined ? undefined : offset + limit);
+  }
+
+  async removeSource(userId: string, sourceId: string): Promise<{ documents: number; chunks: number }> {
+    const filter = and(userFilter(userId), eq("source_id", sourceId));
+    const docs = this.documentsTable();
+    const chunkTable = this.chunksTable();
+    const chunks = await wrap("count rows", () => chunkTable.countRows(filter), chunkTable.name);
+    if (chunks > 0) await write("delete chunks", () => chunkTable.delete(filter), chunkTable.name);
+    const documents = await wrap("count rows", () => docs.countRows(filter), docs.name);
+    if (documents > 0) await write("delete documents", () => docs.delete(filter), docs.name);
+    return { documents, chunks };
+  }
+
+  async compact(options: {
+    retentionHours: number;
+  }): Promise<{ before: TableHealth[]; after: TableHealth[] }> {
+    const { retentionHours } = options;
+    if (!Number.isFinite(retentionHours) || retentionHours < 0) {
+      throw new SyncError(
+        "SYNC_E_INVALID_ARGUMENT",
+        `retention ${retentionHours} hours is not a number >= 0`,
+      );
+    }
+    const docs = this.documentsTable();
+    const chunks = this.chunksTable();
+    for (const t of [docs, chunks]) await wrap("checkout latest", () => t.checkoutLatest(), t.name);
+    const before = await this.health();
+    const cleanupOlderThan = new Date(Date.now() - retentionHours * 3_600_000);
+    if ((await wrap("count rows", () => chunks.countRows(), chunks.name)) > 0) {
+      await write("build full-text index", () => ensureFtsIndex(chunks), chunks.name);
+    }
+    for (const table of [docs, chunks]) {
+      await write(
+        "optimize",
+        () => table.optimize({ cleanupOlderThan, deleteUnverified: retentionHours === 0 }),
+        table.name,
+      );
+    }
+    return { before, after: await this.health() };
+  }
+
+  async drop(): Promise<string[]> {
+    await this.close();
+    const lancedb = await loadLanceDb();
+    const conn = await wrap("connect", () => lancedb.connect(this.options.uri));
+    const dropped: string[] = [];
+    try {
+      const names = new Set(await wrap("list tables", () => conn.tableNames()));
+      // Chunks first: a drop cut short leaves documents without chunks, which a sync repairs.
+      for (const t of [this.options.chunksTable, this.options.documentsTable]) {
+        if (!names.has(t)) continue;
+        await wrap("drop table", () => conn.dropTable(t), t);
+        dropped.push(t);
+      }
+    } finally {
+      conn.close();
+    }
+    return dropped;
   }
 
   async health(): Promise<TableHealth[]> {
@@ -613,6 +938,80 @@ export interface StoreIdentity {
   storeId: string;
   docsVersion: number;
   chunksVersion: number;
+}
+
+/** Chunk columns a search hit is made of (`url` and `metadata` only from layout 2). */
+const HIT_COLUMNS = [
+  "doc_id",
+  "chunk_id",
+  "item_key",
+  "source_id",
+  "title",
+  "text",
+  "start",
+  "end",
+  "url",
+  "metadata",
+];
+
+function toHit(r: Record<string, unknown>, score: number): ChunkHit {
+  return {
+    doc_id: r.doc_id as string,
+    chunk_id: r.chunk_id as string,
+    item_key: r.item_key as string,
+    source_id: r.source_id as string,
+    title: r.title as string,
+    text: r.text as string,
+    start: r.start as number,
+    end: r.end as number,
+    score,
+    metadata: parseMetadata(r.metadata),
+    url: typeof r.url === "string" && r.url !== "" ? r.url : null,
+  };
+}
+
+/** A document's metadata JSON as an object; anything else (absent, unparsable, not an object) as `{}`. */
+function parseMetadata(json: unknown): Record<string, unknown> {
+  if (typeof json !== "string" || json === "") return {};
+  try {
+    const parsed: unknown = JSON.parse(json);
+    return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : {};
+  } catch {
+    return {};
+  }
+}
+
+function checkPage(limit: number | undefined, offset: number): void {
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+    throw new SyncError("SYNC_E_INVALID_ARGUMENT", `limit ${limit} is not an integer >= 0`);
+  }
+  if (!Number.isInteger(offset) || offset < 0) {
+    throw new SyncError("SYNC_E_INVALID_ARGUMENT", `offset ${offset} is not an integer >= 0`);
+  }
+}
+
+/** Source id, then item key, then doc id (code-unit order, as `listUserDocuments` promises). */
+export function compareDocuments(a: DocumentRow, b: DocumentRow): number {
+  for (const k of ["source_id", "item_key", "doc_id"] as const) {
+    if (a[k] !== b[k]) return a[k] < b[k] ? -1 : 1;
+  }
+  return 0;
+}
+
+/** Fails with `SYNC_E_LAYOUT_TOO_NEW` when `layout` is newer than this code knows. */
+function checkNotTooNew(table: string, layout: number, schema?: Schema): void {
+  if (layout <= Number(LAYOUT_VERSION)) return;
+  const recorded =
+    schema?.fields.find((f) => f.name === "doc_id")?.metadata.get(LAYOUT_KEY) ??
+    schema?.metadata.get(LAYOUT_KEY) ??
+    String(layout);
+  throw new SyncError(
+    "SYNC_E_LAYOUT_TOO_NEW",
+    `table "${table}" has layout ${recorded}, newer than the layouts this lancedb-sync knows (up to ` +
+      `${LAYOUT_VERSION}): it was written by a newer lancedb-sync; upgrade lancedb-sync to use it`,
+  );
 }
 
 function withStoreId(schema: Schema, storeId: string): Schema {

@@ -9,10 +9,28 @@ export const EMBEDDER_ID_KEY = "lancedb_sync.embedder_id";
 export const DIMENSIONS_KEY = "lancedb_sync.dimensions";
 /** Schema- (or `doc_id` field-) metadata key holding the store's random id (see `LanceDbStore.identity`). */
 export const STORE_ID_KEY = "lancedb_sync.store_id";
-/** Schema-metadata key holding the table layout version of lancedb-sync. */
+/**
+ * Schema-metadata key holding the table layout version of lancedb-sync (a table upgraded in place records it in
+ * the `doc_id` field's metadata instead, which LanceDB can update; see {@link layoutOf}).
+ */
 export const LAYOUT_KEY = "lancedb_sync.layout";
-/** Current table layout version. */
-export const LAYOUT_VERSION = "1";
+/**
+ * Current table layout version. 2 added `url` to both tables and `metadata` to chunks (a copy of the
+ * document's, so that a search hit is one query).
+ */
+export const LAYOUT_VERSION = "2";
+
+/**
+ * Layout version of a table: the `doc_id` field's record (written by an upgrade), else the schema's (written at
+ * creation), else 1 (tables made before layouts were recorded).
+ */
+export function layoutOf(schema: Schema): number {
+  const recorded =
+    schema.fields.find((f) => f.name === "doc_id")?.metadata.get(LAYOUT_KEY) ??
+    schema.metadata.get(LAYOUT_KEY);
+  const n = Number(recorded ?? "1");
+  return Number.isInteger(n) && n > 0 ? n : Number.POSITIVE_INFINITY;
+}
 
 const utf8 = (name: string) => new Field(name, new Utf8(), false);
 
@@ -33,6 +51,7 @@ export function documentsSchema(): Schema {
       utf8("modified_at"),
       utf8("ingested_at"),
       utf8("metadata"),
+      utf8("url"),
     ],
     new Map([[LAYOUT_KEY, LAYOUT_VERSION]]),
   );
@@ -54,6 +73,8 @@ export function chunksSchema(embedderId: string, dimensions: number): Schema {
       utf8("title"),
       utf8("source_id"),
       utf8("item_key"),
+      utf8("url"),
+      utf8("metadata"),
     ],
     new Map([
       [EMBEDDER_ID_KEY, embedderId],

@@ -1,10 +1,18 @@
 import { join } from "node:path";
+import * as lancedb from "@lancedb/lancedb";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ApplyBatch, ChunkRow, DocumentRow, DocumentStore } from "../../src/core/document-store.js";
+import type {
+  ApplyBatch,
+  ChunkFilters,
+  ChunkRow,
+  DocumentRow,
+  DocumentStore,
+} from "../../src/core/document-store.js";
 import { hashContent, makeChunkId, makeDocId } from "../../src/core/ids.js";
 import { isSyncError } from "../../src/errors/sync-error.js";
 import { LanceDbStore, type LanceDbStoreOptions } from "../../src/storage/lancedb-store.js";
 import { MemoryStore } from "../fakes/memory-store.js";
+import { rejection } from "../helpers/caught.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
 /**
@@ -43,15 +51,34 @@ function lanceOptions(dir: string, extra: Partial<LanceDbStoreOptions> = {}): La
   };
 }
 
+/** Runs `fn` on a table of the LanceDB store at `uri`, opened directly (not through the store under test). */
+async function withRawTable<T>(uri: string, name: string, fn: (t: lancedb.Table) => Promise<T>): Promise<T> {
+  const db = await lancedb.connect(uri);
+  try {
+    const table = await db.openTable(name);
+    try {
+      return await fn(table);
+    } finally {
+      table.close();
+    }
+  } finally {
+    db.close();
+  }
+}
+
 /** All rows of a LanceDB store's tables, read directly (not through the interface under test). */
-function lanceSubject(store: LanceDbStore): Subject {
+function lanceSubject(store: LanceDbStore, uri: string): Subject {
   return {
     store,
     docRows: async () =>
-      sortDocs((await store.documentsTable().query().toArray()).map((r) => ({ ...r }) as DocumentRow)),
+      sortDocs(
+        (await withRawTable(uri, "processed_documents", (t) => t.query().toArray())).map(
+          (r) => ({ ...r }) as DocumentRow,
+        ),
+      ),
     chunkRows: async () =>
       sortChunks(
-        (await store.chunksTable().query().toArray()).map(
+        (await withRawTable(uri, "document_chunks", (t) => t.query().toArray())).map(
           (r) => ({ ...r, vector: Array.from(r.vector.toArray() as Float32Array) }) as PlainChunk,
         ),
       ),
@@ -64,7 +91,7 @@ const IMPLEMENTATIONS: Array<[string, MakeSubject]> = [
     async (dir) => {
       const store = new LanceDbStore(lanceOptions(dir));
       await store.open(EMBEDDER);
-      return lanceSubject(store);
+      return lanceSubject(store, lanceOptions(dir).uri);
     },
   ],
   [
@@ -97,6 +124,10 @@ interface DocSpec {
   /** Overrides the text hash of every chunk (to put odd characters into filters). */
   textHash?: (text: string) => string;
   version?: number;
+  /** The document's metadata (default `{ v: version }`). */
+  metadata?: Record<string, unknown>;
+  /** The document's URL (default none: `''`). */
+  url?: string;
 }
 
 const seedOf = (text: string) => Number.parseInt(hashContent(text).slice(0, 6), 16);
@@ -106,6 +137,8 @@ function makeDoc(spec: DocSpec): { doc: DocumentRow; chunks: ChunkRow[] } {
   const sourceId = spec.sourceId ?? "docs";
   const docId = spec.docId ?? makeDocId(userId, sourceId, spec.itemKey);
   let offset = 0;
+  const metadata = JSON.stringify(spec.metadata ?? { v: spec.version ?? 1 });
+  const url = spec.url ?? "";
   const chunks = spec.texts.map((text, ordinal): ChunkRow => {
     const start = offset;
     offset += text.length;
@@ -122,6 +155,8 @@ function makeDoc(spec: DocSpec): { doc: DocumentRow; chunks: ChunkRow[] } {
       title: `Title of ${spec.itemKey}`,
       source_id: sourceId,
       item_key: spec.itemKey,
+      url,
+      metadata,
     };
   });
   const body = spec.texts.join("");
@@ -139,7 +174,8 @@ function makeDoc(spec: DocSpec): { doc: DocumentRow; chunks: ChunkRow[] } {
       chunk_count: chunks.length,
       modified_at: "2024-05-01T12:00:00.000Z",
       ingested_at: `2024-05-02T12:00:0${spec.version ?? 1}.000Z`,
-      metadata: JSON.stringify({ v: spec.version ?? 1 }),
+      metadata,
+      url,
     },
     chunks,
   };
@@ -479,6 +515,264 @@ describe.each(IMPLEMENTATIONS)("DocumentStore conformance: %s", (_name, make) =>
     }
     expect(isSyncError(caught, "SYNC_E_EMBEDDER_MISMATCH"), String(caught)).toBe(true);
   });
+
+  describe("search, documents and maintenance", () => {
+    const a = makeDoc({
+      itemKey: "a.txt",
+      texts: ["the lighthouse keeper logs ships", "pears and onions in the soup"],
+      metadata: { lang: "en", year: 2024, draft: false, "it's": "o'brien" },
+      url: "https://example.com/a?x='1'",
+    });
+    const b = makeDoc({
+      itemKey: "b.txt",
+      texts: ["zephyrine storms arrive in spring"],
+      metadata: { lang: "fr", year: "2024", nested: { lang: "en" } },
+    });
+    const m = makeDoc({
+      sourceId: "mail",
+      itemKey: "m.txt",
+      texts: ["the lighthouse is closed on monday"],
+      metadata: { lang: "en", "%": "_" },
+    });
+    const x = makeDoc({ userId: "bob", itemKey: "x.txt", texts: ["the lighthouse keeper of bob"] });
+    const vectorOf = (text: string) => vectorFor(seedOf(text));
+    const idsOf = (hits: Array<{ chunk_id: string }>) => hits.map((h) => h.chunk_id).sort();
+    const chunkIds = (...docs: Array<{ chunks: ChunkRow[] }>) =>
+      docs.flatMap((d) => d.chunks.map((c) => c.chunk_id)).sort();
+
+    beforeEach(async () => {
+      await store.applyBatch(batch([a, b, m, x]));
+      await store.compact({ retentionHours: 168 });
+    });
+
+    it("vector: the chunk whose vector is the query ranks first, with its document's metadata and url", async () => {
+      const target = a.chunks[0] as ChunkRow;
+      const hits = await store.search({
+        userId: "alice",
+        mode: "vector",
+        text: target.text,
+        vector: vectorOf(target.text),
+        limit: 10,
+      });
+      expect(idsOf(hits)).toEqual(chunkIds(a, b, m));
+      expect(hits[0]).toMatchObject({
+        chunk_id: target.chunk_id,
+        doc_id: a.doc.doc_id,
+        item_key: "a.txt",
+        source_id: "docs",
+        title: "Title of a.txt",
+        text: target.text,
+        start: target.start,
+        end: target.end,
+        metadata: { lang: "en", year: 2024, draft: false, "it's": "o'brien" },
+        url: "https://example.com/a?x='1'",
+      });
+      expect(hits[0]?.score).toBeCloseTo(1, 4);
+      for (let i = 1; i < hits.length; i++)
+        expect(hits[i]?.score).toBeLessThanOrEqual(hits[i - 1]?.score ?? 0);
+      const bHit = hits.find((h) => h.doc_id === b.doc.doc_id);
+      expect(bHit).toMatchObject({
+        url: null,
+        metadata: { lang: "fr", year: "2024", nested: { lang: "en" } },
+      });
+      const two = await store.search({
+        userId: "alice",
+        mode: "vector",
+        text: "q",
+        vector: vectorOf("q"),
+        limit: 2,
+      });
+      expect(two).toHaveLength(2);
+    });
+
+    it("fts: a word finds exactly the user's chunks that contain it", async () => {
+      const fts = (userId: string, text: string) => store.search({ userId, mode: "fts", text, limit: 10 });
+      expect(idsOf(await fts("alice", "zephyrine"))).toEqual(chunkIds(b));
+      expect(idsOf(await fts("alice", "lighthouse"))).toEqual(
+        [a.chunks[0]?.chunk_id, m.chunks[0]?.chunk_id].map(String).sort(),
+      );
+      expect(idsOf(await fts("bob", "lighthouse"))).toEqual(chunkIds(x));
+      expect(await fts("bob", "zephyrine")).toEqual([]);
+      expect(await fts("carol", "lighthouse")).toEqual([]);
+      const [hit] = await fts("alice", "zephyrine");
+      expect(hit?.score).toBeGreaterThan(0);
+      expect(hit?.metadata).toEqual({ lang: "fr", year: "2024", nested: { lang: "en" } });
+    });
+
+    it("hybrid: the user's chunks only, best first, at most limit", async () => {
+      const text = "zephyrine storms arrive in spring";
+      const hits = await store.search({
+        userId: "alice",
+        mode: "hybrid",
+        text,
+        vector: vectorOf(text),
+        limit: 3,
+      });
+      expect(hits.length).toBeGreaterThan(0);
+      expect(hits.length).toBeLessThanOrEqual(3);
+      expect(hits[0]?.doc_id).toBe(b.doc.doc_id);
+      for (const h of hits) expect(chunkIds(a, b, m)).toContain(h.chunk_id);
+      for (let i = 1; i < hits.length; i++)
+        expect(hits[i]?.score).toBeLessThanOrEqual(hits[i - 1]?.score ?? 0);
+    });
+
+    it("filters narrow by source, document and exact metadata, ANDed with each other and the user", async () => {
+      const find = async (filters: ChunkFilters, userId = "alice") =>
+        idsOf(
+          await store.search({
+            userId,
+            mode: "vector",
+            text: "q",
+            vector: vectorOf("q"),
+            limit: 50,
+            filters,
+          }),
+        );
+      expect(await find({ sourceIds: ["mail"] })).toEqual(chunkIds(m));
+      expect(await find({ sourceIds: ["mail", "docs"] })).toEqual(chunkIds(a, b, m));
+      expect(await find({ docIds: [a.doc.doc_id] })).toEqual(chunkIds(a));
+      expect(await find({ docIds: [x.doc.doc_id] })).toEqual([]); // bob's document: not alice's to find
+      expect(await find({ docIds: [x.doc.doc_id] }, "bob")).toEqual(chunkIds(x));
+      expect(await find({ metadata: { lang: "en" } })).toEqual(chunkIds(a, m));
+      expect(await find({ metadata: { year: "2024" } })).toEqual(chunkIds(a, b)); // 2024 and "2024"
+      expect(await find({ metadata: { year: 2024 } })).toEqual(chunkIds(a)); // the number only
+      expect(await find({ metadata: { draft: false } })).toEqual(chunkIds(a));
+      expect(await find({ metadata: { draft: "false" } })).toEqual(chunkIds(a));
+      expect(await find({ metadata: { draft: 0 } })).toEqual([]);
+      expect(await find({ metadata: { lang: "en", year: 2024 } })).toEqual(chunkIds(a));
+      expect(await find({ metadata: { lang: "EN" } })).toEqual([]);
+      expect(await find({ metadata: { lang: "e" } })).toEqual([]);
+      expect(await find({ metadata: { lang: "en%" } })).toEqual([]);
+      expect(await find({ metadata: { nested: "en" } })).toEqual([]);
+      expect(await find({ metadata: { "it's": "o'brien" } })).toEqual(chunkIds(a));
+      expect(await find({ metadata: { "%": "_" } })).toEqual(chunkIds(m));
+      expect(await find({ metadata: { "%": "%" } })).toEqual([]);
+      expect(await find({ metadata: { _: "_" } })).toEqual([]);
+      expect(await find({ metadata: { lang: "x' OR '1'='1" } })).toEqual([]);
+      expect(await find({ metadata: { "lang' OR '1'='1": "en" } })).toEqual([]);
+      expect(await find({ metadata: JSON.parse('{"__proto__":"x"}') })).toEqual([]);
+      expect(await find({ metadata: { constructor: "x" } })).toEqual([]);
+      expect(await find({ sourceIds: ["docs"], metadata: { lang: "en" } })).toEqual(chunkIds(a));
+      expect(await find({ sourceIds: ["mail"], docIds: [a.doc.doc_id] })).toEqual([]);
+      expect(await find({ sourceIds: [] })).toEqual([]);
+      expect(await find({ sourceIds: ["docs' OR '1'='1"] })).toEqual([]);
+      expect(await find({ docIds: ["x' OR '1'='1", "') OR ('1'='1"] })).toEqual([]);
+      expect(await find({ metadata: {} })).toEqual(chunkIds(a, b, m));
+      // The same filters in full-text mode.
+      const fts = await store.search({
+        userId: "alice",
+        mode: "fts",
+        text: "lighthouse",
+        limit: 10,
+        filters: { metadata: { lang: "en" }, sourceIds: ["mail"] },
+      });
+      expect(idsOf(fts)).toEqual(chunkIds(m));
+    });
+
+    it("search rejects an injection user id, a missing vector and a vector of another embedder", async () => {
+      for (const userId of ["x' OR '1'='1", "alice' --", ""]) {
+        for (const mode of ["vector", "fts", "hybrid"] as const) {
+          const err = await rejection(
+            store.search({ userId, mode, text: "lighthouse", vector: vectorOf("q"), limit: 5 }),
+          );
+          expect(isSyncError(err, "SYNC_E_INVALID_ID"), `${mode} ${userId}: ${String(err)}`).toBe(true);
+        }
+      }
+      const noVector = await rejection(
+        store.search({ userId: "alice", mode: "vector", text: "q", limit: 5 }),
+      );
+      expect(isSyncError(noVector, "SYNC_E_INVALID_ARGUMENT"), String(noVector)).toBe(true);
+      const other = await rejection(
+        store.search({
+          userId: "alice",
+          mode: "vector",
+          text: "q",
+          vector: vectorOf("q"),
+          embedderId: "other:8",
+          limit: 5,
+        }),
+      );
+      expect(isSyncError(other, "SYNC_E_EMBEDDER_MISMATCH"), String(other)).toBe(true);
+      const same = await store.search({
+        userId: "alice",
+        mode: "vector",
+        text: "q",
+        vector: vectorOf("q"),
+        embedderId: EMBEDDER.id,
+        limit: 5,
+      });
+      expect(same.length).toBe(4);
+    });
+
+    it("countRows per user, embedderId and fullTextReady", async () => {
+      expect(await store.countRows()).toEqual({ documents: 4, chunks: 5 });
+      expect(await store.countRows("alice")).toEqual({ documents: 3, chunks: 4 });
+      expect(await store.countRows("bob")).toEqual({ documents: 1, chunks: 1 });
+      expect(await store.countRows("carol")).toEqual({ documents: 0, chunks: 0 });
+      expect(isSyncError(await rejection(store.countRows("x' OR '1'='1")), "SYNC_E_INVALID_ID")).toBe(true);
+      expect(await store.embedderId()).toBe(EMBEDDER.id);
+      expect(await store.fullTextReady()).toBe(true);
+    });
+
+    it("getDocument returns the user's row field for field, and nothing for another user's or an unknown id", async () => {
+      expect(await store.getDocument("alice", a.doc.doc_id)).toEqual(a.doc);
+      expect(await store.getDocument("bob", x.doc.doc_id)).toEqual(x.doc);
+      expect(await store.getDocument("bob", a.doc.doc_id)).toBeUndefined();
+      expect(await store.getDocument("alice", "no-such-doc")).toBeUndefined();
+      expect(await store.getDocument("alice", "x' OR '1'='1")).toBeUndefined();
+    });
+
+    it("listUserDocuments orders by source then key, pages, and filters by source", async () => {
+      const c = makeDoc({ itemKey: "0-first.txt", texts: ["c"] });
+      await store.applyBatch(batch([c]));
+      const keys = (rows: DocumentRow[]) => rows.map((r) => `${r.source_id}/${r.item_key}`);
+      expect(keys(await store.listUserDocuments("alice"))).toEqual([
+        "docs/0-first.txt",
+        "docs/a.txt",
+        "docs/b.txt",
+        "mail/m.txt",
+      ]);
+      expect((await store.listUserDocuments("alice"))[1]).toEqual(a.doc);
+      expect(keys(await store.listUserDocuments("alice", { limit: 2, offset: 1 }))).toEqual([
+        "docs/a.txt",
+        "docs/b.txt",
+      ]);
+      expect(keys(await store.listUserDocuments("alice", { offset: 3 }))).toEqual(["mail/m.txt"]);
+      expect(keys(await store.listUserDocuments("alice", { offset: 9 }))).toEqual([]);
+      expect(keys(await store.listUserDocuments("alice", { sourceId: "mail" }))).toEqual(["mail/m.txt"]);
+      expect(keys(await store.listUserDocuments("bob"))).toEqual(["docs/x.txt"]);
+      expect(await store.listUserDocuments("carol")).toEqual([]);
+    });
+
+    it("removeSource deletes every row of that source of that user, and nothing else", async () => {
+      expect(await store.removeSource("alice", "docs")).toEqual({ documents: 2, chunks: 3 });
+      expect(await subject.docRows()).toEqual(sortDocs([m.doc, x.doc]));
+      expect(await subject.chunkRows()).toEqual(sortChunks([...m.chunks, ...x.chunks].map(plain)));
+      expect(await store.removeSource("alice", "docs")).toEqual({ documents: 0, chunks: 0 });
+      expect(await store.removeSource("alice", "docs' OR '1'='1")).toEqual({ documents: 0, chunks: 0 });
+      expect(await store.countRows()).toEqual({ documents: 2, chunks: 2 });
+    });
+
+    it("compact keeps every row and reports health before and after", async () => {
+      const rowsBefore = { docs: await subject.docRows(), chunks: await subject.chunkRows() };
+      const { before, after } = await store.compact({ retentionHours: 0 });
+      expect(before.map((h) => h.rows)).toEqual([4, 5]);
+      expect(after.map((h) => h.rows)).toEqual([4, 5]);
+      expect(await subject.docRows()).toEqual(rowsBefore.docs);
+      expect(await subject.chunkRows()).toEqual(rowsBefore.chunks);
+      expect(await store.fullTextReady()).toBe(true);
+      const neg = await rejection(store.compact({ retentionHours: -1 }));
+      expect(isSyncError(neg, "SYNC_E_INVALID_ARGUMENT"), String(neg)).toBe(true);
+    });
+
+    it("drop removes both tables; opening again gives an empty store", async () => {
+      const dropped = await store.drop();
+      expect(dropped).toHaveLength(2);
+      await store.open(EMBEDDER);
+      expect(await store.isEmpty()).toBe(true);
+      expect(await store.listUserDocuments("alice")).toEqual([]);
+    });
+  });
 });
 
 describe("LanceDbStore only", () => {
@@ -498,16 +792,20 @@ describe("LanceDbStore only", () => {
       makeDoc({ itemKey: `${tag}/${i}.txt`, texts: texts(`${tag}-${i}`, chunksEach) }),
     );
 
-  const indexedColumns = async (store: LanceDbStore) =>
-    (await store.chunksTable().listIndices()).map((i) => i.columns.join(",")).sort();
+  const uri = () => lanceOptions(tmp.path).uri;
+  const chunksTable = <T>(fn: (t: lancedb.Table) => Promise<T>) => withRawTable(uri(), "document_chunks", fn);
 
-  async function unindexed(store: LanceDbStore): Promise<Record<string, number | undefined>> {
-    const table = store.chunksTable();
-    const out: Record<string, number | undefined> = {};
-    for (const idx of await table.listIndices()) {
-      out[idx.columns.join(",")] = (await table.indexStats(idx.name))?.numUnindexedRows;
-    }
-    return out;
+  const indexedColumns = async (_store: LanceDbStore) =>
+    (await chunksTable((t) => t.listIndices())).map((i) => i.columns.join(",")).sort();
+
+  async function unindexed(_store: LanceDbStore): Promise<Record<string, number | undefined>> {
+    return chunksTable(async (table) => {
+      const out: Record<string, number | undefined> = {};
+      for (const idx of await table.listIndices()) {
+        out[idx.columns.join(",")] = (await table.indexStats(idx.name))?.numUnindexedRows;
+      }
+      return out;
+    });
   }
 
   beforeEach(() => {
@@ -562,7 +860,7 @@ describe("LanceDbStore only", () => {
     expect(await indexedColumns(store)).toEqual(["doc_id", "text_hash"]);
     expect(await unindexed(store)).toEqual({ doc_id: 0, text_hash: 0 });
 
-    const subject = lanceSubject(store);
+    const subject = lanceSubject(store, uri());
     const all = first.flatMap((d) => d.chunks);
     const found = await store.lookupVectors([...all.map((c) => c.text_hash), hashContent("unknown")]);
     expect(found.size).toBe(all.length);
@@ -607,15 +905,15 @@ describe("LanceDbStore only", () => {
 
   it("a batch with more chunks than maxChunkRowsPerCommit is written completely, in several commits", async () => {
     const store = await openStore({ maxChunkRowsPerCommit: 5 });
-    const before = await store.chunksTable().version();
+    const before = await chunksTable((t) => t.version());
     const big = makeDoc({ itemKey: "big.txt", texts: texts("big", 12) });
     const small = makeDoc({ itemKey: "small.txt", texts: texts("small", 1) });
     await store.applyBatch(batch([big, small]));
 
-    const after = await store.chunksTable().version();
+    const after = await chunksTable((t) => t.version());
     expect(after - before).toBeGreaterThan(1);
     expect(after - before).toBe(3); // ceil(13 / 5) adds
-    expect(await lanceSubject(store).chunkRows()).toEqual(
+    expect(await lanceSubject(store, uri()).chunkRows()).toEqual(
       sortChunks([...big.chunks, ...small.chunks].map(plain)),
     );
     expect(await store.countRows()).toEqual({ documents: 2, chunks: 13 });
@@ -623,7 +921,7 @@ describe("LanceDbStore only", () => {
     // Replacing it is just as complete.
     const big2 = makeDoc({ itemKey: "big.txt", texts: texts("big2", 11), version: 2 });
     await store.applyBatch(batch([big2], [big2.doc.doc_id]));
-    expect(await lanceSubject(store).chunkRows()).toEqual(
+    expect(await lanceSubject(store, uri()).chunkRows()).toEqual(
       sortChunks([...big2.chunks, ...small.chunks].map(plain)),
     );
   });
@@ -643,7 +941,7 @@ describe("LanceDbStore only", () => {
   it("openExisting is false on an empty dir and true once the tables exist", async () => {
     const empty = new LanceDbStore(lanceOptions(tmp.path));
     expect(await empty.openExisting()).toBe(false);
-    expect(() => empty.chunksTable()).toThrow();
+    await expect(empty.countRows()).rejects.toThrow(/before open/);
 
     const writer = await openStore();
     await writer.applyBatch(batch([makeDoc({ itemKey: "a.txt", texts: texts("a", 3) })]));

@@ -1,7 +1,17 @@
 import * as lancedb from "@lancedb/lancedb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ChunkRow, DocumentRow } from "../../src/core/document-store.js";
 import { isSyncError } from "../../src/errors/sync-error.js";
-import { and, eq, inList, sqlString, userFilter } from "../../src/storage/filter.js";
+import {
+  and,
+  chunkFilter,
+  documentFilter,
+  eq,
+  inList,
+  sqlString,
+  userFilter,
+} from "../../src/storage/filter.js";
+import { LanceDbStore } from "../../src/storage/lancedb-store.js";
 import { thrown } from "../helpers/caught.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
@@ -233,6 +243,105 @@ describe("filter helpers evaluated by LanceDB", () => {
       expect(await ids(eq("source_id", "it's"), copy)).toEqual([`B${VALUES.indexOf("it's")}`]);
     } finally {
       copy.close();
+    }
+  });
+
+  it("documentFilter and chunkFilter select exactly the user's rows of the listed sources and documents", async () => {
+    for (const [i, v] of VALUES.entries()) {
+      expect(await ids(chunkFilter("bob", { sourceIds: [v] })), v).toEqual([`B${i}`]);
+      expect(await ids(documentFilter("bob", { sourceIds: [v, "no-such-source"] })), v).toEqual([`B${i}`]);
+      expect(await ids(chunkFilter("alice", { sourceIds: [v] })), v).toEqual([]); // alice has no source named like a value
+      expect(await ids(documentFilter("alice", { docIds: [v] })), v).toEqual([`A${i}`]);
+      expect(await ids(chunkFilter("bob", { docIds: [v] })), v).toEqual([]);
+      expect(await ids(chunkFilter("alice", { sourceIds: ["docs"] }, [v])), v).toEqual([`A${i}`]);
+      expect(await ids(chunkFilter("alice", { sourceIds: ["docs"], docIds: [v] }, ["other"])), v).toEqual([]);
+      expect(await ids(chunkFilter("bob", { sourceIds: [v], docIds: [`b:${v}`] })), v).toEqual([`B${i}`]);
+    }
+    expect(await ids(chunkFilter("alice", {}))).toEqual(VALUES.map((_, i) => `A${i}`).sort());
+    expect(await ids(chunkFilter("alice", { sourceIds: [] }))).toEqual([]);
+    expect(await ids(chunkFilter("alice", undefined, []))).toEqual([]);
+  });
+});
+
+describe("metadata filters through LanceDbStore.search", () => {
+  it("a hostile key or value selects exactly its own document: no widening, no breaking", async () => {
+    const tmp = makeTempDir("lancedb-sync-filter-meta-");
+    const store = new LanceDbStore({ uri: tmp.path, documentsTable: "docs", chunksTable: "chunks" });
+    const dims = 4;
+    await store.open({ id: "meta-test:4", dimensions: dims });
+    try {
+      const vector = Float32Array.from([1, 0, 0, 0]);
+      const upserts = VALUES.map((v, i) => {
+        const metadata = JSON.stringify({ k: v, [v]: "key", n: i });
+        const doc: DocumentRow = {
+          doc_id: `d${i}`,
+          user_id: "alice",
+          source_type: "upload",
+          source_id: "up",
+          item_key: `k${i}`,
+          title: `t${i}`,
+          mime_type: "text/plain",
+          size_bytes: 1,
+          content_hash: `h${i}`,
+          chunk_count: 1,
+          modified_at: "2025-01-01T00:00:00.000Z",
+          ingested_at: "2025-01-01T00:00:00.000Z",
+          metadata,
+          url: "",
+        };
+        const chunk: ChunkRow = {
+          chunk_id: `d${i}:0`,
+          doc_id: `d${i}`,
+          user_id: "alice",
+          ordinal: 0,
+          text: `text ${i}`,
+          text_hash: `th${i}`,
+          start: 0,
+          end: 6,
+          vector,
+          title: `t${i}`,
+          source_id: "up",
+          item_key: `k${i}`,
+          url: "",
+          metadata,
+        };
+        return { doc, chunks: [chunk] };
+      });
+      await store.applyBatch({ upserts, replaceDocIds: [], deleteDocIds: [] });
+      const find = async (metadata: Record<string, string | number>) =>
+        (
+          await store.search({
+            userId: "alice",
+            mode: "vector",
+            text: "x",
+            vector,
+            limit: 1000,
+            filters: { metadata },
+          })
+        )
+          .map((h) => h.doc_id)
+          .sort();
+      expect(VALUES).not.toContain("k");
+      expect(VALUES).not.toContain("n");
+      for (const [i, v] of VALUES.entries()) {
+        expect(await find({ k: v }), JSON.stringify(v)).toEqual([`d${i}`]);
+        // The value as a key ("k" and "n" are not among VALUES, so it is never another key of the document).
+        expect(await find({ [v]: "key" }), JSON.stringify(v)).toEqual(
+          v === "k" || v === "n" ? [] : [`d${i}`],
+        );
+        expect(await find({ k: v, n: i }), JSON.stringify(v)).toEqual([`d${i}`]);
+        expect(await find({ k: v, n: i + 1 }), JSON.stringify(v)).toEqual([]);
+        expect(await find({ k: `${v}%` }), JSON.stringify(v)).toEqual(
+          VALUES.includes(`${v}%`) ? [`d${VALUES.indexOf(`${v}%`)}`] : [],
+        );
+      }
+      for (const attack of ["' OR '1'='1", "%", "_", "\\", "x' OR user_id = 'bob"]) {
+        expect((await find({ [attack]: attack })).length, attack).toBeLessThanOrEqual(1);
+      }
+      expect(await store.countRows()).toEqual({ documents: VALUES.length, chunks: VALUES.length });
+    } finally {
+      await store.close();
+      tmp.cleanup();
     }
   });
 });

@@ -5,6 +5,7 @@ import { isSyncError } from "../../src/errors/sync-error.js";
 import { HashingEmbedder } from "../../src/pipeline/embed/hashing-embedder.js";
 import { searchChunks } from "../../src/search/search-chunks.js";
 import { LanceDbStore } from "../../src/storage/lancedb-store.js";
+import { startEmbeddingsServer } from "../helpers/embeddings-server.js";
 import { runCli } from "../helpers/run-cli.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { envFor, keyOf, readTables, show, suiteTempDir } from "./support.js";
@@ -14,8 +15,11 @@ const INJECTIONS = ["x' OR '1'='1", "alice' OR '1'='1", "alice' --", "alice OR u
 interface Hit {
   doc_id: string;
   item_key: string;
+  source_id: string;
   text: string;
   score: number;
+  metadata: Record<string, unknown>;
+  url: string | null;
 }
 
 describe("search is scoped to one user", () => {
@@ -178,6 +182,57 @@ describe("search is scoped to one user", () => {
     }
   });
 
+  it("hits carry their document's metadata and url; --source, --doc and --meta narrow them exactly", async () => {
+    const all = await search("lighthouse keeper pears", "alice", "--mode", "vector", "--limit", "50");
+    expect(all.code, show(all)).toBe(0);
+    const hits = all.json.hits as Hit[];
+    expect(new Set(hits.map((h) => h.doc_id))).toEqual(aliceDocs);
+    for (const h of hits) {
+      expect(h.metadata.file_name).toBe(h.item_key.split("/").pop());
+      expect(typeof h.metadata.text_length).toBe("number");
+      expect(h.url).toBeNull();
+    }
+    const garden = hits.find((h) => h.item_key.endsWith("/garden.txt")) as Hit;
+    const lighthouse = hits.find((h) => h.item_key.endsWith("/lighthouse.md")) as Hit;
+    const docsOf = async (...extra: string[]) => {
+      const r = await search(
+        "lighthouse keeper pears",
+        "alice",
+        "--mode",
+        "vector",
+        "--limit",
+        "50",
+        ...extra,
+      );
+      expect(r.code, show(r)).toBe(0);
+      return [...new Set((r.json.hits as Hit[]).map((h) => h.doc_id))].sort();
+    };
+    expect(await docsOf("--meta", "file_name=garden.txt")).toEqual([garden.doc_id]);
+    const length = String(garden.metadata.text_length);
+    expect(await docsOf("--meta", "file_name=garden.txt", "--meta", `text_length=${length}`)).toEqual([
+      garden.doc_id,
+    ]);
+    expect(await docsOf("--meta", "file_name=garden.txt", `text_length=${length}0`)).toEqual([]);
+    expect(await docsOf("--meta", "file_name=garden")).toEqual([]);
+    expect(await docsOf("--meta", "file_name=garden.txt' OR '1'='1")).toEqual([]);
+    expect(await docsOf("--doc", lighthouse.doc_id, garden.doc_id)).toEqual(
+      [lighthouse.doc_id, garden.doc_id].sort(),
+    );
+    expect(await docsOf("--doc", lighthouse.doc_id, "--meta", "file_name=garden.txt")).toEqual([]);
+    expect(await docsOf("--source", garden.source_id)).toEqual([...aliceDocs].sort());
+    expect(await docsOf("--source", "no-such-source")).toEqual([]);
+    // Another user's document id finds nothing.
+    expect(await docsOf("--doc", [...bobDocs][0] as string)).toEqual([]);
+    const fts = await search("zephyrine", "alice", "--mode", "fts", "--meta", "file_name=recipes.txt");
+    expect((fts.json.hits as Hit[]).map((h) => h.item_key)).toEqual([keyOf(join(aliceDir, "recipes.txt"))]);
+
+    for (const bad of ["file_name", "=x", "a=1 --meta a=2"]) {
+      const r = await search("lighthouse", "alice", "--meta", ...bad.split(" "));
+      expect(r.code, `${bad}: ${show(r)}`).toBe(1);
+      expect(r.json.error.code).toBe("SYNC_E_INVALID_ARGUMENT");
+    }
+  });
+
   it("a user without documents gets no hits", async () => {
     for (const mode of ["vector", "fts", "hybrid"]) {
       const r = await search("lighthouse keeper", "carol", "--mode", mode);
@@ -282,6 +337,7 @@ describe("a store without a full-text index yet", () => {
                 modified_at: "2025-01-01T00:00:00.000Z",
                 ingested_at: "2025-01-01T00:00:00.000Z",
                 metadata: "{}",
+                url: "",
               },
               chunks: [
                 {
@@ -297,6 +353,8 @@ describe("a store without a full-text index yet", () => {
                   title: "a",
                   source_id: "s",
                   item_key: "/k/a.txt",
+                  url: "",
+                  metadata: "{}",
                 },
               ],
             },
@@ -304,7 +362,8 @@ describe("a store without a full-text index yet", () => {
           replaceDocIds: [],
           deleteDocIds: [],
         });
-        const version = await store.chunksTable().version();
+        const versions = async () => (await store.health()).map((h) => h.version);
+        const version = await versions();
         for (const mode of ["fts", "hybrid"] as const) {
           const notes: string[] = [];
           const hits = await searchChunks(store, embedder, {
@@ -317,12 +376,52 @@ describe("a store without a full-text index yet", () => {
           expect(notes).toHaveLength(1);
           expect(notes[0]).toContain("compact");
         }
-        expect(await store.chunksTable().listIndices()).toEqual([]);
-        expect(await store.chunksTable().version()).toBe(version);
+        expect(await store.fullTextReady()).toBe(false);
+        expect(await versions()).toEqual(version);
       } finally {
         await store.close();
       }
     } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe("fts search with a remote embedder", () => {
+  it("neither creates nor asks the embedder: it works with the embeddings server down", async () => {
+    const tmp = makeTempDir("lancedb-sync-search-");
+    const server = await startEmbeddingsServer({ dimensions: 16 });
+    let closed = false;
+    try {
+      // EMBEDDING_DIMENSIONS unset: creating the embedder asks the server for its width.
+      const env = {
+        ...envFor(tmp.path),
+        EMBEDDING_PROVIDER: "openai",
+        EMBEDDING_BASE_URL: server.url,
+        EMBEDDING_API_KEY: "sk-local-test",
+      };
+      const dir = join(tmp.path, "docs");
+      mkdirSync(dir);
+      writeFileSync(join(dir, "a.txt"), "The albatross glides over the harbour.\n");
+      const sync = await runCli(["sync", dir, "--user", "alice", "--json"], { cwd: tmp.path, env });
+      expect(sync.code, show(sync)).toBe(0);
+      expect(server.requests.length).toBeGreaterThan(0);
+      server.reset();
+      const args = (mode: string) => ["search", "albatross", "--user", "alice", "--mode", mode, "--json"];
+      const fts = await runCli(args("fts"), { cwd: tmp.path, env });
+      expect(fts.code, show(fts)).toBe(0);
+      expect((fts.json.hits as Hit[]).map((h) => h.item_key)).toEqual([keyOf(join(dir, "a.txt"))]);
+      expect(server.requests).toEqual([]);
+
+      await server.close();
+      closed = true;
+      const down = await runCli(args("fts"), { cwd: tmp.path, env });
+      expect(down.code, show(down)).toBe(0);
+      expect(down.json.hits).toHaveLength(1);
+      const vector = await runCli(args("vector"), { cwd: tmp.path, env });
+      expect(vector.code, show(vector)).not.toBe(0);
+    } finally {
+      if (!closed) await server.close();
       tmp.cleanup();
     }
   });

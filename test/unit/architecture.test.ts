@@ -76,6 +76,22 @@ function processUses(relPath: string, text: string): string[] {
   return out;
 }
 
+/**
+ * Ways a file outside src/storage could reach a raw LanceDB table or connection: importing `@lancedb/lancedb`
+ * or `load-lancedb` (type imports too), or calling the store's `chunksTable()`, `documentsTable()` or
+ * `connection()`.
+ */
+function lanceDbLeaks(relPath: string, text: string): string[] {
+  const out: string[] = [];
+  for (const spec of allSpecifiers(text)) {
+    if (/^@lancedb\/|(^|\/)load-lancedb(\.js)?$/.test(spec)) out.push(`${relPath}: ${spec}`);
+  }
+  for (const m of stripComments(text).matchAll(/\.\s*(chunksTable|documentsTable|connection)\s*\(/g)) {
+    out.push(`${relPath}: .${m[1]}(`);
+  }
+  return out;
+}
+
 const files = sourceFiles(SRC);
 const rel = (f: string) => relative(SRC, f).split(sep).join("/");
 const coreFiles = files.filter((f) => rel(f).startsWith("core/"));
@@ -114,6 +130,16 @@ describe("architecture", () => {
   it("keeps the sync core off the process global: no process.env, process.stdout, process.exit … in src/core", () => {
     const offenders = coreFiles.flatMap((f) => processUses(rel(f), readFileSync(f, "utf8")));
     expect(offenders).toEqual([]);
+  });
+
+  it("keeps LanceDB inside src/storage: no import of it or of load-lancedb, no raw table or connection accessor", () => {
+    const outside = files.filter((f) => !rel(f).startsWith("storage/"));
+    const offenders = outside.flatMap((f) => lanceDbLeaks(rel(f), readFileSync(f, "utf8")));
+    expect(offenders).toEqual([]);
+    // The rule has something to hold: storage itself does all three.
+    const store = readFileSync(join(SRC, "storage/lancedb-store.ts"), "utf8");
+    expect(lanceDbLeaks("storage/lancedb-store.ts", store).length).toBeGreaterThan(2);
+    expect(outside.length).toBeGreaterThan(30);
   });
 
   it("finds the imports it checks (the scan is not vacuous)", () => {
@@ -183,6 +209,21 @@ describe("architecture", () => {
       expect(
         coreImportViolations("core/sub/deep.ts", 'import type { a } from "../../storage/filter.js";'),
       ).toHaveLength(1);
+    });
+
+    it("LanceDB imports and raw table accessors outside storage, but not look-alikes", () => {
+      const found = lanceDbLeaks("app/fake.ts", bad);
+      expect(found.map((f) => f.replace(/^app\/fake\.ts: /, "")).sort()).toEqual(["@lancedb/lancedb"]);
+      const more = [
+        'import type { Table } from "@lancedb/lancedb";',
+        'const { loadLanceDb } = await import("../storage/load-lancedb.js");',
+        "const t = store.chunksTable();",
+        "const d = store.documentsTable ();",
+        "const c = this.store.connection();",
+        "const n = options.chunksTable; const m = config.documentsTable;",
+        "// store.chunksTable() in prose",
+      ].join("\n");
+      expect(lanceDbLeaks("app/fake.ts", more)).toHaveLength(5);
     });
 
     it("process.env and other process I/O, but not prose in comments", () => {

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { searchDocuments } from "../../app/search-documents.js";
+import type { ChunkFilters } from "../../core/document-store.js";
 import { SyncError } from "../../errors/sync-error.js";
 import type { SearchHit, SearchMode } from "../../search/search-chunks.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
@@ -13,7 +14,10 @@ export function registerSearchCommand(program: Command): void {
     .requiredOption("-u, --user <id>", "whose documents to search")
     .option("-m, --mode <mode>", "vector | fts | hybrid", "hybrid")
     .option("-l, --limit <n>", "number of hits", "10")
-    .option("--json", "print one JSON object { hits: [...] }", false)
+    .option("--source <name...>", "only these sources (repeatable)")
+    .option("--doc <id...>", "only these documents, by doc id (repeatable)")
+    .option("--meta <key=value...>", "only documents whose metadata has key = value, exactly (repeatable)")
+    .option("--json", "print one JSON object { hits: [...] }, each hit with its metadata and url", false)
     .action(async (query: string, opts) => {
       await runCommand(opts.json, async (ctx) => {
         const mode = opts.mode as SearchMode;
@@ -24,11 +28,13 @@ export function registerSearchCommand(program: Command): void {
           );
         }
         const limit = Number(opts.limit);
+        const filters = searchFilters(opts);
         const hits = await searchDocuments(ctx, {
           query,
           userId: opts.user,
           mode,
           limit,
+          ...(filters ? { filters } : {}),
           onFallback: (reason) => process.stderr.write(`lancedb-sync: note: ${reason}\n`),
         });
         if (opts.json) printJson({ query, mode, hits });
@@ -38,11 +44,51 @@ export function registerSearchCommand(program: Command): void {
     });
 }
 
-/** Prints hits for people: rank, score, key, and a one-line excerpt. */
+/** The filters of `--source`, `--doc` and `--meta`, or undefined when none was given. */
+export function searchFilters(opts: {
+  source?: string[];
+  doc?: string[];
+  meta?: string[];
+}): ChunkFilters | undefined {
+  const filters: ChunkFilters = {
+    ...(opts.source ? { sourceIds: opts.source } : {}),
+    ...(opts.doc ? { docIds: opts.doc } : {}),
+    ...(opts.meta ? { metadata: parseMetaFilters(opts.meta) } : {}),
+  };
+  return Object.keys(filters).length > 0 ? filters : undefined;
+}
+
+/**
+ * `key=value` pairs (split at the first `=`; the value is a string, and may be empty or hold more `=`) as a
+ * metadata filter. Throws `SYNC_E_INVALID_ARGUMENT` for a pair without `=`, an empty key, or a key given twice.
+ */
+export function parseMetaFilters(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf("=");
+    if (at <= 0) {
+      throw new SyncError(
+        "SYNC_E_INVALID_ARGUMENT",
+        `--meta ${JSON.stringify(pair)}: expected key=value with a non-empty key`,
+      );
+    }
+    const key = pair.slice(0, at);
+    if (Object.hasOwn(out, key)) {
+      throw new SyncError("SYNC_E_INVALID_ARGUMENT", `--meta: key ${JSON.stringify(key)} is given twice`);
+    }
+    Object.defineProperty(out, key, { value: pair.slice(at + 1), enumerable: true, writable: true });
+  }
+  return out;
+}
+
+/** Prints hits for people: rank, score, title, key (and URL when known), and a one-line excerpt. */
 export function printHits(hits: SearchHit[]): void {
   if (hits.length === 0) process.stdout.write("no hits\n");
   hits.forEach((h, i) => {
     const excerpt = h.text.replace(/\s+/g, " ").slice(0, 160);
-    process.stdout.write(`${i + 1}. [${h.score.toFixed(3)}] ${h.title} — ${h.item_key}\n   ${excerpt}\n`);
+    const url = h.url ? ` <${h.url}>` : "";
+    process.stdout.write(
+      `${i + 1}. [${h.score.toFixed(3)}] ${h.title} — ${h.item_key}${url}\n   ${excerpt}\n`,
+    );
   });
 }

@@ -1,5 +1,5 @@
 import type { Table } from "@lancedb/lancedb";
-import { loadLanceDb } from "../storage/load-lancedb.js";
+import { loadLanceDb } from "./load-lancedb.js";
 
 /** True when the table has a full-text index on `text` (read-only). */
 export async function hasFtsIndex(table: Table): Promise<boolean> {
