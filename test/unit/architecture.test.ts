@@ -150,7 +150,7 @@ describe("architecture", () => {
     const runSync = readFileSync(join(SRC, "core/run-sync.ts"), "utf8");
     const all = allSpecifiers(runSync);
     expect(all.length).toBeGreaterThan(imports(join(SRC, "core/run-sync.ts")).length);
-    expect(all).toContain("./document-store.js");
+    expect(all).toContain("./write-path.js");
     expect(all).toContain("../errors/sync-error.js");
   });
 
