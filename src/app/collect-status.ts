@@ -1,5 +1,5 @@
 import type { TableHealth } from "../core/document-store.js";
-import { isSyncError } from "../errors/sync-error.js";
+import { describeError, isSyncError } from "../errors/sync-error.js";
 import { DEFAULT_HASHING_DIMENSIONS, hashingEmbedderId } from "../pipeline/embed/hashing-embedder.js";
 import { openAIEmbedderId } from "../pipeline/embed/openai-embedder.js";
 import { validateId } from "../storage/filter.js";
@@ -14,12 +14,18 @@ export interface StatusReport {
   pending: number;
   embedder: string;
   table_embedder: string | null;
+  /**
+   * Whether the local LanceDB could be read just now (false when opening it failed: a damaged table, an
+   * unreadable directory). Checked on every call: a store that recovers reports true again.
+   */
+  local_db_available: boolean;
   /** Store-wide figures; empty in a per-user report (they would tell about other users' data). */
   tables: TableHealth[];
   /**
    * Whether the store is the one the journal's items were written to: `ok`, `new` (nothing synced yet),
    * `missing`, `replaced`, `behind` or `unrecorded` (the next sync re-processes what is missing), or `damaged`
-   * (a table's files are unreadable: `lancedb-sync doctor --repair`), with why.
+   * (a table's files are unreadable: `lancedb-sync doctor --repair`) or `unavailable` (the store could not be
+   * opened at all), with why.
    */
   store: { state: string; detail: string | null };
   sources: Array<{
@@ -65,9 +71,13 @@ export async function collectStatus(ctx: AppContext, userId?: string): Promise<S
   let tableEmbedder: string | null = null;
   const binding = readBinding(journal);
   const hasItems = journal.counts().items > 0;
-  let storeState: StoreState | { state: "damaged"; detail: string } = bindingHolds(config, binding)
+  let storeState: StoreState | { state: "damaged" | "unavailable"; detail: string } = bindingHolds(
+    config,
+    binding,
+  )
     ? { state: "ok" }
     : { state: "new" };
+  let available = true;
   try {
     const store = await ctx.readStore();
     if (store) {
@@ -83,8 +93,9 @@ export async function collectStatus(ctx: AppContext, userId?: string): Promise<S
     }
   } catch (err) {
     // A damaged table must not take status down: report it, with the figures that could be read.
-    if (!isSyncError(err, "SYNC_E_STORE_DAMAGED")) throw err;
-    storeState = { state: "damaged", detail: err.message };
+    available = false;
+    if (isSyncError(err, "SYNC_E_STORE_DAMAGED")) storeState = { state: "damaged", detail: err.message };
+    else storeState = { state: "unavailable", detail: describeError(err) };
   }
   journal.abandonRuns();
   const counts = journal.counts(userId);
@@ -95,6 +106,7 @@ export async function collectStatus(ctx: AppContext, userId?: string): Promise<S
     failed: counts.failures,
     pending: counts.pending,
     embedder: describeEmbedder(config),
+    local_db_available: available,
     table_embedder: tableEmbedder,
     tables,
     store: { state: storeState.state, detail: "detail" in storeState ? storeState.detail : null },

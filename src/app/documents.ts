@@ -121,19 +121,10 @@ export async function ingestDocument(
     throw new SyncError(failure.code as never, failure.error, { retryable: failure.retryable === true });
   }
   const doc = await (await ctx.openStore()).getDocument(userId, docId);
-  const status =
-    result.updated + result.repaired > 0
-      ? "updated"
-      : result.added + result.moved > 0
-        ? "added"
-        : "unchanged";
-  return {
-    doc_id: docId,
-    source_id: sourceId,
-    key,
-    status: prev || item ? status : "added",
-    chunks: doc?.chunk_count ?? 0,
-  };
+  const wrote = result.added + result.updated + result.moved + result.repaired > 0;
+  // `updated` only when a version of it was indexed before (an upload recorded by a failed call was not).
+  const status = !wrote ? "unchanged" : item && item.contentHash !== "" ? "updated" : "added";
+  return { doc_id: docId, source_id: sourceId, key, status, chunks: doc?.chunk_count ?? 0 };
 }
 
 /** What {@link deleteDocument} removed. */

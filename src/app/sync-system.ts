@@ -394,9 +394,10 @@ class System implements SyncSystem {
       o.scheduled &&= options.scheduled;
       return lane.full.promise;
     }
-    lane.full = waiting({ ...options });
+    const queued = waiting<SyncSourceOptions>({ ...options });
+    lane.full = queued;
     this.pump(record);
-    return this.track(lane.full.promise);
+    return this.track(queued.promise);
   }
 
   private enqueueChanges(
@@ -410,9 +411,10 @@ class System implements SyncSystem {
       lane.changes.options.allowMassDelete ||= allowMassDelete;
       return lane.changes.promise;
     }
-    lane.changes = waiting({ keys: new Set(keys), allowMassDelete });
+    const queued = waiting({ keys: new Set(keys), allowMassDelete });
+    lane.changes = queued;
     this.pump(record);
-    return this.track(lane.changes.promise);
+    return this.track(queued.promise);
   }
 
   /** Runs `fn` as the only thing happening on the source's lane (after the run in progress, before queued ones). */
@@ -457,9 +459,8 @@ class System implements SyncSystem {
     const kind = options.keys ? "changes" : "full";
     this.events.emit("run-started", { ...ids, kind });
     try {
-      if (this.state === "stopping" || this.state === "stopped") {
-        throw new SyncError("SYNC_E_SHUTTING_DOWN", "the system is stopping");
-      }
+      // Work accepted before `stop` still runs (until the deadline aborts it); `stop` rejects what is new.
+      this.abort.signal.throwIfAborted();
       // The record may have changed since the request (config edited, source removed).
       const current = this.ctx.journal.getSource(record.userId, record.name);
       if (!current)

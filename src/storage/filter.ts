@@ -1,15 +1,19 @@
 import type { ChunkFilters } from "../core/document-store.js";
 import { SyncError } from "../errors/sync-error.js";
 
-/** Pattern every user id and source name must match: letters, digits, `.`, `_`, `@`, `-`; 1–128 chars. */
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
+/**
+ * Pattern every user id and source name must match: letters, digits, `.`, `_`, `@`, `-`, `|`, `+`, `:`
+ * (ids of identity providers: `auth0|5f7c…`, `google-oauth2|1234`, `ann+work@example.com`); 1–128 chars.
+ * Every value is also escaped where it reaches a filter (`sqlString`), so the pattern is a second line.
+ */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@|+:-]{0,127}$/;
 
 /** Returns `value` when it is a valid user id / source name; throws `SYNC_E_INVALID_ID` naming `field`. */
 export function validateId(field: string, value: string): string {
   if (typeof value !== "string" || !ID_PATTERN.test(value)) {
     throw new SyncError(
       "SYNC_E_INVALID_ID",
-      `${field} ${JSON.stringify(value)} is not valid: use 1-128 letters, digits, ".", "_", "@" or "-"`,
+      `${field} ${JSON.stringify(value)} is not valid: use 1-128 letters, digits, ".", "_", "@", "-", "|", "+" or ":"`,
     );
   }
   return value;
