@@ -75,6 +75,12 @@ export interface AppContext {
    * so that every source verifies its items against the store on its next run, and returns what was found.
    */
   checkStore(): Promise<{ epoch: number; drift?: StoreDrift }>;
+  /**
+   * Closes the store handles (and the reader's) so that the next use opens fresh ones: LanceDB's table
+   * handles and caches hold native memory that grows with every commit they see. Only for when nothing
+   * uses the store (the caller makes sure: no run in flight).
+   */
+  recycleStore(): Promise<void>;
   /** Records the store's identity and versions after a run that wrote (under the writer lock). */
   recordStore(): Promise<void>;
   /**
@@ -217,6 +223,13 @@ export function openAppContext(config: Config, logger: Logger, registry = defaul
         await recordBinding(config, journal, store);
         return drift ? { epoch, drift } : { epoch };
       });
+    },
+    async recycleStore() {
+      const [s, r] = [store, reader];
+      store = undefined;
+      reader = undefined;
+      if (s) await (await s.catch(() => undefined))?.close();
+      if (r) await (await r.catch(() => undefined))?.close();
     },
     async recordStore() {
       const store = await openStore();
