@@ -394,9 +394,10 @@ class System implements SyncSystem {
       o.scheduled &&= options.scheduled;
       return lane.full.promise;
     }
-    lane.full = waiting({ ...options });
-    this.pump(record);
-    return this.track(lane.full.promise);
+    const queued = waiting<SyncSourceOptions>({ ...options });
+    lane.full = queued;
+    this.pump(record); // may take it off the lane at once: keep our own handle
+    return this.track(queued.promise);
   }
 
   private enqueueChanges(
@@ -410,9 +411,10 @@ class System implements SyncSystem {
       lane.changes.options.allowMassDelete ||= allowMassDelete;
       return lane.changes.promise;
     }
-    lane.changes = waiting({ keys: new Set(keys), allowMassDelete });
-    this.pump(record);
-    return this.track(lane.changes.promise);
+    const queued = waiting({ keys: new Set(keys), allowMassDelete });
+    lane.changes = queued;
+    this.pump(record); // may take it off the lane at once: keep our own handle
+    return this.track(queued.promise);
   }
 
   /** Runs `fn` as the only thing happening on the source's lane (after the run in progress, before queued ones). */
