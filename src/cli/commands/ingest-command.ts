@@ -24,14 +24,23 @@ export function registerIngestCommand(program: Command): void {
         }
         let metadata: Record<string, unknown> | undefined;
         if (opts.metadata !== undefined) {
+          let parsed: unknown;
           try {
-            metadata = JSON.parse(opts.metadata);
+            parsed = JSON.parse(opts.metadata);
           } catch (err) {
             throw new SyncError(
               "SYNC_E_INVALID_ARGUMENT",
               `--metadata: not JSON (${(err as Error).message})`,
             );
           }
+          // Refused once here rather than once per file by the library.
+          if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+            throw new SyncError(
+              "SYNC_E_INVALID_ARGUMENT",
+              `--metadata ${JSON.stringify(opts.metadata)}: expected a JSON object such as '{"team":"x"}'`,
+            );
+          }
+          metadata = parsed as Record<string, unknown>;
         }
         const system = systemOn(ctx);
         const documents: Array<IngestResult & { file: string }> = [];
