@@ -1,3 +1,4 @@
+import type { DocumentRow } from "../core/document-store.js";
 import { makeDocId } from "../core/ids.js";
 import type { SourceRecord } from "../core/journal.js";
 import { SyncError } from "../errors/sync-error.js";
@@ -206,4 +207,26 @@ function checkMetadata(metadata: unknown): Record<string, unknown> {
     );
   }
   return JSON.parse(json) as Record<string, unknown>;
+}
+
+/** A document as the library, the CLI and the API show it: `metadata` an object, `url` or null (as in hits). */
+export type DocumentView = Omit<DocumentRow, "metadata" | "url"> & {
+  metadata: Record<string, unknown>;
+  url: string | null;
+};
+
+/** The {@link DocumentView} of a stored row (metadata that is not a JSON object shows as `{}`). */
+export function documentView(d: DocumentRow): DocumentView {
+  let metadata: unknown;
+  try {
+    metadata = JSON.parse(d.metadata);
+  } catch {
+    metadata = undefined;
+  }
+  const isObject = typeof metadata === "object" && metadata !== null && !Array.isArray(metadata);
+  return {
+    ...d,
+    metadata: isObject ? (metadata as Record<string, unknown>) : {},
+    url: d.url === "" ? null : d.url,
+  };
 }

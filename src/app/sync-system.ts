@@ -1,6 +1,5 @@
 import { EventEmitter } from "node:events";
 import { type Config, type ConfigOptions, resolveConfig } from "../config/load-config.js";
-import type { DocumentRow } from "../core/document-store.js";
 import type { SourceRecord } from "../core/journal.js";
 import type { Logger } from "../core/logger.js";
 import { createSemaphore } from "../core/semaphore.js";
@@ -14,7 +13,9 @@ import { collectStatus, type StatusReport } from "./collect-status.js";
 import { type CompactResult, compactTables } from "./compact-tables.js";
 import {
   type DeleteResult,
+  type DocumentView,
   deleteDocument,
+  documentView,
   type IngestInput,
   type IngestResult,
   ingestDocument,
@@ -84,9 +85,9 @@ export interface SyncSystem {
     sourceId?: string;
     limit?: number;
     offset?: number;
-  }): Promise<DocumentRow[]>;
+  }): Promise<DocumentView[]>;
   /** One document of the user; `SYNC_E_NOT_FOUND` otherwise. */
-  getDocument(input: { userId: string; docId: string }): Promise<DocumentRow>;
+  getDocument(input: { userId: string; docId: string }): Promise<DocumentView>;
   search(input: SearchInput): Promise<SearchHit[]>;
   /** The status report (per user when `userId` is given: no store-wide figures). */
   status(input?: { userId?: string }): Promise<StatusReport>;
@@ -113,6 +114,9 @@ export interface SyncSystem {
   /** Compacts both tables and removes versions older than `retentionHours` (default `VERSION_RETENTION_HOURS`). */
   compact(input?: { retentionHours?: number }): Promise<CompactResult>;
 }
+
+/** Runs that wrote after which the store's handles are reopened (see `System.maybeRecycle`). */
+const RECYCLE_AFTER_WRITES = 25;
 
 /** One source's queue: the run in progress and at most one full and one partial run waiting behind it. */
 interface Lane {
@@ -161,6 +165,7 @@ class System implements SyncSystem {
   private state: "new" | "started" | "stopping" | "stopped" = "new";
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  private writesSinceRecycle = 0;
 
   constructor(
     private readonly ctx: AppContext,
@@ -175,7 +180,7 @@ class System implements SyncSystem {
     return this.ctx.config;
   }
 
-  start(): Promise<void> {
+  async start(): Promise<void> {
     this.live();
     this.starting ??= this.track(
       (async () => {
@@ -234,14 +239,14 @@ class System implements SyncSystem {
     return this.stopping;
   }
 
-  ingestDocument(input: IngestInput): Promise<IngestResult> {
+  async ingestDocument(input: IngestInput): Promise<IngestResult> {
     this.live();
     return this.track(
       ingestDocument(this.ctx, input, (record, keys) => this.enqueueChanges(record, keys, false)),
     );
   }
 
-  deleteDocument(input: { userId: string; docId: string }): Promise<DeleteResult> {
+  async deleteDocument(input: { userId: string; docId: string }): Promise<DeleteResult> {
     this.live();
     return this.track(
       deleteDocument(this.ctx, input.userId, input.docId, (record, keys, o) =>
@@ -250,33 +255,39 @@ class System implements SyncSystem {
     );
   }
 
-  async listDocuments(input: { userId: string; sourceId?: string; limit?: number; offset?: number }) {
+  async listDocuments(input: {
+    userId: string;
+    sourceId?: string;
+    limit?: number;
+    offset?: number;
+  }): Promise<DocumentView[]> {
     this.live();
     const userId = validateId("user id", input.userId);
     if (input.sourceId !== undefined) validateId("source id", input.sourceId);
     const store = await this.ctx.openStore();
-    return store.listUserDocuments(userId, {
+    const rows = await store.listUserDocuments(userId, {
       sourceId: input.sourceId,
       limit: input.limit,
       offset: input.offset,
     });
+    return rows.map(documentView);
   }
 
-  async getDocument(input: { userId: string; docId: string }): Promise<DocumentRow> {
+  async getDocument(input: { userId: string; docId: string }): Promise<DocumentView> {
     this.live();
     const userId = validateId("user id", input.userId);
     const docId = validateId("document id", input.docId);
     const doc = await (await this.ctx.openStore()).getDocument(userId, docId);
     if (!doc) throw new SyncError("SYNC_E_NOT_FOUND", `user "${userId}" has no document ${docId}`);
-    return doc;
+    return documentView(doc);
   }
 
-  search(input: SearchInput): Promise<SearchHit[]> {
+  async search(input: SearchInput): Promise<SearchHit[]> {
     this.live();
     return this.track(searchDocuments(this.ctx, input));
   }
 
-  status(input: { userId?: string } = {}): Promise<StatusReport> {
+  async status(input: { userId?: string } = {}): Promise<StatusReport> {
     this.live();
     return this.track(collectStatus(this.ctx, input.userId));
   }
@@ -300,7 +311,7 @@ class System implements SyncSystem {
         this.ctx.config.defaultPollIntervalSeconds,
       );
     },
-    remove: (input: {
+    remove: async (input: {
       userId: string;
       sourceId: string;
       keepDocuments?: boolean;
@@ -316,16 +327,18 @@ class System implements SyncSystem {
         }),
       );
     },
-    sync: (input: { userId: string; sourceId: string } & SyncSourceOptions) => this.syncSource(input),
+    sync: async (input: { userId: string; sourceId: string } & SyncSourceOptions) => this.syncSource(input),
   };
 
-  syncSource(input: { userId: string; sourceId: string } & SyncSourceOptions): Promise<SourceRunResult> {
+  async syncSource(
+    input: { userId: string; sourceId: string } & SyncSourceOptions,
+  ): Promise<SourceRunResult> {
     this.live();
     const { userId, sourceId, ...options } = input;
     return this.enqueueFull(this.record(userId, sourceId), options);
   }
 
-  applyChanges(input: {
+  async applyChanges(input: {
     userId: string;
     sourceId: string;
     keys: readonly string[];
@@ -347,7 +360,7 @@ class System implements SyncSystem {
     return this.ctx.journal.cleanupFailures(input.userId, input.sourceId);
   }
 
-  compact(input: { retentionHours?: number } = {}): Promise<CompactResult> {
+  async compact(input: { retentionHours?: number } = {}): Promise<CompactResult> {
     this.live();
     return this.track(compactTables(this.ctx, input.retentionHours ?? this.ctx.config.versionRetentionHours));
   }
@@ -361,9 +374,29 @@ class System implements SyncSystem {
 
   private track<T>(p: Promise<T>): Promise<T> {
     this.inflight.add(p);
-    const done = () => this.inflight.delete(p);
+    const done = () => {
+      this.inflight.delete(p);
+      if (this.inflight.size === 0) void this.maybeRecycle();
+    };
     p.then(done, done);
     return p;
+  }
+
+  /**
+   * LanceDB's table handles keep native memory that grows with every commit they see: after
+   * {@link RECYCLE_AFTER_WRITES} runs that wrote, the handles are reopened, at a moment nothing uses them.
+   */
+  private async maybeRecycle(): Promise<void> {
+    if (this.writesSinceRecycle < RECYCLE_AFTER_WRITES || this.state !== "started") return;
+    this.writesSinceRecycle = 0;
+    try {
+      await this.ctx.recycleStore();
+      // The closed handles' native memory is returned when their JavaScript wrappers are collected: when the
+      // host exposes the collector (`node --expose-gc`), collect now rather than whenever V8 sees fit.
+      (globalThis as { gc?: () => void }).gc?.();
+    } catch (err) {
+      this.ctx.logger.warn({ err: describeError(err) }, "could not reopen the store handles");
+    }
   }
 
   private record(userIdIn: string, sourceIdIn: string): SourceRecord {
@@ -477,6 +510,9 @@ class System implements SyncSystem {
         onProgress: (p) => this.events.emit("run-progress", { ...ids, ...p }),
       });
       this.events.emit("run-finished", { ...ids, result });
+      if (result.added + result.updated + result.moved + result.deleted + result.repaired > 0) {
+        this.writesSinceRecycle++;
+      }
       if (current.type === "upload" && result.deleted + result.updated > 0) await this.collectBlobs();
       return result;
     } catch (err) {

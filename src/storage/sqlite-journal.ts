@@ -144,20 +144,16 @@ export class SqliteJournal implements Journal {
   }
 
   setSourceHealth(userId: string, name: string, healthy: boolean, error: string | null): void {
-    this.db
-      .prepare(
-        "UPDATE sources SET healthy = ?, last_error = ?, last_run_at = ? WHERE user_id = ? AND name = ?",
-      )
-      .run(healthy ? 1 : 0, error, new Date().toISOString(), userId, name);
+    this.stmt(
+      "UPDATE sources SET healthy = ?, last_error = ?, last_run_at = ? WHERE user_id = ? AND name = ?",
+    ).run(healthy ? 1 : 0, error, new Date().toISOString(), userId, name);
   }
 
   listItems(userId: string, name: string): Map<string, ItemState> {
-    const rows = this.db
-      .prepare(
-        `SELECT item_key AS key, doc_id AS docId, fingerprint, content_hash AS contentHash, status
+    const rows = this.stmt(
+      `SELECT item_key AS key, doc_id AS docId, fingerprint, content_hash AS contentHash, status
          FROM items WHERE user_id = ? AND source_name = ?`,
-      )
-      .all(userId, name) as ItemState[];
+    ).all(userId, name) as ItemState[];
     return new Map(rows.map((r) => [r.key, r]));
   }
 
@@ -277,17 +273,15 @@ export class SqliteJournal implements Journal {
     retryable = false,
   ): void {
     const now = new Date().toISOString();
-    this.db
-      .prepare(
-        `INSERT INTO failures (user_id, source_name, item_key, fingerprint, attempts, code, error,
+    this.stmt(
+      `INSERT INTO failures (user_id, source_name, item_key, fingerprint, attempts, code, error,
            first_failed_at, last_failed_at, retryable)
          VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
          ON CONFLICT (user_id, source_name, item_key) DO UPDATE SET
            attempts = CASE WHEN failures.fingerprint = excluded.fingerprint THEN failures.attempts + 1 ELSE 1 END,
            fingerprint = excluded.fingerprint, code = excluded.code, error = excluded.error,
            last_failed_at = excluded.last_failed_at, retryable = excluded.retryable`,
-      )
-      .run(userId, name, key, fingerprint, code, error, now, now, retryable ? 1 : 0);
+    ).run(userId, name, key, fingerprint, code, error, now, now, retryable ? 1 : 0);
   }
 
   clearFailures(userId: string, name: string, keys: readonly string[]): void {
@@ -312,18 +306,20 @@ export class SqliteJournal implements Journal {
   }
 
   finishRun(runId: number, status: RunRecord["status"], stats: RunStats | null, error: string | null): void {
-    this.db
-      .prepare("UPDATE runs SET finished_at = ?, status = ?, stats_json = ?, error = ? WHERE run_id = ?")
-      .run(new Date().toISOString(), status, stats ? JSON.stringify(stats) : null, error, runId);
+    this.stmt("UPDATE runs SET finished_at = ?, status = ?, stats_json = ?, error = ? WHERE run_id = ?").run(
+      new Date().toISOString(),
+      status,
+      stats ? JSON.stringify(stats) : null,
+      error,
+      runId,
+    );
   }
 
   lastRuns(limit: number, userId?: string): RunRecord[] {
     const rows =
       userId === undefined
         ? this.stmt("SELECT * FROM runs ORDER BY run_id DESC LIMIT ?").all(limit)
-        : this.db
-            .prepare("SELECT * FROM runs WHERE user_id = ? ORDER BY run_id DESC LIMIT ?")
-            .all(userId, limit);
+        : this.stmt("SELECT * FROM runs WHERE user_id = ? ORDER BY run_id DESC LIMIT ?").all(userId, limit);
     return (rows as Row[]).map((r) => ({
       runId: r.run_id as number,
       userId: r.user_id as string,
@@ -402,13 +398,11 @@ export class SqliteJournal implements Journal {
 
   counts(userId?: string): { items: number; pending: number; failures: number } {
     const scope = userId === undefined ? "" : "WHERE user_id = @userId";
-    const row = this.db
-      .prepare(
-        `SELECT (SELECT count(*) FROM items ${scope}) AS items,
+    const row = this.stmt(
+      `SELECT (SELECT count(*) FROM items ${scope}) AS items,
            (SELECT count(*) FROM items ${scope ? `${scope} AND` : "WHERE"} status = 'pending') AS pending,
            (SELECT count(*) FROM failures ${scope}) AS failures`,
-      )
-      .get(userId === undefined ? {} : { userId });
+    ).get(userId === undefined ? {} : { userId });
     return row as { items: number; pending: number; failures: number };
   }
 
@@ -485,11 +479,9 @@ export class SqliteJournal implements Journal {
 
   /** Records a setting. */
   setMeta(key: string, value: string): void {
-    this.db
-      .prepare(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      )
-      .run(key, value);
+    this.stmt(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ).run(key, value);
   }
 
   /**

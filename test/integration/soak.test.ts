@@ -7,9 +7,10 @@ import { makeTempDir } from "../helpers/temp-dir.js";
 import { makeText, prng } from "./support.js";
 
 /**
- * A system that lives for days: 300 consecutive runs in one process, no-change runs mixed with runs that
- * change 1% of the files, must not grow in memory. RSS is sampled after every run; the largest sample of
- * the last 50 runs must be within 10% of the largest of the first 50.
+ * A system that lives for days: 300 consecutive runs in one process, no-change runs alternating with runs
+ * that change 1% of the files, must not grow in memory. RSS is sampled after every run; the largest sample of
+ * the last 50 runs must be within 10% of the largest of the first 50. (`npm run bench -- --soak` draws the
+ * curve over more runs and other mixes: LanceDB's native memory rises with commits to a plateau.)
  */
 const FILES = 200;
 const RUNS = 300;
@@ -27,7 +28,9 @@ afterAll(async () => {
 });
 
 describe("long life", () => {
-  it(`${RUNS} runs in one process, no-change and 1% changes: RSS does not grow`, { timeout: 600_000 }, async () => {
+  it(`${RUNS} runs in one process, no-change and 1% changes: RSS does not grow`, {
+    timeout: 600_000,
+  }, async () => {
     const dir = join(tmp.path, "docs");
     mkdirSync(dir);
     const rand = prng(7);
@@ -36,8 +39,6 @@ describe("long life", () => {
       lancedbUri: join(tmp.path, "lancedb"),
       stateDbPath: join(tmp.path, "state.db"),
       uploadDir: join(tmp.path, "uploads"),
-      lancedbIndexCacheMb: 8,
-      lancedbMetadataCacheMb: 8,
       logger: silentLogger,
     });
     await sys.start();
@@ -53,17 +54,15 @@ describe("long life", () => {
         }
       }
       const r = await sys.syncSource({ userId: "u1", sourceId: "docs" });
-      if (run % 50 === 49) await sys.compact({ retentionHours: 0 });
       expect(r.failed).toBe(0);
       rss.push(process.memoryUsage().rss);
-      if (run % 30 === 29) { const m = process.memoryUsage(); console.log(run, Math.round(m.rss/1e6), Math.round(m.heapUsed/1e6), Math.round(m.external/1e6), Math.round(m.arrayBuffers/1e6)); }
     }
     const mb = (n: number) => Math.round(n / 1024 / 1024);
     const first = Math.max(...rss.slice(0, 50));
     const last = Math.max(...rss.slice(-50));
     // The curve in 10 steps, for the log of a failing run.
     const curve = Array.from({ length: 10 }, (_, i) => mb(Math.max(...rss.slice(i * 30, i * 30 + 30))));
-    expect(changed).toBeGreaterThan(200);
+    expect(changed).toBeGreaterThan(250);
     expect(last, `RSS MB per 30 runs: ${curve.join(", ")}`).toBeLessThanOrEqual(first * 1.1);
     const status = await sys.status({ userId: "u1" });
     expect(status.documents).toBe(FILES);

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { systemOn } from "../../app/sync-system.js";
-import type { DocumentRow } from "../../core/document-store.js";
 import { SyncError } from "../../errors/sync-error.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 
@@ -26,7 +25,7 @@ export function registerDocumentsCommand(program: Command): void {
           limit,
           offset,
         });
-        if (opts.json) printJson({ documents: docs.map(documentView) });
+        if (opts.json) printJson({ documents: docs });
         else if (docs.length === 0) process.stdout.write("no documents\n");
         else {
           for (const d of docs) {
@@ -48,7 +47,7 @@ export function registerDocumentsCommand(program: Command): void {
     .action(async (docId: string, opts) => {
       await runCommand(opts.json, async (ctx) => {
         const d = await systemOn(ctx).getDocument({ userId: opts.user, docId });
-        const view = documentView(d);
+        const view = d;
         if (opts.json) printJson(view);
         else {
           for (const [k, v] of Object.entries(view)) {
@@ -73,25 +72,6 @@ export function registerDocumentsCommand(program: Command): void {
         return EXIT.OK;
       });
     });
-}
-
-/** A document as the CLI prints it: `metadata` an object and `url` or null, as in search hits. */
-function documentView(d: DocumentRow): Omit<DocumentRow, "metadata" | "url"> & {
-  metadata: Record<string, unknown>;
-  url: string | null;
-} {
-  let metadata: unknown;
-  try {
-    metadata = JSON.parse(d.metadata);
-  } catch {
-    metadata = undefined;
-  }
-  const isObject = typeof metadata === "object" && metadata !== null && !Array.isArray(metadata);
-  return {
-    ...d,
-    metadata: isObject ? (metadata as Record<string, unknown>) : {},
-    url: d.url === "" ? null : d.url,
-  };
 }
 
 function wholeNumber(flag: string, raw: string, min: number, max: number): number {
