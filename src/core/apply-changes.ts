@@ -1,9 +1,9 @@
 import { describeError } from "../errors/sync-error.js";
-import { byHash, type Candidate } from "./detect-changes.js";
+import type { Candidate } from "./detect-changes.js";
 import type { ItemState } from "./journal.js";
 import { type Logger, silentLogger } from "./logger.js";
 import type { SyncDeps, SyncResult } from "./run-sync.js";
-import { WritePath, type WriteSettings } from "./write-path.js";
+import { MoveTracker, WritePath, type WriteSettings } from "./write-path.js";
 
 /** Options of {@link applyChanges}. */
 export interface ApplyChangesOptions extends WriteSettings {
@@ -32,15 +32,8 @@ export async function applyChanges(deps: SyncDeps, options: ApplyChangesOptions)
   const t0 = performance.now();
   const keys = [...new Set(options.keys)];
   const runId = journal.startRun(userId, name, "changes");
-  const movedFrom: ItemState[] = [];
-  let goneByHash = new Map<string, ItemState[]>();
-  const writer = new WritePath(deps, options, (w) => {
-    if (w.prev && w.prev.contentHash !== "") return "updated";
-    const twin = goneByHash.get(w.hash)?.pop();
-    if (!twin) return "added";
-    movedFrom.push(twin);
-    return { movedFrom: twin };
-  });
+  const moves = new MoveTracker();
+  const writer = new WritePath(deps, options, (w) => moves.classify(w));
   const { stats } = writer;
   stats.listed = keys.length;
   try {
@@ -59,16 +52,15 @@ export async function applyChanges(deps: SyncDeps, options: ApplyChangesOptions)
     const candidates: Candidate[] = keys
       .filter((k) => !goneKeys.has(k))
       .map((key) => ({ ref: { key, fingerprint: "" }, prev: known.get(key) }));
-    goneByHash = byHash(keys.flatMap((k) => (goneKeys.has(k) ? [known.get(k)].filter(isItem) : [])));
+    moves.expect(keys.flatMap((k) => (goneKeys.has(k) ? [known.get(k)].filter(isItem) : [])));
 
     const vanished = await writer.process(candidates);
     await writer.finish();
     for (const k of await confirm(vanished.map((r) => r.key))) goneKeys.add(k);
 
-    const moved = new Set(movedFrom.map((m) => m.key));
     const purged = writer.purgedKeys();
     const goneItems = [...goneKeys].map((k) => known.get(k)).filter(isItem);
-    let deletes = goneItems.filter((g) => !moved.has(g.key) && !purged.has(g.key));
+    let deletes = goneItems.filter((g) => !moves.isMoved(g.key) && !purged.has(g.key));
     if (deletes.length > 0 && !options.allowMassDelete) {
       const share = deletes.length / Math.max(1, known.size);
       if (deletes.length > 1 && share > options.massDeleteThreshold) {
@@ -82,7 +74,7 @@ export async function applyChanges(deps: SyncDeps, options: ApplyChangesOptions)
         deletes = [];
       }
     }
-    await writer.remove([...movedFrom, ...deletes]);
+    await writer.remove([...moves.movedFrom, ...deletes]);
     stats.deleted = deletes.length;
     const deleted = new Set(deletes.map((d) => d.key));
     const forgotten = [...goneKeys].filter((k) => !known.has(k) || deleted.has(k));

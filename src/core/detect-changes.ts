@@ -20,8 +20,6 @@ export interface DetectedChanges {
   deferred: number;
   /** Journal items absent from the listing (deletion candidates, or the old half of a move). */
   gone: ItemState[];
-  /** `gone` items with a known content hash, by hash: a new item with that hash is a move. */
-  goneByHash: Map<string, ItemState[]>;
   /** Keys of the listing. */
   listed: Set<string>;
 }
@@ -88,7 +86,6 @@ export function detectChanges(
     givenUp: 0,
     deferred: 0,
     gone: [],
-    goneByHash: new Map(),
     listed: new Set(),
   };
   const prevStart = options.prevRunStartMs;
@@ -115,7 +112,6 @@ export function detectChanges(
     if (incomplete.length > 0 && underPrefix(item.key, incomplete)) continue;
     out.gone.push(item);
   }
-  out.goneByHash = byHash(out.gone);
   return out;
 }
 

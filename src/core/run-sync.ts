@@ -1,11 +1,11 @@
 import { describeError, SyncError } from "../errors/sync-error.js";
-import { byHash, type DetectOptions, detectChanges, underPrefix } from "./detect-changes.js";
-import type { FailureState, ItemState, Journal } from "./journal.js";
+import { type DetectOptions, detectChanges, underPrefix } from "./detect-changes.js";
+import type { FailureState, ItemState, Journal, RunStats } from "./journal.js";
 import { type Logger, silentLogger } from "./logger.js";
 import type { ItemFailure } from "./prepare-item.js";
 import { rebuildJournal, verifyAgainstStore } from "./reconcile-journal.js";
 import type { Source, SourceItemRef, SourceListing } from "./source.js";
-import { type WriteDeps, WritePath, type WriteSettings } from "./write-path.js";
+import { MoveTracker, type WriteDeps, WritePath, type WriteSettings } from "./write-path.js";
 
 export type { ItemFailure } from "./prepare-item.js";
 export type { Exclusive, SyncStep } from "./write-path.js";
@@ -41,19 +41,8 @@ export interface SyncOptions extends WriteSettings {
   racyWindowMs?: number;
 }
 
-/** Outcome of {@link runSync} and {@link applyChanges}. */
-export interface SyncResult {
-  added: number;
-  updated: number;
-  moved: number;
-  deleted: number;
-  unchanged: number;
-  failed: number;
-  held_deletions: number;
-  embedded_chunks: number;
-  reused_chunks: number;
-  listed: number;
-  repaired: number;
+/** Outcome of {@link runSync} and `applyChanges`: the run's figures, and what the CLI reports besides. */
+export interface SyncResult extends RunStats {
   run_id: number;
   duration_ms: number;
   /** Failed items that reached the attempt limit and were not retried this run. */
@@ -85,17 +74,11 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
   const t0 = performance.now();
   const prevRunStart = journal.lastRunStart(userId, name);
   const runId = journal.startRun(userId, name);
-  const movedFrom: ItemState[] = [];
   const repairing = new Set<string>();
-  let goneByHash = new Map<string, ItemState[]>();
-  const writer = new WritePath(deps, options, (w) => {
-    if (repairing.has(w.ref.key)) return "repaired";
-    if (w.prev && w.prev.contentHash !== "") return "updated";
-    const twin = goneByHash.get(w.hash)?.pop();
-    if (!twin) return "added";
-    movedFrom.push(twin);
-    return { movedFrom: twin };
-  });
+  const moves = new MoveTracker();
+  const writer = new WritePath(deps, options, (w) =>
+    repairing.has(w.ref.key) ? "repaired" : moves.classify(w),
+  );
   const { stats } = writer;
 
   try {
@@ -169,15 +152,14 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     stats.unchanged += changes.unchanged;
     // Only what the source confirms gone may be deleted, or be the old half of a move.
     const gone = await confirmedGone(source, changes.gone, writer, signal);
-    goneByHash = byHash(gone);
+    moves.expect(gone);
 
     await writer.process(changes.candidates);
     await writer.finish();
 
     // Deletions last: moves need the old rows until their new copies are written.
-    const moved = new Set(movedFrom.map((m) => m.key));
     const purged = writer.purgedKeys();
-    let deletes = gone.filter((g) => !moved.has(g.key) && !purged.has(g.key));
+    let deletes = gone.filter((g) => !moves.isMoved(g.key) && !purged.has(g.key));
     if (deletes.length > 0 && !options.allowMassDelete) {
       const share = deletes.length / known.size;
       if (listing.length === 0 || share > options.massDeleteThreshold) {
@@ -191,7 +173,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
         deletes = [];
       }
     }
-    await writer.remove([...movedFrom, ...deletes]);
+    await writer.remove([...moves.movedFrom, ...deletes]);
     stats.deleted = deletes.length;
     await writer.maintain();
     // Failures of items the listing could not see (under an incomplete prefix) are kept, like their items.

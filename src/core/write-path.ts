@@ -1,7 +1,7 @@
 import { describeError } from "../errors/sync-error.js";
 import { buildRows } from "./build-rows.js";
 import type { ContentProcessor } from "./content-processor.js";
-import type { Candidate } from "./detect-changes.js";
+import { byHash, type Candidate } from "./detect-changes.js";
 import type { DocumentStore } from "./document-store.js";
 import { embedMisses } from "./embed-misses.js";
 import type { Embedder } from "./embedder.js";
@@ -59,6 +59,36 @@ export interface WriteSettings {
 
 /** How an accepted write counts in the run's figures, decided by the planner (see {@link WritePath}). */
 export type WriteKind = "added" | "updated" | "repaired" | { movedFrom: ItemState };
+
+/**
+ * Pairs writes with items that are gone, by content hash: a new item whose content an item that is gone had
+ * is a move (its vectors come from the cache; the old item's rows go with the deletions).
+ */
+export class MoveTracker {
+  /** Old halves of the moves found so far: to delete after the writes. */
+  readonly movedFrom: ItemState[] = [];
+  private byHash = new Map<string, ItemState[]>();
+  private readonly moved = new Set<string>();
+
+  /** Sets the items that are gone (only synced ones with a known hash can be the old half of a move). */
+  expect(gone: readonly ItemState[]): void {
+    this.byHash = byHash(gone);
+  }
+
+  /** How a write counts: `updated` for a known item, a move when a gone item had its content, else `added`. */
+  classify(w: PreparedWrite): WriteKind {
+    if (w.prev && w.prev.contentHash !== "") return "updated";
+    const twin = this.byHash.get(w.hash)?.pop();
+    if (!twin) return "added";
+    this.movedFrom.push(twin);
+    this.moved.add(twin.key);
+    return { movedFrom: twin };
+  }
+
+  isMoved(key: string): boolean {
+    return this.moved.has(key);
+  }
+}
 
 /** Zeroed run figures. */
 export function emptyStats(): RunStats {
