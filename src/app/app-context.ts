@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import type { Config } from "../config/load-config.js";
 import type { ContentProcessor } from "../core/content-processor.js";
+import type { DocumentStore } from "../core/document-store.js";
 import type { Embedder } from "../core/embedder.js";
 import type { Journal, SourceRecord } from "../core/journal.js";
 import type { Logger } from "../core/logger.js";
@@ -12,7 +13,7 @@ import { defaultRegistry } from "../sources/default-registry.js";
 import type { SourceRegistry } from "../sources/registry.js";
 import { BlobStore } from "../sources/upload/blob-store.js";
 import { checkManifestFile, checkNewestManifest } from "../storage/lance-files.js";
-import type { LanceDbStore, LanceDbStoreOptions } from "../storage/lancedb-store.js";
+import type { LanceDbStoreOptions } from "../storage/lancedb-store.js";
 import { WRITER_LOCK, withLock } from "../storage/lease-lock.js";
 import { probeStore } from "../storage/probe-store.js";
 import { openJournal } from "../storage/sqlite-journal.js";
@@ -29,6 +30,17 @@ export function storeOptions(config: Config): LanceDbStoreOptions {
     metadataCacheMb: config.metadataCacheMb,
     fullTextIndex: true,
     readConsistencySeconds: config.readConsistencySeconds,
+  };
+}
+
+/**
+ * The production store: LanceDB at `LANCEDB_URI`, loaded on first use (a run with nothing to write never pays
+ * for LanceDB and Arrow).
+ */
+export function lanceDbStoreFactory(config: Config): () => Promise<DocumentStore> {
+  return async () => {
+    const { LanceDbStore } = await import("../storage/lancedb-store.js");
+    return new LanceDbStore(storeOptions(config));
   };
 }
 
@@ -56,13 +68,15 @@ export interface AppContext {
    * Opens the LanceDB store once (creating tables or checking the embedder) and returns it. A failed open is
    * not kept: the next call tries again.
    */
-  openStore(): Promise<LanceDbStore>;
+  openStore(): Promise<DocumentStore>;
+  /** A new, unopened store handle (`reset` drops tables through one: it must work when they cannot be opened). */
+  newStore(): Promise<DocumentStore>;
   /**
    * The store for reading only (status, `fts` search): the open store when there is one, else the existing
    * tables opened read-only once and kept (commits by other processes are seen within
    * `LANCEDB_READ_CONSISTENCY_SECONDS`). Undefined when the tables do not exist: nothing is created.
    */
-  readStore(): Promise<LanceDbStore | undefined>;
+  readStore(): Promise<DocumentStore | undefined>;
   /**
    * Runs `fn` holding the store's writer lock (waiting up to `LOCK_WAIT_SECONDS`, then
    * `SYNC_E_STORE_BUSY`). Every writer of the tables goes through it: sync batches, compact, reset, index
@@ -95,7 +109,12 @@ export interface AppContext {
  * Wires config to the journal, embedder, processor, source types and (lazily) the store. `registry` defaults
  * to the built-in source types.
  */
-export function openAppContext(config: Config, logger: Logger, registry = defaultRegistry()): AppContext {
+export function openAppContext(
+  config: Config,
+  logger: Logger,
+  registry = defaultRegistry(),
+  newStore: () => Promise<DocumentStore> = lanceDbStoreFactory(config),
+): AppContext {
   const journal = openJournal(config.stateDbPath, (r) =>
     logger.warn(
       { journal: r.path, movedTo: r.movedTo, damage: r.damage },
@@ -111,13 +130,11 @@ export function openAppContext(config: Config, logger: Logger, registry = defaul
     });
     return embedderPromise;
   };
-  let store: Promise<LanceDbStore> | undefined;
-  const openStore = (): Promise<LanceDbStore> => {
+  let store: Promise<DocumentStore> | undefined;
+  const openStore = (): Promise<DocumentStore> => {
     store ??= forgetOnFailure(
       (async () => {
-        // Loaded on first use: a run with nothing to write never pays for LanceDB and Arrow.
-        const { LanceDbStore } = await import("../storage/lancedb-store.js");
-        const s = new LanceDbStore(storeOptions(config));
+        const s = await newStore();
         const e = await embedder();
         // Creating the tables is a write: processes opening an empty store at once would race (one finds a
         // half-created table and fails; the two tables could get different store ids). Never called under it.
@@ -147,15 +164,14 @@ export function openAppContext(config: Config, logger: Logger, registry = defaul
     );
     return store;
   };
-  let reader: Promise<LanceDbStore | undefined> | undefined;
-  const readStore = async (): Promise<LanceDbStore | undefined> => {
+  let reader: Promise<DocumentStore | undefined> | undefined;
+  const readStore = async (): Promise<DocumentStore | undefined> => {
     if (store) {
       const open = await store.catch(() => undefined);
       if (open) return open;
     }
     reader ??= (async () => {
-      const { LanceDbStore } = await import("../storage/lancedb-store.js");
-      const s = new LanceDbStore(storeOptions(config));
+      const s = await newStore();
       if (await s.openExisting()) return s;
       await s.close();
       return undefined;
@@ -200,6 +216,7 @@ export function openAppContext(config: Config, logger: Logger, registry = defaul
     blobs,
     sourceOf: (record) => registry.get(record.type).create(record, { config, journal, blobs }),
     openStore,
+    newStore,
     readStore,
     withWriterLock,
     async checkStore() {

@@ -1,4 +1,4 @@
-import { type AppContext, storeOptions } from "./app-context.js";
+import type { AppContext } from "./app-context.js";
 
 /** Outcome of {@link resetStore}. */
 export interface ResetResult {
@@ -14,10 +14,9 @@ export interface ResetResult {
  */
 export async function resetStore(ctx: AppContext): Promise<ResetResult> {
   return ctx.withWriterLock("reset", async () => {
-    const { LanceDbStore } = await import("../storage/lancedb-store.js");
     // A store of its own, never opened: a reset must work when the tables cannot be opened (another embedder,
     // damaged files).
-    const dropped = await new LanceDbStore(storeOptions(ctx.config)).drop();
+    const dropped = await (await ctx.newStore()).drop();
     const epoch = ctx.journal.forgetAll();
     return { dropped, epoch };
   });

@@ -1,6 +1,6 @@
 import type { Config } from "../config/load-config.js";
+import type { DocumentStore } from "../core/document-store.js";
 import type { Journal } from "../core/journal.js";
-import type { LanceDbStore } from "../storage/lancedb-store.js";
 import { probeStore, type StoreProbe } from "../storage/probe-store.js";
 
 /** Journal setting holding the {@link StoreBinding}. */
@@ -73,7 +73,7 @@ function probeMatches(probe: Exclude<StoreProbe, "missing">, b: StoreBinding): b
  */
 export async function compareStore(
   config: Config,
-  store: LanceDbStore,
+  store: DocumentStore,
   binding: StoreBinding | undefined,
   hasItems: boolean,
   readOnly = false,
@@ -116,7 +116,7 @@ export async function compareStore(
  * Records the store as it is now (after a run that wrote, or after a check), keeping the highest versions
  * seen for the same store id: a run that finishes after a newer one never lowers the record.
  */
-export async function recordBinding(config: Config, journal: Journal, store: LanceDbStore): Promise<void> {
+export async function recordBinding(config: Config, journal: Journal, store: DocumentStore): Promise<void> {
   const id = await store.identity();
   const probe = probeStore(config.lancedbUri, config.documentsTable, config.chunksTable);
   // Callers hold the writer lock: no other process records a binding between this read and the write.

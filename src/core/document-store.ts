@@ -50,6 +50,14 @@ export interface ApplyBatch {
   deleteDocIds: readonly string[];
 }
 
+/** Which store this is, and how far its tables have come (see {@link DocumentStore.identity}). */
+export interface StoreIdentity {
+  /** A random id recorded in the store itself; `""` when asked read-only before one was recorded. */
+  storeId: string;
+  docsVersion: number;
+  chunksVersion: number;
+}
+
 /** Table figures for status and metrics. */
 export interface TableHealth {
   name: string;
@@ -133,8 +141,27 @@ export interface ListDocumentsOptions {
  * make a crash at any point recoverable instead).
  */
 export interface DocumentStore {
-  /** Creates the tables for `embedder` or checks that existing ones were built with it. */
-  open(embedder: Pick<Embedder, "id" | "dimensions">): Promise<void>;
+  /**
+   * Opens existing tables for reading without creating anything (status, `fts` search); false when they do
+   * not exist. A store opened this way is not for writing.
+   */
+  openExisting(): Promise<boolean>;
+  /**
+   * The store's random id and the current version of each table. The id is recorded in the store on the
+   * first call (a write) unless `readOnly`, which then reports `""`. A copy of the store carries the id;
+   * re-created tables get a new one: the journal uses both to tell a store that was replaced or restored.
+   */
+  identity(readOnly?: boolean): Promise<StoreIdentity>;
+  /**
+   * Creates the tables for `embedder` or checks that existing ones were built with it
+   * (`SYNC_E_EMBEDDER_MISMATCH` otherwise). `rebindEmpty`: tables of another embedder that hold no chunk are
+   * re-bound to this one. `upgrade`: tables of an older layout get the new columns (a write; without it,
+   * `SYNC_E_STORE_UPGRADE_NEEDED`).
+   */
+  open(
+    embedder: Pick<Embedder, "id" | "dimensions">,
+    options?: { rebindEmpty?: boolean; upgrade?: boolean },
+  ): Promise<void>;
   /**
    * Vectors already stored for these chunk text hashes (the embedding cache). With `userId`, only that
    * user's chunks are consulted, so a cache hit never tells one user what another stores.

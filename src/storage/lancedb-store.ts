@@ -11,6 +11,7 @@ import type {
   DocumentRow,
   DocumentStore,
   ListDocumentsOptions,
+  StoreIdentity,
   TableHealth,
 } from "../core/document-store.js";
 import type { Embedder } from "../core/embedder.js";
@@ -934,11 +935,6 @@ function moveManifestAside(uri: string, table: string, file: string): string {
 }
 
 /** Identity and versions of a store (see {@link LanceDbStore.identity}). */
-export interface StoreIdentity {
-  storeId: string;
-  docsVersion: number;
-  chunksVersion: number;
-}
 
 /** Chunk columns a search hit is made of (`url` and `metadata` only from layout 2). */
 const HIT_COLUMNS = [

@@ -209,6 +209,25 @@ describe.each(IMPLEMENTATIONS)("DocumentStore conformance: %s", (_name, make) =>
     tmp.cleanup();
   });
 
+  it("identity: a stable id recorded on first ask (read-only asks before report none); versions only grow", async () => {
+    const before = await store.identity(true);
+    const first = await store.identity();
+    expect(first.storeId).not.toBe("");
+    expect(before.storeId === "" || before.storeId === first.storeId).toBe(true);
+    expect(await store.identity(true)).toMatchObject({ storeId: first.storeId });
+    await store.applyBatch(batch([makeDoc({ itemKey: "a.txt", texts: texts("a", 2) })]));
+    const after = await store.identity();
+    expect(after.storeId).toBe(first.storeId);
+    expect(after.docsVersion).toBeGreaterThan(first.docsVersion);
+    expect(after.chunksVersion).toBeGreaterThan(first.chunksVersion);
+  });
+
+  it("openExisting is true for a store whose tables exist", async () => {
+    await store.applyBatch(batch([makeDoc({ itemKey: "a.txt", texts: texts("a", 1) })]));
+    expect(await store.openExisting()).toBe(true);
+    expect(await store.countRows()).toEqual({ documents: 1, chunks: 1 });
+  });
+
   it("a new store is empty; it is not after a write and is again once everything is deleted", async () => {
     expect(await store.isEmpty()).toBe(true);
     expect(await store.listDocuments("alice", "docs")).toEqual([]);
@@ -772,6 +791,12 @@ describe.each(IMPLEMENTATIONS)("DocumentStore conformance: %s", (_name, make) =>
       expect(await store.isEmpty()).toBe(true);
       expect(await store.listUserDocuments("alice")).toEqual([]);
     });
+  });
+});
+
+describe("MemoryStore only", () => {
+  it("openExisting is false before the tables were created", async () => {
+    expect(await new MemoryStore().openExisting()).toBe(false);
   });
 });
 

@@ -6,6 +6,7 @@ import type {
   DocumentRow,
   DocumentStore,
   ListDocumentsOptions,
+  StoreIdentity,
   TableHealth,
 } from "../../src/core/document-store.js";
 import type { Embedder } from "../../src/core/embedder.js";
@@ -68,8 +69,23 @@ export class MemoryStore implements DocumentStore {
     return this;
   }
 
+  /** Tables exist once `open` was called (or `created` is set by a test). */
+  created = false;
+  private storeId = "";
+
+  async openExisting(): Promise<boolean> {
+    return this.created;
+  }
+
+  async identity(readOnly = false): Promise<StoreIdentity> {
+    if (this.storeId === "" && !readOnly) this.storeId = `mem-${Math.random().toString(36).slice(2, 10)}`;
+    const version = 1 + this.commits.filter((c) => !c.failed).length;
+    return { storeId: this.storeId, docsVersion: version, chunksVersion: version };
+  }
+
   async open(embedder: Pick<Embedder, "id" | "dimensions">): Promise<void> {
     this.openCalls++;
+    this.created = true;
     if (this.builtWith !== undefined && this.builtWith !== embedder.id) {
       throw new SyncError("SYNC_E_EMBEDDER_MISMATCH", `built with ${this.builtWith}, not ${embedder.id}`);
     }
