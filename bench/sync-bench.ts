@@ -39,8 +39,16 @@ import { Corpus, type CorpusChange } from "./corpus.js";
 /** Shares of the corpus changed before each step (c), in percent. */
 export const CHANGE = { modifyPct: 5, addPct: 1, deletePct: 1 } as const;
 
-/** The figures `sync --json` prints: the engine's own result type plus the process's peak RSS. */
-export type SyncJson = SyncFoldersResult & { peak_rss_mb: number };
+/**
+ * The figures `sync --json` prints: the engine's own result type plus the process's peak RSS and the event-loop
+ * delay during the run (`monitorEventLoopDelay`, 10 ms resolution: an idle loop shows about 10 ms).
+ */
+export type SyncJson = SyncFoldersResult & {
+  peak_rss_mb: number;
+  event_loop_p50_ms: number;
+  event_loop_p99_ms: number;
+  event_loop_max_ms: number;
+};
 
 /** The figures `status --json` prints. */
 export type StatusJson = StatusReport;
@@ -460,6 +468,7 @@ async function main(): Promise<number> {
         "run s",
         "docs/s",
         "peak RSS MB",
+        "loop p50/p99/max ms",
         "embedded",
         "added",
         "updated",
@@ -475,6 +484,7 @@ async function main(): Promise<number> {
         fmt(s.runMs / 1000, 2),
         fmt(s.docsPerSecond),
         fmt(s.peakRssMb),
+        `${fmt(s.sync.event_loop_p50_ms)}/${fmt(s.sync.event_loop_p99_ms)}/${fmt(s.sync.event_loop_max_ms)}`,
         fmt(s.sync.embedded_chunks),
         fmt(s.sync.added),
         fmt(s.sync.updated),
@@ -586,6 +596,11 @@ async function main(): Promise<number> {
         runMs: s.runMs,
         docsPerSecond: Math.round(s.docsPerSecond),
         peakRssMb: s.peakRssMb,
+        eventLoopMs: {
+          p50: s.sync.event_loop_p50_ms,
+          p99: s.sync.event_loop_p99_ms,
+          max: s.sync.event_loop_max_ms,
+        },
         embeddedChunks: s.sync.embedded_chunks,
         reusedChunks: s.sync.reused_chunks,
         added: s.sync.added,
