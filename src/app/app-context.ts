@@ -163,6 +163,7 @@ export function openAppContext(config: Config, logger: Logger): AppContext {
     async close() {
       await processor.close();
       if (store) await (await store.catch(() => undefined))?.close();
+      await (await embedderPromise?.catch(() => undefined))?.close?.();
       journal.close();
     },
   };

@@ -1,0 +1,14 @@
+/** One batch sent to a hashing-embedder worker. */
+export interface EmbedRequest {
+  id: number;
+  texts: string[];
+  dimensions: number;
+}
+
+/**
+ * A hashing-embedder worker's answer to the {@link EmbedRequest} with the same `id`: the vectors end to end
+ * in one transferred buffer (`texts.length * dimensions` floats), or why it failed.
+ */
+export type EmbedResponse =
+  | { id: number; ok: true; vectors: Float32Array }
+  | { id: number; ok: false; message: string };
