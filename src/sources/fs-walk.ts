@@ -1,5 +1,6 @@
 import { isUtf8 } from "node:buffer";
-import { type Dirent, lstatSync, readdirSync, realpathSync, type Stats, statSync } from "node:fs";
+import type { Dirent, Stats } from "node:fs";
+import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import type { SourceItemRef, SourceListing } from "../core/source.js";
 import { SyncError } from "../errors/sync-error.js";
 import {
@@ -14,8 +15,11 @@ import {
   toKey,
 } from "./fs-paths.js";
 
-/** Directories read between two yields to the event loop (where a listing also checks its abort signal). */
-export const LIST_YIELD_EVERY_DIRS = 32;
+/** Folders whose entries are read ahead of the walk (asynchronously, in parallel). */
+export const LIST_READ_AHEAD_DIRS = 8;
+
+/** Most `lstat` calls of one folder in flight at once. */
+const LSTAT_PARALLEL = 64;
 
 /** What a {@link FsWalker} needs to know about its source. */
 export interface FsWalkOptions {
@@ -31,11 +35,22 @@ export interface FsWalkOptions {
 
 const DOT = 0x2e;
 
+/** A folder's entries, or why they could not be read. */
+type DirRead = { entries: Dirent<Buffer>[] } | { error: unknown };
+
+/** A folder still to walk; `read` once its entries are being read ahead. */
+interface PendingDir {
+  path: string;
+  read?: Promise<DirRead>;
+}
+
 /**
  * One listing of local folders, built root by root with {@link walkRoot} and read with {@link listing}.
- * Synchronous file-system calls on purpose: a listing makes one or two per entry, and the async versions
- * cost a thread-pool round trip each (several times slower on a 20,000-file rescan). The walk yields to
- * the event loop every {@link LIST_YIELD_EVERY_DIRS} directories instead.
+ * Every file-system call is asynchronous, so the event loop stays free during a listing. Each one costs a
+ * thread-pool round trip, so the walk keeps several in flight: the next {@link LIST_READ_AHEAD_DIRS}
+ * folders are read ahead, and the `lstat` calls of a folder's files run in parallel. Results are taken in
+ * the order a sequential walk would take them (depth first, entries in directory order), so listings,
+ * warnings and which of two links to one folder is walked do not depend on timing.
  */
 export class FsWalker {
   private readonly items: SourceItemRef[] = [];
@@ -45,10 +60,9 @@ export class FsWalker {
   private readonly seen = new Set<string>();
   private readonly visitedLinkTargets = new Set<string>();
   private found = 0;
-  private dirsRead = 0;
   private root = "";
   private relStart = 0;
-  private stack: string[] = [];
+  private stack: PendingDir[] = [];
 
   constructor(private readonly options: FsWalkOptions) {}
 
@@ -76,23 +90,23 @@ export class FsWalker {
     this.root = root;
     this.relStart = dirPrefix(root).length;
     const before = this.found;
-    this.stack = [root];
+    this.stack = [{ path: root }];
     while (this.stack.length > 0) {
-      const dir = this.stack.pop() as string;
-      this.readDir(dir);
-      if (++this.dirsRead % LIST_YIELD_EVERY_DIRS === 0) {
-        await new Promise((r) => setImmediate(r));
-        signal?.throwIfAborted();
+      signal?.throwIfAborted();
+      const dir = this.stack.pop() as PendingDir;
+      for (let i = this.stack.length - 1; i >= Math.max(0, this.stack.length - LIST_READ_AHEAD_DIRS); i--) {
+        const next = this.stack[i] as PendingDir;
+        next.read ??= readDir(next.path);
       }
+      await this.walkDir(dir.path, await (dir.read ?? readDir(dir.path)));
     }
+    signal?.throwIfAborted();
     if (this.found === before) this.emptyRoots.push(dirPrefix(root));
   }
 
-  private readDir(dir: string): void {
-    let entries: Dirent<Buffer>[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true, encoding: "buffer" });
-    } catch (err) {
+  private async walkDir(dir: string, read: DirRead): Promise<void> {
+    if ("error" in read) {
+      const err = read.error;
       if (dir === this.root) {
         throw new SyncError(
           "SYNC_E_SOURCE_UNAVAILABLE",
@@ -106,48 +120,73 @@ export class FsWalker {
       );
       return;
     }
-    for (const e of entries) {
+    // First what the names alone tell, then the lstat calls in parallel, then everything in entry order.
+    const todo: Array<{
+      full: string;
+      kind: "dir" | "file" | "symlink" | "unknown" | "warning";
+      message?: string;
+    }> = [];
+    for (const e of read.entries) {
       const raw = e.name;
       if (raw[0] === DOT) continue;
       const name = raw.toString("utf8");
       if (name.includes("\uFFFD") && !isUtf8(raw)) {
-        this.warn(`skipped ${shortPath(dirPrefix(dir) + escapeName(raw))}: the name is not valid UTF-8`);
+        const shown = shortPath(dirPrefix(dir) + escapeName(raw));
+        todo.push({ full: "", kind: "warning", message: `skipped ${shown}: the name is not valid UTF-8` });
         continue;
       }
       if (name === "node_modules") continue;
       const full = childPath(dir, name);
-      if (e.isDirectory()) this.stack.push(full);
-      else if (e.isFile()) this.file(full);
-      else if (e.isSymbolicLink()) this.symlink(full);
+      if (e.isDirectory()) todo.push({ full, kind: "dir" });
+      else if (e.isFile()) {
+        if (this.options.match(this.rel(full))) todo.push({ full, kind: "file" });
+      } else if (e.isSymbolicLink()) todo.push({ full, kind: "symlink" });
       else if (!(e.isFIFO() || e.isSocket() || e.isBlockDevice() || e.isCharacterDevice()))
-        this.unknown(full);
+        todo.push({ full, kind: "unknown" });
+    }
+    for (let i = 0; i < todo.length; i += LSTAT_PARALLEL) {
+      const part = todo.slice(i, i + LSTAT_PARALLEL);
+      const stats = await Promise.all(
+        part.map((t) => (t.kind === "file" || t.kind === "unknown" ? lstatOf(t.full) : undefined)),
+      );
+      for (const [j, t] of part.entries()) {
+        if (t.kind === "dir") this.stack.push({ path: t.full });
+        else if (t.kind === "warning") this.warn(t.message ?? "");
+        else if (t.kind === "symlink") await this.symlink(t.full);
+        else {
+          const st = this.statResult(t.full, stats[j]);
+          if (t.kind === "file") await this.file(t.full, st);
+          else await this.unknown(t.full, st);
+        }
+      }
     }
   }
 
   /** An entry whose type the directory did not report (some file systems): lstat tells. */
-  private unknown(full: string): void {
-    const st = this.lstat(full);
-    if (st?.isDirectory()) this.stack.push(full);
-    else if (st?.isFile()) this.file(full, st);
-    else if (st?.isSymbolicLink()) this.symlink(full);
+  private async unknown(full: string, st: Stats | undefined): Promise<void> {
+    if (st?.isDirectory()) this.stack.push({ path: full });
+    else if (st?.isFile()) {
+      if (this.options.match(this.rel(full))) this.push(full, st);
+    } else if (st?.isSymbolicLink()) await this.symlink(full);
   }
 
-  private file(full: string, known?: Stats): void {
-    if (!this.options.match(this.rel(full))) return;
-    // lstat, not stat: a file swapped for a symlink since readdir must not be followed blindly.
-    const st = known ?? this.lstat(full);
+  /**
+   * A file the patterns match. lstat, not stat: a file swapped for a symlink since readdir must not be
+   * followed blindly.
+   */
+  private async file(full: string, st: Stats | undefined): Promise<void> {
     if (st?.isFile()) this.push(full, st);
-    else if (st?.isSymbolicLink()) this.symlink(full);
+    else if (st?.isSymbolicLink()) await this.symlink(full);
   }
 
-  private symlink(full: string): void {
+  private async symlink(full: string): Promise<void> {
     const key = toKey(full);
     const shown = shortPath(key);
     let real: string;
     let st: Stats;
     try {
-      real = realpathSync.native(full);
-      st = statSync(real);
+      real = await realpath(full);
+      st = await stat(real);
     } catch (err) {
       const code = errnoOf(err);
       if (code === "ENOENT" || code === "ENOTDIR") this.warn(`skipped dangling symlink ${shown}`);
@@ -174,18 +213,16 @@ export class FsWalker {
         );
       } else {
         this.visitedLinkTargets.add(real);
-        this.stack.push(full);
+        this.stack.push({ path: full });
       }
     }
   }
 
-  private lstat(full: string): Stats | undefined {
-    try {
-      return lstatSync(full, { throwIfNoEntry: false });
-    } catch (err) {
-      this.skipIncomplete(toKey(full), `cannot stat ${shortPath(toKey(full))}: ${describeFsError(err)}`);
-      return undefined;
-    }
+  /** The stat of `full`, or undefined when it vanished (silently) or failed (a warning, an incomplete key). */
+  private statResult(full: string, r: StatResult | undefined): Stats | undefined {
+    if (r === undefined || "stats" in r) return r?.stats;
+    this.skipIncomplete(toKey(full), `cannot stat ${shortPath(toKey(full))}: ${describeFsError(r.error)}`);
+    return undefined;
   }
 
   private push(path: string, st: Stats): void {
@@ -213,4 +250,21 @@ export class FsWalker {
     for (const p of typeof prefixes === "string" ? [prefixes] : prefixes) this.incomplete.add(p);
     this.warn(message);
   }
+}
+
+/** An lstat result: the stats, nothing (the entry vanished), or the error. */
+type StatResult = { stats: Stats | undefined } | { error: unknown };
+
+function readDir(path: string): Promise<DirRead> {
+  return readdir(path, { withFileTypes: true, encoding: "buffer" }).then(
+    (entries) => ({ entries }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+function lstatOf(path: string): Promise<StatResult> {
+  return lstat(path).then(
+    (stats) => ({ stats }),
+    (error: unknown) => (errnoOf(error) === "ENOENT" ? { stats: undefined } : { error }),
+  );
 }
