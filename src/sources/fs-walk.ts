@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
-import type { Dirent, Stats } from "node:fs";
-import { lstat, readdir, realpath, stat } from "node:fs/promises";
+import { type Dirent, lstatSync, readdir, type Stats } from "node:fs";
+import { realpath, stat } from "node:fs/promises";
 import type { SourceItemRef, SourceListing } from "../core/source.js";
 import { SyncError } from "../errors/sync-error.js";
 import {
@@ -15,11 +15,11 @@ import {
   toKey,
 } from "./fs-paths.js";
 
-/** Folders whose entries are read ahead of the walk (asynchronously, in parallel). */
+/** Folders whose entries are read ahead of the walk, in parallel. */
 export const LIST_READ_AHEAD_DIRS = 8;
 
-/** Most `lstat` calls of one folder in flight at once. */
-const LSTAT_PARALLEL = 64;
+/** Synchronous `lstat` calls between two yields to the event loop (a few microseconds each). */
+export const LIST_LSTAT_SLICE = 256;
 
 /** What a {@link FsWalker} needs to know about its source. */
 export interface FsWalkOptions {
@@ -35,20 +35,33 @@ export interface FsWalkOptions {
 
 const DOT = 0x2e;
 
-/** A folder's entries, or why they could not be read. */
-type DirRead = { entries: Dirent<Buffer>[] } | { error: unknown };
+/** One entry of a folder, as the walk will take it. */
+interface Entry {
+  full: string;
+  kind: "dir" | "file" | "symlink" | "unknown" | "warning";
+  /** For `file` and `unknown`: the lstat result. */
+  stat?: StatResult;
+  /** For `warning`. */
+  message?: string;
+}
 
-/** A folder still to walk; `read` once its entries are being read ahead. */
+/** A folder's entries (files matched, lstat done), or why they could not be read. */
+type DirScan = { entries: Entry[] } | { error: unknown };
+
+/** A folder still to walk; `scan` once it is being read ahead. */
 interface PendingDir {
   path: string;
-  read?: Promise<DirRead>;
+  scan?: Promise<DirScan>;
 }
 
 /**
  * One listing of local folders, built root by root with {@link walkRoot} and read with {@link listing}.
- * Every file-system call is asynchronous, so the event loop stays free during a listing. Each one costs a
- * thread-pool round trip, so the walk keeps several in flight: the next {@link LIST_READ_AHEAD_DIRS}
- * folders are read ahead, and the `lstat` calls of a folder's files run in parallel. Results are taken in
+ * Folders are read asynchronously (`readdir`, the next {@link LIST_READ_AHEAD_DIRS} folders ahead of the
+ * walk, in parallel), symlinks resolved asynchronously, and the files of a folder are `lstat`-ed
+ * synchronously in slices of {@link LIST_LSTAT_SLICE}, yielding to the event loop between slices: an async
+ * `lstat` costs a thread-pool round trip that is several times the call itself, which made a fully async
+ * walk 2–2.5 times slower on a 2-core machine (20,000 files: 150 ms → 330–380 ms), while a slice holds the
+ * event loop for a millisecond or two. Results are taken in
  * the order a sequential walk would take them (depth first, entries in directory order), so listings,
  * warnings and which of two links to one folder is walked do not depend on timing.
  */
@@ -96,17 +109,56 @@ export class FsWalker {
       const dir = this.stack.pop() as PendingDir;
       for (let i = this.stack.length - 1; i >= Math.max(0, this.stack.length - LIST_READ_AHEAD_DIRS); i--) {
         const next = this.stack[i] as PendingDir;
-        next.read ??= readDir(next.path);
+        next.scan ??= this.scan(next.path);
       }
-      await this.walkDir(dir.path, await (dir.read ?? readDir(dir.path)));
+      await this.walkDir(dir.path, await (dir.scan ?? this.scan(dir.path)));
     }
     signal?.throwIfAborted();
     if (this.found === before) this.emptyRoots.push(dirPrefix(root));
   }
 
-  private async walkDir(dir: string, read: DirRead): Promise<void> {
-    if ("error" in read) {
-      const err = read.error;
+  /** Reads a folder: its entries, classified by what the names tell, and the lstat of each file to list. */
+  private async scan(dir: string): Promise<DirScan> {
+    let dirents: Dirent<Buffer>[];
+    try {
+      dirents = await readDir(dir);
+    } catch (error) {
+      return { error };
+    }
+    const entries: Entry[] = [];
+    let statted = 0;
+    for (const e of dirents) {
+      const raw = e.name;
+      if (raw[0] === DOT) continue;
+      const name = raw.toString("utf8");
+      if (name.includes("\uFFFD") && !isUtf8(raw)) {
+        const shown = shortPath(dirPrefix(dir) + escapeName(raw));
+        entries.push({ full: "", kind: "warning", message: `skipped ${shown}: the name is not valid UTF-8` });
+        continue;
+      }
+      if (name === "node_modules") continue;
+      const full = childPath(dir, name);
+      let entry: Entry;
+      if (e.isDirectory()) entry = { full, kind: "dir" };
+      else if (e.isFile()) {
+        if (!this.options.match(this.rel(full))) continue;
+        entry = { full, kind: "file" };
+      } else if (e.isSymbolicLink()) entry = { full, kind: "symlink" };
+      else if (!(e.isFIFO() || e.isSocket() || e.isBlockDevice() || e.isCharacterDevice()))
+        entry = { full, kind: "unknown" };
+      else continue;
+      entries.push(entry);
+      if (entry.kind === "file" || entry.kind === "unknown") {
+        if (++statted % LIST_LSTAT_SLICE === 0) await new Promise((r) => setImmediate(r));
+        entry.stat = lstatOf(full);
+      }
+    }
+    return { entries };
+  }
+
+  private async walkDir(dir: string, scan: DirScan): Promise<void> {
+    if ("error" in scan) {
+      const err = scan.error;
       if (dir === this.root) {
         throw new SyncError(
           "SYNC_E_SOURCE_UNAVAILABLE",
@@ -120,44 +172,14 @@ export class FsWalker {
       );
       return;
     }
-    // First what the names alone tell, then the lstat calls in parallel, then everything in entry order.
-    const todo: Array<{
-      full: string;
-      kind: "dir" | "file" | "symlink" | "unknown" | "warning";
-      message?: string;
-    }> = [];
-    for (const e of read.entries) {
-      const raw = e.name;
-      if (raw[0] === DOT) continue;
-      const name = raw.toString("utf8");
-      if (name.includes("\uFFFD") && !isUtf8(raw)) {
-        const shown = shortPath(dirPrefix(dir) + escapeName(raw));
-        todo.push({ full: "", kind: "warning", message: `skipped ${shown}: the name is not valid UTF-8` });
-        continue;
-      }
-      if (name === "node_modules") continue;
-      const full = childPath(dir, name);
-      if (e.isDirectory()) todo.push({ full, kind: "dir" });
-      else if (e.isFile()) {
-        if (this.options.match(this.rel(full))) todo.push({ full, kind: "file" });
-      } else if (e.isSymbolicLink()) todo.push({ full, kind: "symlink" });
-      else if (!(e.isFIFO() || e.isSocket() || e.isBlockDevice() || e.isCharacterDevice()))
-        todo.push({ full, kind: "unknown" });
-    }
-    for (let i = 0; i < todo.length; i += LSTAT_PARALLEL) {
-      const part = todo.slice(i, i + LSTAT_PARALLEL);
-      const stats = await Promise.all(
-        part.map((t) => (t.kind === "file" || t.kind === "unknown" ? lstatOf(t.full) : undefined)),
-      );
-      for (const [j, t] of part.entries()) {
-        if (t.kind === "dir") this.stack.push({ path: t.full });
-        else if (t.kind === "warning") this.warn(t.message ?? "");
-        else if (t.kind === "symlink") await this.symlink(t.full);
-        else {
-          const st = this.statResult(t.full, stats[j]);
-          if (t.kind === "file") await this.file(t.full, st);
-          else await this.unknown(t.full, st);
-        }
+    for (const t of scan.entries) {
+      if (t.kind === "dir") this.stack.push({ path: t.full });
+      else if (t.kind === "warning") this.warn(t.message ?? "");
+      else if (t.kind === "symlink") await this.symlink(t.full);
+      else {
+        const st = this.statResult(t.full, t.stat);
+        if (t.kind === "file") await this.file(t.full, st);
+        else await this.unknown(t.full, st);
       }
     }
   }
@@ -255,16 +277,19 @@ export class FsWalker {
 /** An lstat result: the stats, nothing (the entry vanished), or the error. */
 type StatResult = { stats: Stats | undefined } | { error: unknown };
 
-function readDir(path: string): Promise<DirRead> {
-  return readdir(path, { withFileTypes: true, encoding: "buffer" }).then(
-    (entries) => ({ entries }),
-    (error: unknown) => ({ error }),
-  );
+function readDir(path: string): Promise<Dirent<Buffer>[]> {
+  return new Promise((resolve, reject) => {
+    readdir(path, { withFileTypes: true, encoding: "buffer" }, (err, entries) =>
+      err ? reject(err) : resolve(entries),
+    );
+  });
 }
 
-function lstatOf(path: string): Promise<StatResult> {
-  return lstat(path).then(
-    (stats) => ({ stats }),
-    (error: unknown) => (errnoOf(error) === "ENOENT" ? { stats: undefined } : { error }),
-  );
+/** Never throws: an error is part of the result, taken in walk order. */
+function lstatOf(path: string): StatResult {
+  try {
+    return { stats: lstatSync(path, { throwIfNoEntry: false }) };
+  } catch (error) {
+    return { error };
+  }
 }
