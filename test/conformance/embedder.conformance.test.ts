@@ -36,6 +36,7 @@ const IMPLEMENTATIONS: Array<[string, () => Promise<Subject>]> = [
         inlineMaxChars: 0,
         batchChars: 40,
         idleMs: 200,
+        inlineUntilReady: false,
       }),
       batchSize: 3,
     }),

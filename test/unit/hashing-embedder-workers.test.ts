@@ -37,8 +37,13 @@ describe("HashingEmbedder in worker threads", () => {
     const texts = sampleTexts(200, 7);
     const inline = new HashingEmbedder();
     const expected = await inline.embed(texts);
-    for (const batchChars of [1, 500, 65_536]) {
-      const pooled = new HashingEmbedder({ threads: 3, inlineMaxChars: 0, batchChars });
+    for (const [batchChars, inlineUntilReady] of [
+      [1, false],
+      [500, false],
+      [65_536, false],
+      [500, true],
+    ] as const) {
+      const pooled = new HashingEmbedder({ threads: 3, inlineMaxChars: 0, batchChars, inlineUntilReady });
       try {
         const got = await pooled.embed(texts);
         expect(got).toHaveLength(texts.length);
@@ -58,7 +63,13 @@ describe("HashingEmbedder in worker threads", () => {
   });
 
   it("runs concurrent calls side by side without mixing their answers", async () => {
-    const pooled = new HashingEmbedder({ dimensions: 32, threads: 2, inlineMaxChars: 0, batchChars: 100 });
+    const pooled = new HashingEmbedder({
+      dimensions: 32,
+      threads: 2,
+      inlineMaxChars: 0,
+      batchChars: 100,
+      inlineUntilReady: false,
+    });
     try {
       const calls = Array.from({ length: 6 }, (_, i) => sampleTexts(30, 100 + i));
       const results = await Promise.all(calls.map((t) => pooled.embed(t)));
@@ -107,5 +118,28 @@ describe("EmbedPool", () => {
     const errs = await Promise.all([rejection(first), rejection(waiting)]);
     await closing;
     for (const e of errs) expect(isSyncError(e, "SYNC_E_EMBEDDING_FAILED")).toBe(true);
+  });
+});
+
+describe("HashingEmbedder while its workers start", () => {
+  it("embeds the first batches on the calling thread, then in the started workers, with the same vectors", async () => {
+    const pooled = new HashingEmbedder({ dimensions: 48, threads: 2, inlineMaxChars: 0, batchChars: 200 });
+    try {
+      const texts = sampleTexts(60, 11);
+      const want = [...hashVectors(texts, 48)];
+      // The first call cannot wait for worker start-up; later ones find the workers started.
+      for (let i = 0; i < 3; i++) expect((await pooled.embed(texts)).flatMap((v) => [...v])).toEqual(want);
+      const started = new HashingEmbedder({
+        dimensions: 48,
+        threads: 2,
+        inlineMaxChars: 0,
+        batchChars: 200,
+        inlineUntilReady: false,
+      });
+      expect((await started.embed(texts)).flatMap((v) => [...v])).toEqual(want);
+      await started.close();
+    } finally {
+      await pooled.close();
+    }
   });
 });

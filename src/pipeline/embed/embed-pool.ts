@@ -19,6 +19,8 @@ interface Pending {
 
 interface Slot {
   worker: Worker;
+  /** The worker has loaded its modules. */
+  ready: boolean;
   job: Pending | undefined;
   idle: NodeJS.Timeout | undefined;
 }
@@ -45,6 +47,18 @@ export class EmbedPool {
   /** Workers alive now (for tests). */
   get workers(): number {
     return this.slots.length;
+  }
+
+  /** Workers that have loaded their modules (a batch sent now starts at once). */
+  get readyWorkers(): number {
+    let n = 0;
+    for (const s of this.slots) if (s.ready) n++;
+    return n;
+  }
+
+  /** Starts workers up to `size` now, so that they are ready when batches come. */
+  warm(): void {
+    while (!this.closed && this.slots.length < this.options.size) this.idleAfterJob(this.spawn());
   }
 
   /**
@@ -85,7 +99,7 @@ export class EmbedPool {
 
   private spawn(): Slot {
     const worker = FROM_SOURCE ? startSourceWorker(WORKER_URL, {}) : new Worker(WORKER_URL);
-    const slot: Slot = { worker, job: undefined, idle: undefined };
+    const slot: Slot = { worker, ready: false, job: undefined, idle: undefined };
     this.slots.push(slot);
     worker.unref();
     worker.on("message", (res: EmbedResponse) => this.answer(slot, res));
@@ -95,15 +109,25 @@ export class EmbedPool {
   }
 
   private answer(slot: Slot, res: EmbedResponse): void {
+    if ("ready" in res) {
+      slot.ready = true;
+      return;
+    }
     const job = slot.job;
     if (job === undefined || job.req.id !== res.id) return;
     slot.job = undefined;
-    slot.worker.unref();
-    slot.idle = setTimeout(() => void this.stop(slot), this.options.idleMs ?? 10_000);
-    slot.idle.unref();
+    this.idleAfterJob(slot);
     if (res.ok) job.resolve(res.vectors);
     else job.reject(failure(`embedding worker failed: ${res.message}`, false));
     this.pump();
+  }
+
+  /** Unreferences an idle worker and stops it after `idleMs` unless a batch comes first. */
+  private idleAfterJob(slot: Slot): void {
+    slot.worker.unref();
+    clearTimeout(slot.idle);
+    slot.idle = setTimeout(() => void this.stop(slot), this.options.idleMs ?? 10_000);
+    slot.idle.unref();
   }
 
   /** The worker failed or exited: fail its batch (the engine retries the run's items later) and replace it. */

@@ -14,3 +14,4 @@ port.on("message", (req: EmbedRequest) => {
   }
   port.postMessage(res, [res.vectors.buffer as ArrayBuffer]);
 });
+port.postMessage({ ready: true } satisfies EmbedResponse);

@@ -1,7 +1,7 @@
 import type { Embedder } from "../../core/embedder.js";
 import { SyncError } from "../../errors/sync-error.js";
 import type { EmbedPool } from "./embed-pool.js";
-import { hashVector } from "./hash-vector.js";
+import { hashVector, hashVectors } from "./hash-vector.js";
 
 /** Vector width of the hashing embedder when none is configured. */
 export const DEFAULT_HASHING_DIMENSIONS = 384;
@@ -18,7 +18,8 @@ export interface HashingEmbedderOptions {
   /**
    * Worker threads to embed in (default 0: every call runs on the calling thread). With workers, a call
    * whose texts hold more than `inlineMaxChars` characters is split into batches of about `batchChars`
-   * characters, embedded in the workers; the event loop stays free meanwhile.
+   * characters, embedded in the workers; the event loop stays free meanwhile. While no worker has started
+   * yet, batches run on the calling thread, one per turn of the event loop.
    */
   threads?: number;
   /** Calls with at most this many characters in all run on the calling thread (a query); default 4,096. */
@@ -27,6 +28,11 @@ export interface HashingEmbedderOptions {
   batchChars?: number;
   /** A worker idle this long is stopped; default 10 s. */
   idleMs?: number;
+  /**
+   * Embed on the calling thread while no worker has started (default true). False sends every batch to the
+   * workers, waiting for them to start (tests, to know where batches run).
+   */
+  inlineUntilReady?: boolean;
 }
 
 /**
@@ -82,9 +88,19 @@ export class HashingEmbedder implements Embedder {
     }
     if (batch.length > 0) batches.push(batch);
     const dims = this.dimensions;
-    const results = await Promise.all(batches.map((b) => pool.run(b, dims)));
+    // Until a worker has started (tens of ms, more on a busy machine), batches run here, one per turn of
+    // the event loop: a short run (a few hundred chunks) does not wait for worker start-up.
+    const results: Array<Float32Array | Promise<Float32Array>> = [];
+    for (const b of batches) {
+      if (pool.readyWorkers > 0 || this.options.inlineUntilReady === false) results.push(pool.run(b, dims));
+      else {
+        pool.warm();
+        results.push(hashVectors(b, dims));
+        await new Promise((r) => setImmediate(r));
+      }
+    }
     const out: Float32Array[] = [];
-    for (const [i, vectors] of results.entries()) {
+    for (const [i, vectors] of (await Promise.all(results)).entries()) {
       const n = (batches[i] as string[]).length;
       for (let j = 0; j < n; j++) out.push(vectors.subarray(j * dims, (j + 1) * dims));
     }
