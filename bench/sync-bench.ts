@@ -12,7 +12,8 @@
  * After every step the store is checked (status counts, and `check-store.js` in its own process: no
  * duplicate documents or chunks, no orphans, chunk sets complete, rows exactly the files on disk, content
  * hashes current, vectors of touched chunks right, embedded chunks >= new distinct chunk texts — any excess
- * is reported as a note). The table goes to stdout, progress to stderr; `--json` adds one JSON summary line
+ * is reported as a note). Each sync step also reports the event-loop delay of its run (p50/p99/max, as
+ * `sync --json` prints it: what a request to a host process would have waited). The table goes to stdout, progress to stderr; `--json` adds one JSON summary line
  * at the end of stdout. Exits 1 when any check fails. A child whose CPU time stops growing for
  * `--stall-seconds` (a deadlock; Linux only) or that outlives `--timeout-seconds` is killed and fails.
  */

@@ -92,8 +92,12 @@ export class HashingEmbedder implements Embedder {
     // the event loop: a short run (a few hundred chunks) does not wait for worker start-up.
     const results: Array<Float32Array | Promise<Float32Array>> = [];
     for (const b of batches) {
-      if (pool.readyWorkers > 0 || this.options.inlineUntilReady === false) results.push(pool.run(b, dims));
-      else {
+      if (pool.readyWorkers > 0 || this.options.inlineUntilReady === false) {
+        const sent = pool.run(b, dims);
+        // Awaited below; until then a failure must not count as unhandled (the loop may still yield).
+        sent.catch(() => undefined);
+        results.push(sent);
+      } else {
         pool.warm();
         results.push(hashVectors(b, dims));
         await new Promise((r) => setImmediate(r));
