@@ -12,7 +12,8 @@
  * After every step the store is checked (status counts, and `check-store.js` in its own process: no
  * duplicate documents or chunks, no orphans, chunk sets complete, rows exactly the files on disk, content
  * hashes current, vectors of touched chunks right, embedded chunks >= new distinct chunk texts — any excess
- * is reported as a note). The table goes to stdout, progress to stderr; `--json` adds one JSON summary line
+ * is reported as a note). Each sync step also reports the event-loop delay of its run (p50/p99/max, as
+ * `sync --json` prints it: what a request to a host process would have waited). The table goes to stdout, progress to stderr; `--json` adds one JSON summary line
  * at the end of stdout. Exits 1 when any check fails. A child whose CPU time stops growing for
  * `--stall-seconds` (a deadlock; Linux only) or that outlives `--timeout-seconds` is killed and fails.
  */
@@ -39,8 +40,16 @@ import { Corpus, type CorpusChange } from "./corpus.js";
 /** Shares of the corpus changed before each step (c), in percent. */
 export const CHANGE = { modifyPct: 5, addPct: 1, deletePct: 1 } as const;
 
-/** The figures `sync --json` prints: the engine's own result type plus the process's peak RSS. */
-export type SyncJson = SyncFoldersResult & { peak_rss_mb: number };
+/**
+ * The figures `sync --json` prints: the engine's own result type plus the process's peak RSS and the event-loop
+ * delay during the run (`monitorEventLoopDelay`, 10 ms resolution: an idle loop shows about 10 ms).
+ */
+export type SyncJson = SyncFoldersResult & {
+  peak_rss_mb: number;
+  event_loop_p50_ms: number;
+  event_loop_p99_ms: number;
+  event_loop_max_ms: number;
+};
 
 /** The figures `status --json` prints. */
 export type StatusJson = StatusReport;
@@ -460,6 +469,7 @@ async function main(): Promise<number> {
         "run s",
         "docs/s",
         "peak RSS MB",
+        "loop p50/p99/max ms",
         "embedded",
         "added",
         "updated",
@@ -475,6 +485,7 @@ async function main(): Promise<number> {
         fmt(s.runMs / 1000, 2),
         fmt(s.docsPerSecond),
         fmt(s.peakRssMb),
+        `${fmt(s.sync.event_loop_p50_ms)}/${fmt(s.sync.event_loop_p99_ms)}/${fmt(s.sync.event_loop_max_ms)}`,
         fmt(s.sync.embedded_chunks),
         fmt(s.sync.added),
         fmt(s.sync.updated),
@@ -586,6 +597,11 @@ async function main(): Promise<number> {
         runMs: s.runMs,
         docsPerSecond: Math.round(s.docsPerSecond),
         peakRssMb: s.peakRssMb,
+        eventLoopMs: {
+          p50: s.sync.event_loop_p50_ms,
+          p99: s.sync.event_loop_p99_ms,
+          max: s.sync.event_loop_max_ms,
+        },
         embeddedChunks: s.sync.embedded_chunks,
         reusedChunks: s.sync.reused_chunks,
         added: s.sync.added,

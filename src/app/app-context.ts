@@ -260,6 +260,7 @@ export function openAppContext(
       await processor.close();
       if (store) await (await store.catch(() => undefined))?.close();
       if (reader) await (await reader.catch(() => undefined))?.close();
+      await (await embedderPromise?.catch(() => undefined))?.close?.();
       journal.close();
     },
   };

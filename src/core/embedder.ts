@@ -29,4 +29,10 @@ export interface Embedder {
    *   complete).
    */
   embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]>;
+  /**
+   * Optional: releases what the embedder holds (worker threads, connections). The owner calls it once, when
+   * it is done with the embedder; `embed` may fail afterwards. Idle resources never keep the process alive,
+   * so an owner that cannot call it loses nothing but their memory until they time out.
+   */
+  close?(): Promise<void>;
 }

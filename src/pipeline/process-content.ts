@@ -2,11 +2,17 @@ import { constants } from "node:buffer";
 import type { ContentProcessor } from "../core/content-processor.js";
 import { SyncError } from "../errors/sync-error.js";
 import { chunkText } from "./chunk-text.js";
-import type { ExtractedDocument } from "./extract/extracted-document.js";
-import type { ParsePool } from "./parse/parse-pool.js";
+import type { ParsedDocument, ParseJob, ParsePool } from "./parse/parse-pool.js";
 
 /** Longest string V8 can make (`0x1fffffe8` UTF-16 units on 64-bit Node 20). */
 const MAX_STRING_LENGTH = constants.MAX_STRING_LENGTH;
+
+/**
+ * Plain text and Markdown up to this size are decoded and chunked on the calling thread (about 4 ms per MB:
+ * cheaper than a round trip to a worker); larger ones in a parser worker, so a big file never holds the
+ * event loop.
+ */
+export const INLINE_TEXT_MAX_BYTES = 1024 * 1024;
 
 /** Options of {@link createContentProcessor}. */
 export interface ContentProcessorOptions {
@@ -33,8 +39,9 @@ const MB = 1024 * 1024;
 
 /**
  * The default {@link ContentProcessor}: detect the type, extract text, chunk it with offsets. The title is
- * the one found in the content, else the file name. Plain text and Markdown are decoded on the calling
- * thread (fast, linear); HTML, PDF and DOCX are parsed in worker threads ({@link ParsePool}) under
+ * the one found in the content, else the file name. Plain text and Markdown up to
+ * {@link INLINE_TEXT_MAX_BYTES} are decoded and chunked on the calling thread (fast, linear); larger ones,
+ * and all HTML, PDF and DOCX, are parsed and chunked in worker threads ({@link ParsePool}) under
  * `parseTimeoutMs` and `parseMemoryMb`, and a DOCX's zip directory is checked against `maxExtractedBytes`
  * before it is sent there.
  */
@@ -54,6 +61,7 @@ export function createContentProcessor(options: ContentProcessorOptions): Closab
     );
     return pool;
   };
+  const chunking = { size: options.chunkSize, overlap: options.chunkOverlap };
   const processor: ContentProcessor = async (item, signal) => {
     // A text this long cannot be held as one JavaScript string (UTF-8 never decodes to more UTF-16 units than
     // it has bytes, so anything smaller always fits). Checked first: decoding it would take minutes to fail.
@@ -70,8 +78,8 @@ export function createContentProcessor(options: ContentProcessorOptions): Closab
     const { detectType } = await import("./extract/detect-type.js");
     checkFileSize(item.bytes, item.fileName, options.maxFileBytes);
     const type = await detectType(item.bytes, item.fileName);
-    let doc: ExtractedDocument;
-    if (type.kind === "txt" || type.kind === "md") {
+    let doc: ParsedDocument;
+    if ((type.kind === "txt" || type.kind === "md") && item.bytes.length <= INLINE_TEXT_MAX_BYTES) {
       doc = await extractDetected(item.bytes, item.fileName, type, { maxExtractedBytes });
     } else {
       if (type.kind === "docx") {
@@ -80,13 +88,11 @@ export function createContentProcessor(options: ContentProcessorOptions): Closab
         checkZipDirectory(item.bytes, item.fileName, { maxExtractedBytes });
       }
       const p = await getPool();
-      doc = await p.parse(
-        signal === undefined
-          ? { bytes: item.bytes, fileName: item.fileName, type }
-          : { bytes: item.bytes, fileName: item.fileName, type, signal },
-      );
+      const job: ParseJob = { bytes: item.bytes, fileName: item.fileName, type, chunking };
+      if (signal !== undefined) job.signal = signal;
+      doc = await p.parse(job);
     }
-    const chunks = chunkText(doc.text, { size: options.chunkSize, overlap: options.chunkOverlap });
+    const chunks = doc.chunks ?? chunkText(doc.text, chunking);
     const metadata: Record<string, unknown> = { file_name: item.fileName, text_length: doc.text.length };
     if (doc.encoding) metadata.encoding = doc.encoding;
     const prepared = { title: doc.title || item.fileName, mimeType: doc.mimeType, chunks, metadata };

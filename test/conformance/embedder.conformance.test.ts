@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Embedder } from "../../src/core/embedder.js";
 import { SyncError } from "../../src/errors/sync-error.js";
 import { HashingEmbedder } from "../../src/pipeline/embed/hashing-embedder.js";
@@ -26,6 +26,21 @@ let server: EmbeddingsServer;
 const IMPLEMENTATIONS: Array<[string, () => Promise<Subject>]> = [
   ["counting (fake)", async () => ({ embedder: new CountingEmbedder(8), batchSize: Infinity })],
   ["hashing", async () => ({ embedder: new HashingEmbedder({ dimensions: 64 }), batchSize: Infinity })],
+  [
+    "hashing (worker threads)",
+    // Every call goes to the workers, split into batches of a few texts.
+    async () => ({
+      embedder: new HashingEmbedder({
+        dimensions: 64,
+        threads: 2,
+        inlineMaxChars: 0,
+        batchChars: 40,
+        idleMs: 200,
+        inlineUntilReady: false,
+      }),
+      batchSize: 3,
+    }),
+  ],
   [
     "openai-compatible (local server)",
     async () => ({
@@ -69,6 +84,10 @@ describe.each(IMPLEMENTATIONS)("Embedder conformance: %s", (_name, make) => {
   beforeEach(async () => {
     subject = await make();
     embedder = subject.embedder;
+  });
+
+  afterEach(async () => {
+    await embedder.close?.();
   });
 
   it("has a stable, non-empty id and a positive integer width", async () => {

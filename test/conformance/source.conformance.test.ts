@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { UploadRecord } from "../../src/core/journal.js";
@@ -29,6 +29,11 @@ interface SourceDriver {
   touch(name: string): void;
   /** Makes every later listing fail as a whole (fs: the root disappears). */
   failListing(): void;
+  /**
+   * Makes the source unable to tell whether the item `name` (which must not exist) is gone (fs: a folder on
+   * its path becomes a symlink loop, so `lstat` fails with ELOOP).
+   */
+  breakConfirm(name: string): void;
   cleanup(): void;
   /** False when `touch` cannot move the fingerprint (uploads: it is the content hash). Default true. */
   fingerprintMovesOnTouch?: boolean;
@@ -47,6 +52,7 @@ const DRIVERS: Array<[string, () => SourceDriver]> = [
         touch: (name) => void source.touch(name),
         failListing: () =>
           void source.failListing(new SyncError("SYNC_E_SOURCE_UNAVAILABLE", "mem: connection reset")),
+        breakConfirm: (name) => void source.failConfirm(name),
         cleanup: () => {},
       };
     },
@@ -73,6 +79,13 @@ const DRIVERS: Array<[string, () => SourceDriver]> = [
           utimesSync(path, at, at);
         },
         failListing: () => rmSync(root, { recursive: true }),
+        breakConfirm: (name) => {
+          const [first] = name.split("/");
+          if (first === undefined || first === name) throw new Error(`${name}: needs a folder to break`);
+          rmSync(join(root, first), { recursive: true, force: true });
+          symlinkSync(join(root, `${first}.loop`), join(root, first));
+          symlinkSync(join(root, first), join(root, `${first}.loop`));
+        },
         cleanup: tmp.cleanup,
       };
     },
@@ -163,6 +176,54 @@ for (const [impl, makeDriver] of DRIVERS) {
       const err = await errorOf(() => d.source.fetch(ref));
       expect(isSyncError(err, "SYNC_E_ITEM_GONE")).toBe(true);
       expect((await d.source.list()).items.map((i) => i.key)).toEqual([d.keyOf("b.txt")]);
+    });
+
+    describe("confirmGone", () => {
+      const confirm = (keys: readonly string[], signal?: AbortSignal): Promise<Set<string>> => {
+        const { source } = d;
+        if (source.confirmGone === undefined) throw new Error(`${impl}: no confirmGone`);
+        return source.confirmGone(keys, signal);
+      };
+
+      it("confirms removed and never-existing items, and no item that is still there", async () => {
+        d.put("a.txt", "alpha");
+        d.put("b.txt", "beta");
+        d.put("sub/c.txt", "gamma");
+        await d.source.list();
+        d.remove("a.txt");
+        d.remove("sub/c.txt");
+        const asked = ["a.txt", "b.txt", "sub/c.txt", "never.txt", "nowhere/x.txt"].map(d.keyOf);
+        const gone = await confirm(asked);
+        expect([...gone].sort()).toEqual(
+          ["a.txt", "sub/c.txt", "never.txt", "nowhere/x.txt"].map(d.keyOf).sort(),
+        );
+        expect(await confirm([])).toEqual(new Set());
+      });
+
+      it("confirms an item changed back into existence no more", async () => {
+        d.put("a.txt", "alpha");
+        d.remove("a.txt");
+        expect(await confirm([d.keyOf("a.txt")])).toEqual(new Set([d.keyOf("a.txt")]));
+        d.put("a.txt", "alpha again");
+        expect(await confirm([d.keyOf("a.txt")])).toEqual(new Set());
+      });
+
+      it("keeps an item it cannot answer for out of the result", async () => {
+        d.put("sub/a.txt", "alpha");
+        d.put("b.txt", "beta");
+        d.remove("sub/a.txt");
+        d.remove("b.txt");
+        d.breakConfirm("sub/a.txt");
+        const gone = await confirm([d.keyOf("sub/a.txt"), d.keyOf("b.txt")]);
+        expect([...gone]).toEqual([d.keyOf("b.txt")]);
+      });
+
+      it("rejects with the signal's reason when the signal is already aborted", async () => {
+        const controller = new AbortController();
+        const reason = new Error("stop");
+        controller.abort(reason);
+        await expect(confirm([d.keyOf("a.txt")], controller.signal)).rejects.toBe(reason);
+      });
     });
 
     it("throws SYNC_E_SOURCE_UNAVAILABLE when the listing fails", async () => {
@@ -365,10 +426,45 @@ function uploadDriver(): SourceDriver {
           throw new SyncError("SYNC_E_JOURNAL", "journal: database disk image is malformed");
         };
       }),
+    breakConfirm: (name) =>
+      step(() => {
+        const lookUp = journal.getUpload.bind(journal);
+        journal.getUpload = (userId, sourceName, key) => {
+          if (key === name) throw new SyncError("SYNC_E_JOURNAL", "journal: disk I/O error");
+          return lookUp(userId, sourceName, key);
+        };
+      }),
     cleanup: tmp.cleanup,
     fingerprintMovesOnTouch: false,
   };
 }
+
+describe("MemorySource confirmGone fault injection", () => {
+  it("failConfirm keeps keys out of the result and failConfirmCall makes the call throw, until healed", async () => {
+    const source = new MemorySource().set("a.txt", "alpha");
+    expect(await source.confirmGone(["a.txt", "x.txt", "y.txt"])).toEqual(new Set(["x.txt", "y.txt"]));
+    source.failConfirm("x.txt");
+    expect(await source.confirmGone(["x.txt", "y.txt"])).toEqual(new Set(["y.txt"]));
+    const outage = new SyncError("SYNC_E_SOURCE_UNAVAILABLE", "down");
+    source.failConfirmCall(outage);
+    await expect(source.confirmGone(["y.txt"])).rejects.toBe(outage);
+    source.healConfirm();
+    expect(await source.confirmGone(["x.txt", "y.txt"])).toEqual(new Set(["x.txt", "y.txt"]));
+    expect(source.confirmCalls).toBe(4);
+    expect(source.confirmAsked).toEqual([
+      "a.txt",
+      "x.txt",
+      "y.txt",
+      "x.txt",
+      "y.txt",
+      "y.txt",
+      "x.txt",
+      "y.txt",
+    ]);
+    source.resetCounters();
+    expect([source.confirmCalls, source.confirmAsked]).toEqual([0, []]);
+  });
+});
 
 /** The error `run` rejects with. */
 function errorOf(run: () => Promise<unknown>): Promise<unknown> {

@@ -14,16 +14,22 @@ const toBytes = (content: string | Uint8Array): Uint8Array =>
  * An in-memory {@link Source}. Every change gives the item a fresh fingerprint (`touch` changes only the
  * fingerprint); `move` keeps it, like a rename keeps size, mtime and inode. The listing can be made to fail.
  * Counts `list` and `fetch` calls and remembers the fetched keys. {@link listingExtras} is merged into every
- * listing, to simulate warnings, incomplete prefixes and empty roots.
+ * listing, to simulate warnings, incomplete prefixes and empty roots. `confirmGone` confirms every asked key
+ * that it does not hold now, except those made to fail ({@link failConfirm}, {@link failConfirmCall}).
  */
 export class MemorySource implements Source {
   readonly type = "mem";
   private readonly items = new Map<string, Entry>();
   private version = 0;
   private listError: unknown;
+  private confirmError: unknown;
+  private readonly confirmFailures = new Set<string>();
   listCalls = 0;
   fetchCalls = 0;
   fetchedKeys: string[] = [];
+  confirmCalls = 0;
+  /** Every key `confirmGone` was asked about, in order. */
+  confirmAsked: string[] = [];
   /** Added to what every successful `list` returns (default: nothing). */
   listingExtras: { warnings: string[]; incompletePrefixes: string[]; emptyRoots: string[] } = {
     warnings: [],
@@ -95,10 +101,31 @@ export class MemorySource implements Source {
     return this;
   }
 
+  /** Makes `confirmGone` unable to answer for `keys` (never in its result, as after a timeout) until healed. */
+  failConfirm(...keys: string[]): this {
+    for (const k of keys) this.confirmFailures.add(k);
+    return this;
+  }
+
+  /** Makes every `confirmGone` call throw `err` (an outage) until {@link healConfirm}. */
+  failConfirmCall(err: unknown = new SyncError("SYNC_E_SOURCE_UNAVAILABLE", "mem: confirm failed")): this {
+    this.confirmError = err;
+    return this;
+  }
+
+  /** Undoes {@link failConfirm} and {@link failConfirmCall}. */
+  healConfirm(): this {
+    this.confirmFailures.clear();
+    this.confirmError = undefined;
+    return this;
+  }
+
   resetCounters(): void {
     this.listCalls = 0;
     this.fetchCalls = 0;
     this.fetchedKeys = [];
+    this.confirmCalls = 0;
+    this.confirmAsked = [];
   }
 
   async list(): Promise<SourceListing> {
@@ -128,6 +155,15 @@ export class MemorySource implements Source {
       fileName: ref.key.split("/").pop() ?? ref.key,
       fingerprint: e.fingerprint,
     };
+  }
+
+  /** See {@link Source.confirmGone}: the asked keys not held now, less those made to fail. */
+  async confirmGone(keys: readonly string[], signal?: AbortSignal): Promise<Set<string>> {
+    signal?.throwIfAborted();
+    this.confirmCalls++;
+    this.confirmAsked.push(...keys);
+    if (this.confirmError !== undefined) throw this.confirmError;
+    return new Set(keys.filter((k) => !this.items.has(k) && !this.confirmFailures.has(k)));
   }
 
   private must(key: string): Entry {

@@ -14,7 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SourceItemRef, SourceListing } from "../../src/core/source.js";
 import { describeError, isSyncError } from "../../src/errors/sync-error.js";
 import { FsSource, type FsSourceOptions } from "../../src/sources/fs-source.js";
-import { LIST_YIELD_EVERY_DIRS } from "../../src/sources/fs-walk.js";
+import { FsWalker, LIST_READ_AHEAD_DIRS } from "../../src/sources/fs-walk.js";
 import { rejection } from "../helpers/caught.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
@@ -70,15 +70,28 @@ describe("FsSource listing: one bad entry never stalls the source", () => {
   });
 
   it("reports folders removed during the listing (ENOENT) instead of throwing", async () => {
-    const dirs = LIST_YIELD_EVERY_DIRS + 8;
+    const dirs = LIST_READ_AHEAD_DIRS * 4 + 8;
     for (let i = 0; i < dirs; i++) write(join(root, `d${i}`, "note.txt"), `note ${i}`);
-    const pending = source().list();
-    // The listing has read the root and some folders, then yielded: every folder is removed now, so the
-    // ones not read yet vanish mid-listing.
-    for (let i = 0; i < dirs; i++) rmSync(join(root, `d${i}`), { recursive: true });
-    const listing = await pending;
-    expect(listing.incompletePrefixes.length).toBeGreaterThan(0);
-    expect(listing.items.length + listing.incompletePrefixes.length).toBe(dirs);
+    // When the walk meets its first file, it has read the root and at most a few folders ahead: every folder
+    // is removed then, so the ones not read yet vanish mid-listing.
+    let removed = false;
+    const walker = new FsWalker({
+      rootReals: [root],
+      followSymlinks: false,
+      fingerprint: (st) => String(st.ino),
+      match: () => {
+        if (!removed) for (let i = 0; i < dirs; i++) rmSync(join(root, `d${i}`), { recursive: true });
+        removed = true;
+        return true;
+      },
+    });
+    await walker.walkRoot(root);
+    const listing = walker.listing();
+    expect(removed).toBe(true);
+    // Folders read before the removal: their file vanished before its lstat (nothing listed, nothing
+    // incomplete: it is gone). The others could not be read.
+    expect(listing.items).toEqual([]);
+    expect(listing.incompletePrefixes.length).toBeGreaterThanOrEqual(dirs - LIST_READ_AHEAD_DIRS - 1);
     for (const prefix of listing.incompletePrefixes) {
       expect(prefix).toMatch(new RegExp(`^${root}/d\\d+/$`));
       expectCleanErrno(
@@ -86,6 +99,7 @@ describe("FsSource listing: one bad entry never stalls the source", () => {
         "ENOENT",
       );
     }
+    expect(listing.warnings).toHaveLength(listing.incompletePrefixes.length);
   });
 
   it("throws SYNC_E_SOURCE_UNAVAILABLE for a missing root and names it", async () => {
@@ -378,3 +392,25 @@ describe("FsSource messages", () => {
 function errorOf(run: () => Promise<unknown>): Promise<unknown> {
   return rejection(Promise.resolve().then(run));
 }
+
+describe("FsSource confirmGone", () => {
+  it("confirms a key whose folder became a file (ENOTDIR), keeps one it cannot stat, and reads nothing", async () => {
+    write(join(root, "sub", "a.txt"), "alpha");
+    write(join(root, "b.txt"), "beta");
+    const listing = await source().list();
+    rmSync(join(root, "sub"), { recursive: true });
+    writeFileSync(join(root, "sub"), "now a file");
+    // A name longer than any file system allows: lstat fails with ENAMETOOLONG, which proves nothing.
+    const tooLong = `${root}/${"n".repeat(300)}.txt`;
+    const gone = await source().confirmGone([...listing.items.map((i) => i.key), tooLong]);
+    expect([...gone]).toEqual([`${root}/sub/a.txt`]);
+  });
+
+  it("answers for many keys at once, in batches", async () => {
+    const names = Array.from({ length: 100 }, (_, i) => join(root, `f${i}.txt`));
+    for (const n of names) write(n, "x");
+    for (const n of names.filter((_, i) => i % 3 === 0)) rmSync(n);
+    const gone = await source().confirmGone(names);
+    expect([...gone].sort()).toEqual(names.filter((_, i) => i % 3 === 0).sort());
+  });
+});

@@ -1,6 +1,7 @@
 import { Worker, type WorkerOptions } from "node:worker_threads";
 import { ERROR_CODES, type ErrorCode } from "../../errors/codes.js";
 import { SyncError } from "../../errors/sync-error.js";
+import type { ChunkTextOptions, TextChunk } from "../chunk-text.js";
 import type { DetectedType } from "../extract/detect-type.js";
 import type { ExtractedDocument } from "../extract/extracted-document.js";
 import type { ParseRequest, ParseResponse } from "./parse-protocol.js";
@@ -25,15 +26,20 @@ export interface ParseJob {
   bytes: Uint8Array;
   fileName: string;
   type: DetectedType;
+  /** Chunk the text in the worker too; the result then carries `chunks`. */
+  chunking?: ChunkTextOptions;
   signal?: AbortSignal;
 }
+
+/** What {@link ParsePool.parse} returns: the extracted document, and its chunks when the job asked for them. */
+export type ParsedDocument = ExtractedDocument & { chunks?: TextChunk[] };
 
 interface Pending {
   req: ParseRequest;
   /** Input size in bytes (the request's buffer is detached once sent). */
   size: number;
   signal: AbortSignal | undefined;
-  resolve: (doc: ExtractedDocument) => void;
+  resolve: (doc: ParsedDocument) => void;
   reject: (err: unknown) => void;
 }
 
@@ -81,19 +87,21 @@ export class ParsePool {
    * @throws SyncError the extractor's codes; `SYNC_E_PARSE_LIMIT` when the item passed the time or memory
    *   limit; `SYNC_E_INTERNAL` when the worker died otherwise. An abort rejects with the signal's reason.
    */
-  parse(job: ParseJob): Promise<ExtractedDocument> {
+  parse(job: ParseJob): Promise<ParsedDocument> {
     if (this.closed) return Promise.reject(new SyncError("SYNC_E_INTERNAL", "parser pool is closed"));
     job.signal?.throwIfAborted();
     const bytes = new Uint8Array(job.bytes);
-    return new Promise<ExtractedDocument>((resolve, reject) => {
+    return new Promise<ParsedDocument>((resolve, reject) => {
+      const req: ParseRequest = {
+        id: this.nextId++,
+        bytes,
+        fileName: job.fileName,
+        type: job.type,
+        maxExtractedBytes: this.options.maxExtractedBytes,
+      };
+      if (job.chunking !== undefined) req.chunking = job.chunking;
       this.queue.push({
-        req: {
-          id: this.nextId++,
-          bytes,
-          fileName: job.fileName,
-          type: job.type,
-          maxExtractedBytes: this.options.maxExtractedBytes,
-        },
+        req,
         size: bytes.byteLength,
         signal: job.signal,
         resolve,
@@ -204,7 +212,7 @@ export class ParsePool {
     slot.worker.unref();
     slot.idle = setTimeout(() => void this.stop(slot), this.options.idleMs ?? 30_000);
     slot.idle.unref();
-    if (res.ok) job.resolve(res.doc);
+    if (res.ok) job.resolve(res.chunks === undefined ? res.doc : { ...res.doc, chunks: res.chunks });
     else {
       const code = (res.code in ERROR_CODES ? res.code : "SYNC_E_INTERNAL") as ErrorCode;
       job.reject(new SyncError(code, res.message));

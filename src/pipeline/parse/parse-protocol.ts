@@ -1,3 +1,4 @@
+import type { ChunkTextOptions, TextChunk } from "../chunk-text.js";
 import type { DetectedType } from "../extract/detect-type.js";
 import type { ExtractedDocument } from "../extract/extracted-document.js";
 
@@ -8,6 +9,8 @@ export interface ParseRequest {
   fileName: string;
   type: DetectedType;
   maxExtractedBytes: number;
+  /** When set, the worker also chunks the text (so a large document is never chunked on the main thread). */
+  chunking?: ChunkTextOptions;
 }
 
 /**
@@ -16,5 +19,5 @@ export interface ParseRequest {
  */
 export type ParseResponse =
   | { ready: true }
-  | { id: number; ok: true; doc: ExtractedDocument }
+  | { id: number; ok: true; doc: ExtractedDocument; chunks?: TextChunk[] }
   | { id: number; ok: false; code: string; message: string };

@@ -1,6 +1,7 @@
 import { parentPort } from "node:worker_threads";
 import { ERROR_CODES } from "../../errors/codes.js";
 import { isSyncError } from "../../errors/sync-error.js";
+import { chunkText } from "../chunk-text.js";
 import { extractDetected } from "../extract/extract-document.js";
 import type { ParseRequest, ParseResponse } from "./parse-protocol.js";
 
@@ -26,7 +27,10 @@ port.on("message", async (req: ParseRequest) => {
     const doc = await extractDetected(req.bytes, req.fileName, req.type, {
       maxExtractedBytes: req.maxExtractedBytes,
     });
-    res = { id: req.id, ok: true, doc };
+    res =
+      req.chunking === undefined
+        ? { id: req.id, ok: true, doc }
+        : { id: req.id, ok: true, doc, chunks: chunkText(doc.text, req.chunking) };
   } catch (err) {
     const f = failure(err, req.fileName);
     res = {
