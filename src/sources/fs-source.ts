@@ -161,29 +161,62 @@ export class FsSource implements Source {
   }
 
   /**
-   * See {@link Source.confirmGone}: a key is gone when `lstat` finds nothing there (ENOENT, or ENOTDIR: a
-   * folder on the way is now a file). Any other answer (it exists, permission denied, an I/O error) keeps it.
+   * See {@link Source.confirmGone}. A key is gone from this source when its root is there (an unmounted disk
+   * confirms nothing) and either `lstat` finds nothing at it (ENOENT, or ENOTDIR: a folder on the way is now a
+   * file), or what is there is no longer a file this source indexes: a folder or a special file, a symlink it
+   * does not follow, a path under a hidden folder or `node_modules`, or one its patterns no longer match (or
+   * its ignore patterns now do). A key under no root is gone too. Any other answer (permission denied, an
+   * I/O error, a file that matches) keeps it.
    */
   async confirmGone(keys: readonly string[], signal?: AbortSignal): Promise<Set<string>> {
     signal?.throwIfAborted();
+    const rootUp = new Map<string, boolean>();
+    await Promise.all(
+      this.roots.map(async (root) => {
+        rootUp.set(
+          root,
+          await stat(root).then(
+            () => true,
+            () => false,
+          ),
+        );
+      }),
+    );
     const gone = new Set<string>();
     for (let i = 0; i < keys.length; i += CONFIRM_PARALLEL) {
       signal?.throwIfAborted();
       const part = keys.slice(i, i + CONFIRM_PARALLEL);
-      const found = await Promise.all(
-        part.map((key) =>
-          lstat(key).then(
-            () => false,
-            (err: unknown) => {
-              const code = errnoOf(err);
-              return code === "ENOENT" || code === "ENOTDIR";
-            },
-          ),
-        ),
-      );
+      const found = await Promise.all(part.map((key) => this.isGone(key, rootUp)));
       for (const [j, key] of part.entries()) if (found[j]) gone.add(key);
     }
     return gone;
+  }
+
+  private async isGone(key: string, rootUp: ReadonlyMap<string, boolean>): Promise<boolean> {
+    let root: string | undefined;
+    for (const r of this.roots) {
+      if (
+        (key === toKey(r) || key.startsWith(dirPrefix(r))) &&
+        (root === undefined || r.length > root.length)
+      ) {
+        root = r;
+      }
+    }
+    if (root === undefined) return true;
+    if (!rootUp.get(root)) return false;
+    let st: Stats;
+    try {
+      st = await lstat(key);
+    } catch (err) {
+      const code = errnoOf(err);
+      return code === "ENOENT" || code === "ENOTDIR";
+    }
+    if (key === toKey(root)) return !st.isFile();
+    if (st.isSymbolicLink()) return !this.followSymlinks;
+    if (!st.isFile()) return true;
+    const rel = key.slice(dirPrefix(root).length);
+    if (rel.split("/").some((part) => part.startsWith(".") || part === "node_modules")) return true;
+    return !this.match(rel);
   }
 
   /**

@@ -71,6 +71,7 @@ describe("applyChanges: partial runs", () => {
 
   it("a source without confirmGone never deletes in a partial run", async () => {
     const h = makeHarness();
+    Object.assign(h.source, { confirmGone: undefined });
     for (let i = 0; i < 3; i++) h.source.set(key(i), chunkedText(`doc${i}`, 2));
     await h.run();
     h.source.delete(key(0));

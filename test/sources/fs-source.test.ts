@@ -414,3 +414,48 @@ describe("FsSource confirmGone", () => {
     expect([...gone].sort()).toEqual(names.filter((_, i) => i % 3 === 0).sort());
   });
 });
+
+describe("FsSource confirmGone: gone from this source, not only from the disk", () => {
+  it("confirms what the listing can no longer have; keeps a file it still indexes", async () => {
+    const kept = write(join(root, "notes", "kept.md"));
+    const deleted = join(root, "notes", "deleted.md");
+    const excluded = write(join(root, "notes", "draft.txt"));
+    const hidden = write(join(root, ".trash", "old.md"));
+    const modules = write(join(root, "node_modules", "pkg", "readme.md"));
+    const nowDir = join(root, "became-a-folder.md");
+    mkdirSync(nowDir);
+    const link = join(root, "link.md");
+    symlinkSync(kept, link);
+    const outsideKey = join(outside, "elsewhere.md");
+    const s = source({ patterns: ["**/*.md"], ignore: ["**/ignored/**"] });
+    const ignored = write(join(root, "ignored", "x.md"));
+    const gone = await s.confirmGone([
+      kept,
+      deleted,
+      excluded,
+      hidden,
+      modules,
+      nowDir,
+      link,
+      outsideKey,
+      ignored,
+    ]);
+    expect([...gone].sort()).toEqual(
+      [deleted, excluded, hidden, modules, nowDir, link, outsideKey, ignored].sort(),
+    );
+  });
+
+  it("a root that is not there (an unmounted disk) confirms nothing", async () => {
+    const a = write(join(root, "a.md"));
+    const s = source();
+    rmSync(root, { recursive: true });
+    expect(await s.confirmGone([a, join(root, "b.md")])).toEqual(new Set());
+  });
+
+  it("a followed symlink is kept", async () => {
+    const target = write(join(outside, "t.md"));
+    const link = join(root, "l.md");
+    symlinkSync(target, link);
+    expect(await source({ followSymlinks: true }).confirmGone([link])).toEqual(new Set());
+  });
+});
