@@ -1,13 +1,14 @@
 /**
  * `npm run bench [-- --n 2000 --rounds 1 --keep --dir <dir> --json --seed <int> --stall-seconds 120
- * --timeout-seconds 3600]`: benchmark of the sync engine through the built CLI, every step a fresh
+ * --timeout-seconds 3600 --soak-runs 300 --no-soak]`: benchmark of the sync engine through the built CLI, every step a fresh
  * `node dist/cli/main.js` process (as after a restart) with LANCEDB_URI / STATE_DB_PATH in the work dir,
  * LOG_LEVEL=warn and the rest of the environment passed through (e.g. `LANCE_CPU_THREADS`):
  *
  * (a) initial sync of a synthetic corpus of `--n` documents; (b) re-sync with nothing changed;
  * (c) re-sync after 5% of the documents were modified (a paragraph or two in the middle), 1% added and 1%
  * deleted — repeated `--rounds` times; with more than one round, then `compact --retention-hours 0` and
- * (d) one more re-sync with nothing changed.
+ * (d) one more re-sync with nothing changed. Then (without `--json` or `--no-soak`) the soak curve of a
+ * long-lived process, `soak-bench.js`, with and without `--expose-gc`.
  *
  * After every step the store is checked (status counts, and `check-store.js` in its own process: no
  * duplicate documents or chunks, no orphans, chunk sets complete, rows exactly the files on disk, content
@@ -191,6 +192,8 @@ async function main(): Promise<number> {
       seed: { type: "string", default: "20240601" },
       "stall-seconds": { type: "string", default: "120" },
       "timeout-seconds": { type: "string", default: "3600" },
+      "soak-runs": { type: "string", default: "300" },
+      "no-soak": { type: "boolean", default: false },
     },
   });
   watchdog = {
@@ -626,6 +629,17 @@ async function main(): Promise<number> {
 
   if (values.keep) log(`kept ${work}`);
   else rmSync(work, { recursive: true, force: true });
+  if (!values["no-soak"] && !values.json) {
+    // The soak curve: one long-lived process (see soak-bench.ts), with and without an exposed collector.
+    for (const flags of [["--expose-gc"], []]) {
+      const soak = spawnSync(
+        process.execPath,
+        [...flags, join(here, "soak-bench.js"), "--runs", String(values["soak-runs"])],
+        { stdio: ["ignore", "inherit", "inherit"] },
+      );
+      if (soak.status !== 0) failures.push(`soak bench exited ${soak.status}`);
+    }
+  }
   return failures.length === 0 ? 0 : 1;
 }
 
