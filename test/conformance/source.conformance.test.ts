@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { UploadRecord } from "../../src/core/journal.js";
 import type { Source, SourceItemRef, SourceListing } from "../../src/core/source.js";
 import { isSyncError, SyncError } from "../../src/errors/sync-error.js";
-import { FsSource } from "../../src/sources/fs-source.js";
+import { FsSource } from "../../src/sources/local-filesystem/fs-source.js";
 import { BlobStore } from "../../src/sources/upload/blob-store.js";
 import { UploadSource } from "../../src/sources/upload/upload-source.js";
 import { MemoryJournal } from "../fakes/memory-journal.js";

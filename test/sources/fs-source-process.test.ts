@@ -12,8 +12,8 @@ import { makeTempDir } from "../helpers/temp-dir.js";
  * imports the compiled module, so `npm run build` must have run (as `npm test` does).
  */
 
-const DIST = fileURLToPath(new URL("../../dist/sources/", import.meta.url));
-const SRC = fileURLToPath(new URL("../../src/sources/", import.meta.url));
+const DIST = fileURLToPath(new URL("../../dist/sources/local-filesystem/", import.meta.url));
+const SRC = fileURLToPath(new URL("../../src/sources/local-filesystem/", import.meta.url));
 const NOBODY = 65534;
 const asRoot = process.getuid?.() === 0;
 

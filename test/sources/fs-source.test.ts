@@ -13,8 +13,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SourceItemRef, SourceListing } from "../../src/core/source.js";
 import { describeError, isSyncError } from "../../src/errors/sync-error.js";
-import { FsSource, type FsSourceOptions } from "../../src/sources/fs-source.js";
-import { FsWalker, LIST_READ_AHEAD_DIRS } from "../../src/sources/fs-walk.js";
+import { FsSource, type FsSourceOptions } from "../../src/sources/local-filesystem/fs-source.js";
+import { FsWalker, LIST_READ_AHEAD_DIRS } from "../../src/sources/local-filesystem/fs-walk.js";
 import { rejection } from "../helpers/caught.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 

@@ -3,8 +3,8 @@ import { homedir } from "node:os";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import type { SourceRecord } from "../../core/journal.js";
 import { SyncError } from "../../errors/sync-error.js";
-import { FsSource } from "../fs-source.js";
 import type { SourceType } from "../registry.js";
+import { FsSource } from "./fs-source.js";
 
 /** Stored config of a `local_filesystem` source. */
 export interface LocalFilesystemConfig {

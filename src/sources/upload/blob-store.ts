@@ -3,7 +3,7 @@ import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from "nod
 import { dirname, join } from "node:path";
 import { hashContent } from "../../core/ids.js";
 import { SyncError } from "../../errors/sync-error.js";
-import { describeFsError, errnoOf, fsCause } from "../fs-paths.js";
+import { describeFsError, errnoOf, fsCause } from "../local-filesystem/fs-paths.js";
 
 /** How old an unreferenced blob must be before {@link BlobStore.gc} removes it, by default (10 minutes). */
 export const DEFAULT_BLOB_GRACE_MS = 10 * 60 * 1000;

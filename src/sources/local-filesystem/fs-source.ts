@@ -2,8 +2,8 @@ import fs, { constants, type Stats } from "node:fs";
 import { lstat, realpath, stat } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import picomatch from "picomatch";
-import type { FetchedItem, Source, SourceItemRef, SourceListing } from "../core/source.js";
-import { SyncError } from "../errors/sync-error.js";
+import type { FetchedItem, Source, SourceItemRef, SourceListing } from "../../core/source.js";
+import { SyncError } from "../../errors/sync-error.js";
 import { describeFsError, dirPrefix, errnoOf, fsCause, isInside, shortPath, toKey } from "./fs-paths.js";
 import { FsWalker } from "./fs-walk.js";
 

@@ -1,8 +1,8 @@
 import { isUtf8 } from "node:buffer";
 import { type Dirent, lstatSync, readdir, type Stats } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
-import type { SourceItemRef, SourceListing } from "../core/source.js";
-import { SyncError } from "../errors/sync-error.js";
+import type { SourceItemRef, SourceListing } from "../../core/source.js";
+import { SyncError } from "../../errors/sync-error.js";
 import {
   childPath,
   describeFsError,
