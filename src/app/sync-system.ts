@@ -116,7 +116,7 @@ export interface SyncSystem {
 }
 
 /** Runs that wrote after which the store's handles are reopened (see `System.maybeRecycle`). */
-const RECYCLE_AFTER_WRITES = 25;
+const RECYCLE_AFTER_WRITES = 10;
 
 /** One source's queue: the run in progress and at most one full and one partial run waiting behind it. */
 interface Lane {
