@@ -315,6 +315,20 @@ describe("createSyncSystem: a system that lives for days", () => {
     expect((await sys.status()).local_db_available).toBe(true);
   });
 
+  it("a long-lived reader sees commits of another writer within LANCEDB_READ_CONSISTENCY_SECONDS", async () => {
+    const reader = system({ lancedbReadConsistencySeconds: 0.2 });
+    const writer = system();
+    await reader.start();
+    await writer.start();
+    await writer.ingestDocument({ userId: "u1", bytes: text("the first lighthouse"), filename: "one.txt" });
+    expect((await reader.search({ userId: "u1", query: "lighthouse", mode: "fts" })).length).toBe(1);
+    expect((await reader.status({ userId: "u1" })).documents).toBe(1);
+    await writer.ingestDocument({ userId: "u1", bytes: text("the second lighthouse"), filename: "two.txt" });
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await reader.search({ userId: "u1", query: "lighthouse", mode: "fts" })).length).toBe(2);
+    expect((await reader.status({ userId: "u1" })).documents).toBe(2);
+  });
+
   it("options are validated by name: a bad value or an unknown option stops creation", () => {
     expect(() => createSyncSystem({ maxConcurrentProcessing: 0 })).toThrow(/maxConcurrentProcessing=/);
     expect(() => createSyncSystem({ nope: 1 } as never)).toThrow(/unknown option nope/);
