@@ -115,8 +115,9 @@ export async function addSource(ctx: AppContext, input: AddSourceInput): Promise
  * Removes a source: its rows in the store (unless `keepDocuments`: they stay searchable, orphaned, and can be
  * deleted one by one), then its journal items, failures, uploads, runs and run lease. Holds the source's run
  * lease meanwhile (`SYNC_E_SOURCE_BUSY` when another process is syncing it) and the writer lock for the
- * store rows. Rows first: a crash in between leaves a registered source whose next run re-adds its
- * documents, never rows the journal forgot.
+ * store rows. Its items are marked `pending` and its rows deleted before the journal forgets it: a crash in
+ * between leaves a registered source whose next run writes its documents again (run the remove again to
+ * finish it), never items recorded as synced without rows.
  */
 export async function removeSource(
   ctx: AppContext,
@@ -134,7 +135,13 @@ export async function removeSource(
     let rows = { documents: 0, chunks: 0 };
     if (!keepDocuments) {
       const store = await ctx.openStore();
-      rows = await ctx.withWriterLock(`remove of ${userId}/${name}`, () => store.removeSource(userId, name));
+      // Items first become `pending`: a crash after the rows went but before the journal forgot the source
+      // leaves a source whose next run writes its documents again, never items recorded as synced without rows.
+      const keys = [...ctx.journal.listItems(userId, name).keys()];
+      rows = await ctx.withWriterLock(`remove of ${userId}/${name}`, async () => {
+        ctx.journal.demoteItems(userId, name, keys);
+        return store.removeSource(userId, name);
+      });
     }
     lock.release();
     const forgotten = ctx.journal.removeSource(userId, name);

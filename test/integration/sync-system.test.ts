@@ -211,6 +211,38 @@ describe("createSyncSystem: sources", () => {
     ).toBe("SYNC_E_NOT_FOUND");
   });
 
+  it("a remove that dies after deleting the rows leaves a source whose next run writes its documents again", async () => {
+    const { openAppContext } = await import("../../src/app/app-context.js");
+    const { removeSource } = await import("../../src/app/sources.js");
+    const { runSource } = await import("../../src/app/run-source.js");
+    const { resolveConfig } = await import("../../src/config/load-config.js");
+    const a = folder("a", { "one.md": "apples", "two.md": "pears" });
+    const config = resolveConfig({
+      lancedbUri: join(tmp.path, "lancedb"),
+      stateDbPath: join(tmp.path, "state.db"),
+      uploadDir: join(tmp.path, "uploads"),
+    });
+    const ctx = openAppContext(config, silentLogger);
+    try {
+      const sys = (await import("../../src/app/sync-system.js")).systemOn(ctx);
+      await sys.sources.add({ userId: "u1", sourceId: "fruit", type: "fs", config: { watch_paths: [a] } });
+      await sys.syncSource({ userId: "u1", sourceId: "fruit" });
+      const record = ctx.journal.getSource("u1", "fruit");
+      if (!record) throw new Error("no record");
+      ctx.journal.removeSource = () => {
+        throw new Error("killed");
+      };
+      await rejection(removeSource(ctx, record, false));
+      expect(await sys.listDocuments({ userId: "u1" })).toEqual([]);
+      const again = await runSource(ctx, record, ctx.sourceOf(record));
+      expect(again).toMatchObject({ failed: 0 });
+      expect(again.added + again.updated + again.repaired).toBe(2);
+      expect((await sys.listDocuments({ userId: "u1" })).length).toBe(2);
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it("a source is never re-typed, and config errors name the field", async () => {
     const sys = system();
     await sys.start();
