@@ -264,20 +264,24 @@ class System implements SyncSystem {
     this.live();
     const userId = validateId("user id", input.userId);
     if (input.sourceId !== undefined) validateId("source id", input.sourceId);
-    const store = await this.ctx.openStore();
-    const rows = await store.listUserDocuments(userId, {
-      sourceId: input.sourceId,
-      limit: input.limit,
-      offset: input.offset,
-    });
-    return rows.map(documentView);
+    return this.track(
+      (async () => {
+        const store = await this.ctx.openStore();
+        const rows = await store.listUserDocuments(userId, {
+          sourceId: input.sourceId,
+          limit: input.limit,
+          offset: input.offset,
+        });
+        return rows.map(documentView);
+      })(),
+    );
   }
 
   async getDocument(input: { userId: string; docId: string }): Promise<DocumentView> {
     this.live();
     const userId = validateId("user id", input.userId);
     const docId = validateId("document id", input.docId);
-    const doc = await (await this.ctx.openStore()).getDocument(userId, docId);
+    const doc = await this.track((async () => (await this.ctx.openStore()).getDocument(userId, docId))());
     if (!doc) throw new SyncError("SYNC_E_NOT_FOUND", `user "${userId}" has no document ${docId}`);
     return documentView(doc);
   }
