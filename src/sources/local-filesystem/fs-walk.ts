@@ -16,7 +16,7 @@ import {
 } from "./fs-paths.js";
 
 /** Folders whose entries are read ahead of the walk, in parallel. */
-export const LIST_READ_AHEAD_DIRS = 8;
+export const LIST_READ_AHEAD_DIRS = 32;
 
 /** Synchronous `lstat` calls between two yields to the event loop (a few microseconds each). */
 export const LIST_LSTAT_SLICE = 256;
@@ -178,7 +178,9 @@ export class FsWalker {
       else if (t.kind === "symlink") await this.symlink(t.full);
       else {
         const st = this.statResult(t.full, t.stat);
-        if (t.kind === "file") await this.file(t.full, st);
+        // The common case without a promise per file: a regular file, still one.
+        if (t.kind === "file" && st?.isFile()) this.push(t.full, st);
+        else if (t.kind === "file") await this.file(t.full, st);
         else await this.unknown(t.full, st);
       }
     }
