@@ -116,7 +116,7 @@ export interface SyncSystem {
 }
 
 /** Runs that wrote after which the store's handles are reopened (see `System.maybeRecycle`). */
-const RECYCLE_AFTER_WRITES = 10;
+const RECYCLE_AFTER_WRITES = 5;
 
 /** One source's queue: the run in progress and at most one full and one partial run waiting behind it. */
 interface Lane {
@@ -391,13 +391,18 @@ class System implements SyncSystem {
    * {@link RECYCLE_AFTER_WRITES} runs that wrote, the handles are reopened, at a moment nothing uses them.
    */
   private async maybeRecycle(): Promise<void> {
-    if (this.writesSinceRecycle < RECYCLE_AFTER_WRITES || this.state !== "started") return;
+    if (this.writesSinceRecycle === 0 || this.state !== "started") return;
+    // LanceDB's JavaScript wrappers hold native memory V8 does not see: when the host exposes the collector
+    // (`node --expose-gc`), collect once the system is idle after a run that wrote.
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (this.writesSinceRecycle < RECYCLE_AFTER_WRITES) {
+      gc?.();
+      return;
+    }
     this.writesSinceRecycle = 0;
     try {
       await this.ctx.recycleStore();
-      // The closed handles' native memory is returned when their JavaScript wrappers are collected: when the
-      // host exposes the collector (`node --expose-gc`), collect now rather than whenever V8 sees fit.
-      (globalThis as { gc?: () => void }).gc?.();
+      gc?.();
     } catch (err) {
       this.ctx.logger.warn({ err: describeError(err) }, "could not reopen the store handles");
     }
