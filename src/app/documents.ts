@@ -88,7 +88,7 @@ export async function ingestDocument(
     record = journal.getSource(userId, sourceId) as SourceRecord;
   }
   const prev = journal.getUpload(userId, sourceId, key);
-  const item = journal.listItems(userId, sourceId).get(key);
+  const item = journal.getItem(userId, sourceId, key);
   const sameUpload =
     prev !== undefined &&
     prev.blobHash === hash &&

@@ -188,13 +188,12 @@ class System implements SyncSystem {
         journal.abandonRuns();
         for (const s of journal.listSources()) {
           if (s.type !== "upload") continue;
-          const pending = [...journal.listItems(s.userId, s.name).values()].filter(
-            (i) => i.status === "pending",
-          );
-          const uploads = journal.listUploads(s.userId, s.name);
-          const synced = journal.listItems(s.userId, s.name);
-          const unapplied = uploads.filter((u) => synced.get(u.key)?.contentHash !== u.blobHash);
-          if (pending.length + unapplied.length > 0) {
+          const items = journal.listItems(s.userId, s.name);
+          const pending = [...items.values()].some((i) => i.status === "pending");
+          const unapplied = journal
+            .listUploads(s.userId, s.name)
+            .some((u) => items.get(u.key)?.contentHash !== u.blobHash);
+          if (pending || unapplied) {
             try {
               await this.enqueueFull(s, {});
             } catch (err) {

@@ -144,6 +144,8 @@ export interface Journal {
   listSources(userId?: string): SourceRecord[];
   setSourceHealth(userId: string, name: string, healthy: boolean, error: string | null): void;
   listItems(userId: string, name: string): Map<string, ItemState>;
+  /** One item of a source, without reading the others. */
+  getItem(userId: string, name: string, key: string): ItemState | undefined;
   /** Marks items as `pending` before their documents are written (inserting new ones). */
   markPending(userId: string, name: string, items: ReadonlyArray<{ key: string; docId: string }>): void;
   /** After a successful apply: stores item states as `synced` and forgets `deletedKeys`. */

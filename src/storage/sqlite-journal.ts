@@ -157,6 +157,13 @@ export class SqliteJournal implements Journal {
     return new Map(rows.map((r) => [r.key, r]));
   }
 
+  getItem(userId: string, name: string, key: string): ItemState | undefined {
+    return this.stmt(
+      `SELECT item_key AS key, doc_id AS docId, fingerprint, content_hash AS contentHash, status
+       FROM items WHERE user_id = ? AND source_name = ? AND item_key = ?`,
+    ).get(userId, name, key) as ItemState | undefined;
+  }
+
   markPending(userId: string, name: string, items: ReadonlyArray<{ key: string; docId: string }>): void {
     const now = new Date().toISOString();
     const stmt = this.stmt(

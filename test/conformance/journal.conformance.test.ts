@@ -288,6 +288,16 @@ describe.each(IMPLEMENTATIONS)("Journal conformance: %s", (_name, make) => {
       expect(journal.listItems("alice", "docs").size).toBe(0);
     });
 
+    it("getItem reads one item of a source as listItems has it; unknown keys and sources are undefined", () => {
+      journal.commitItems("alice", "docs", [synced("a"), synced("b")], []);
+      journal.markPending("alice", "docs", [{ key: "c", docId: "doc-c" }]);
+      expect(journal.getItem("alice", "docs", "a")).toEqual(synced("a"));
+      expect(journal.getItem("alice", "docs", "c")).toEqual(journal.listItems("alice", "docs").get("c"));
+      expect(journal.getItem("alice", "docs", "x")).toBeUndefined();
+      expect(journal.getItem("alice", "other", "a")).toBeUndefined();
+      expect(journal.getItem("bob", "docs", "a")).toBeUndefined();
+    });
+
     it("markPending inserts unknown items as pending with empty fingerprint and content hash", () => {
       journal.markPending("alice", "docs", [
         { key: "a.txt", docId: "doc-a" },

@@ -122,6 +122,11 @@ export class MemoryJournal implements Journal {
     return new Map([...m.entries()].map(([k, v]) => [k, { ...v }]));
   }
 
+  getItem(userId: string, name: string, key: string): ItemState | undefined {
+    const it = this.items.get(scope(userId, name))?.get(key);
+    return it ? { ...it } : undefined;
+  }
+
   markPending(userId: string, name: string, items: ReadonlyArray<{ key: string; docId: string }>): void {
     this.calls.push("markPending");
     const m = this.itemMap(userId, name);
