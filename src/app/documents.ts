@@ -1,10 +1,10 @@
 import type { DocumentRow } from "../core/document-store.js";
 import { makeDocId } from "../core/ids.js";
 import type { SourceRecord } from "../core/journal.js";
+import { retypeError } from "../core/journal.js";
 import { SyncError } from "../errors/sync-error.js";
 import { checkUploadKey, checkUploadName, UPLOAD_EXTENSIONS } from "../sources/upload/upload-file-name.js";
 import { validateId } from "../storage/filter.js";
-import { retypeError } from "../storage/sqlite-journal.js";
 import type { AppContext } from "./app-context.js";
 import { crashHook } from "./crash-hook.js";
 import type { SourceRunResult } from "./run-source.js";

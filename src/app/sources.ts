@@ -1,4 +1,5 @@
 import type { SourceRecord } from "../core/journal.js";
+import { retypeError } from "../core/journal.js";
 import { SyncError } from "../errors/sync-error.js";
 import { validateId } from "../storage/filter.js";
 import { acquireLock, runLockName } from "../storage/lease-lock.js";
@@ -79,13 +80,8 @@ export async function addSource(ctx: AppContext, input: AddSourceInput): Promise
   const type = ctx.registry.get(String(input.type));
   const existing = ctx.journal.getSource(userId, sourceId);
   if (existing) {
-    if (existing.type !== type.type) {
-      throw new SyncError(
-        "SYNC_E_SOURCE_TYPE",
-        `source "${sourceId}" of user "${userId}" exists as a ${existing.type} source, not ${type.type}: a ` +
-          "source's type never changes (remove it first, or choose another name)",
-      );
-    }
+    if (existing.type !== type.type)
+      throw retypeError({ userId, name: sourceId, type: type.type }, existing.type);
     throw new SyncError("SYNC_E_ALREADY_EXISTS", `user "${userId}" already has a source "${sourceId}"`);
   }
   const poll = input.pollInterval;

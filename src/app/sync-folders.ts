@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { SourceRecord } from "../core/journal.js";
+import { retypeError } from "../core/journal.js";
 import { SyncError } from "../errors/sync-error.js";
 import {
   canonicalRoot,
@@ -8,7 +9,6 @@ import {
   sameRoots,
 } from "../sources/local-filesystem/local-filesystem-type.js";
 import { validateId } from "../storage/filter.js";
-import { retypeError } from "../storage/sqlite-journal.js";
 import type { AppContext } from "./app-context.js";
 import { type RunSourceOptions, runSource, type SourceRunResult } from "./run-source.js";
 

@@ -1,3 +1,5 @@
+import { SyncError } from "../errors/sync-error.js";
+
 /** What the journal knows of one item of a source. */
 export interface ItemState {
   key: string;
@@ -232,4 +234,13 @@ export interface Journal {
   /** Hashes of every blob some upload refers to (blobs outside this set may be removed). */
   referencedBlobs(): Set<string>;
   close(): void;
+}
+
+/** `SYNC_E_SOURCE_TYPE`: a source may not be registered again under another type. */
+export function retypeError(s: Pick<SourceRecord, "userId" | "name" | "type">, recorded: string): SyncError {
+  return new SyncError(
+    "SYNC_E_SOURCE_TYPE",
+    `source "${s.name}" of user "${s.userId}" is a ${recorded} source, not ${s.type}: a source's type never ` +
+      "changes (remove it first, or choose another name)",
+  );
 }

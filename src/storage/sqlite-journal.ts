@@ -14,6 +14,7 @@ import type {
   SourceRecord,
   UploadRecord,
 } from "../core/journal.js";
+import { retypeError } from "../core/journal.js";
 import { SyncError } from "../errors/sync-error.js";
 import { JOURNAL_MIGRATIONS } from "./journal-migrations.js";
 
@@ -708,13 +709,4 @@ function toUpload(r: Row): UploadRecord {
 /** Name of the run lease of one source (the same as `runLockName` in lease-lock.ts). */
 function runLeaseName(userId: string, name: string): string {
   return `run:${userId}\0${name}`;
-}
-
-/** `SYNC_E_SOURCE_TYPE`: a source may not be registered again under another type. */
-export function retypeError(s: Pick<SourceRecord, "userId" | "name" | "type">, recorded: string): SyncError {
-  return new SyncError(
-    "SYNC_E_SOURCE_TYPE",
-    `source "${s.name}" of user "${s.userId}" is a ${recorded} source, not ${s.type}: a source's type never ` +
-      "changes (remove it first, or choose another name)",
-  );
 }

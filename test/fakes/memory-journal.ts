@@ -10,7 +10,7 @@ import type {
   SourceRecord,
   UploadRecord,
 } from "../../src/core/journal.js";
-import { retypeError } from "../../src/storage/sqlite-journal.js";
+import { retypeError } from "../../src/core/journal.js";
 
 const scope = (userId: string, name: string) => `${userId}\0${name}`;
 
