@@ -37,7 +37,13 @@ export async function applyChanges(deps: SyncDeps, options: ApplyChangesOptions)
   const { stats } = writer;
   stats.listed = keys.length;
   try {
-    const known = journal.listItems(userId, name);
+    // Only the given keys are read; the source's size comes from a count (the mass-delete guard's base).
+    const known = new Map<string, ItemState>();
+    for (const key of keys) {
+      const item = journal.getItem(userId, name, key);
+      if (item) known.set(key, item);
+    }
+    const sourceSize = journal.counts(userId, name).items;
     const confirm = async (asked: readonly string[]): Promise<Set<string>> => {
       if (asked.length === 0 || !source.confirmGone) return new Set();
       try {
@@ -62,11 +68,11 @@ export async function applyChanges(deps: SyncDeps, options: ApplyChangesOptions)
     const goneItems = [...goneKeys].map((k) => known.get(k)).filter(isItem);
     let deletes = goneItems.filter((g) => !moves.isMoved(g.key) && !purged.has(g.key));
     if (deletes.length > 0 && !options.allowMassDelete) {
-      const share = deletes.length / Math.max(1, known.size);
+      const share = deletes.length / Math.max(1, sourceSize);
       if (deletes.length > 1 && share > options.massDeleteThreshold) {
         stats.held_deletions = deletes.length;
         writer.warn(
-          `held ${deletes.length} deletions of ${known.size} documents in source "${name}" ` +
+          `held ${deletes.length} deletions of ${sourceSize} documents in source "${name}" ` +
             `(${Math.round(share * 100)}% > ${Math.round(options.massDeleteThreshold * 100)}%); ` +
             "the next full sync with --allow-mass-delete applies them",
           { held: deletes.length },

@@ -190,8 +190,8 @@ export interface Journal {
   abandonRuns(userId?: string, name?: string): number;
   /** Keeps the newest `keep` finished runs of each source and deletes older ones; returns how many went. */
   pruneRuns(keep: number): number;
-  /** Items, pending items and failures, of every user or of one. */
-  counts(userId?: string): { items: number; pending: number; failures: number };
+  /** Items, pending items and failures: of every user, of one, or of one source of one (`name` needs `userId`). */
+  counts(userId?: string, name?: string): { items: number; pending: number; failures: number };
 
   /**
    * The store epoch: bumped whenever the store is found missing, replaced or behind the journal, and by

@@ -404,13 +404,19 @@ export class SqliteJournal implements Journal {
     return new Set(rows.map((r) => r.blob_hash));
   }
 
-  counts(userId?: string): { items: number; pending: number; failures: number } {
-    const scope = userId === undefined ? "" : "WHERE user_id = @userId";
+  counts(userId?: string, name?: string): { items: number; pending: number; failures: number } {
+    const where = [
+      userId === undefined ? "" : "user_id = @userId",
+      name === undefined ? "" : "source_name = @name",
+    ]
+      .filter((w) => w !== "")
+      .join(" AND ");
+    const scope = where === "" ? "" : `WHERE ${where}`;
     const row = this.stmt(
       `SELECT (SELECT count(*) FROM items ${scope}) AS items,
            (SELECT count(*) FROM items ${scope ? `${scope} AND` : "WHERE"} status = 'pending') AS pending,
            (SELECT count(*) FROM failures ${scope}) AS failures`,
-    ).get(userId === undefined ? {} : { userId });
+    ).get({ ...(userId === undefined ? {} : { userId }), ...(name === undefined ? {} : { name }) });
     return row as { items: number; pending: number; failures: number };
   }
 

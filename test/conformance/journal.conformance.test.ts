@@ -695,6 +695,10 @@ describe.each(IMPLEMENTATIONS)("Journal conformance, service parts: %s", (_name,
     expect(journal.counts()).toEqual({ items: 4, pending: 1, failures: 1 });
     expect(journal.counts("alice")).toEqual({ items: 3, pending: 1, failures: 0 });
     expect(journal.counts("bob")).toEqual({ items: 1, pending: 0, failures: 1 });
+    journal.commitItems("alice", "other", [synced("z")], []);
+    expect(journal.counts("alice", "docs")).toEqual({ items: 3, pending: 1, failures: 0 });
+    expect(journal.counts("alice", "other")).toEqual({ items: 1, pending: 0, failures: 0 });
+    expect(journal.counts("bob", "docs")).toEqual({ items: 1, pending: 0, failures: 1 });
   });
 
   it("store epoch starts at 0, bumps by one; forgetAll bumps it, forgets items, failures and settings, keeps sources", () => {

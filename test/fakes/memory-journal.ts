@@ -319,15 +319,16 @@ export class MemoryJournal implements Journal {
     return drop.size;
   }
 
-  counts(userId?: string): { items: number; pending: number; failures: number } {
+  counts(userId?: string, name?: string): { items: number; pending: number; failures: number } {
     let items = 0;
     let pending = 0;
     for (const [k, m] of this.items) {
       if (userId !== undefined && !k.startsWith(`${userId}\0`)) continue;
+      if (name !== undefined && k !== scope(userId ?? "", name)) continue;
       items += m.size;
       for (const it of m.values()) if (it.status === "pending") pending++;
     }
-    const failures = this.listFailures(userId).length;
+    const failures = this.listFailures(userId, userId === undefined ? undefined : name).length;
     return { items, pending, failures };
   }
 
