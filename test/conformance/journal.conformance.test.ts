@@ -641,128 +641,115 @@ describe.each(IMPLEMENTATIONS)("Journal conformance: %s", (_name, make) => {
       expect(journal.getSource("alice", "docs")?.storeEpoch).toBe(3);
     });
   });
-});
 
-describe.each(IMPLEMENTATIONS)("Journal conformance, service parts: %s", (_name, make) => {
-  let tmp: ReturnType<typeof makeTempDir>;
-  let journal: Journal;
-
-  beforeEach(() => {
-    tmp = makeTempDir("lancedb-sync-conformance-");
-    journal = make(tmp.path);
-  });
-
-  afterEach(() => {
-    journal.close();
-    tmp.cleanup();
-  });
-
-  it("pruneRuns keeps the newest N finished runs of each source and never a running one", () => {
-    const ids: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const id = journal.startRun("alice", "docs");
-      ids.push(id);
-      if (i < 4) journal.finishRun(id, i % 2 ? "succeeded" : "failed", STATS, null);
-    }
-    journal.finishRun(journal.startRun("alice", "other"), "succeeded", STATS, null);
-    expect(journal.pruneRuns(2)).toBe(2);
-    const left = journal.lastRuns(100).map((r) => r.runId);
-    expect(left).toContain(ids[4]);
-    expect(left).toContain(ids[3]);
-    expect(left).toContain(ids[2]);
-    expect(left).not.toContain(ids[0]);
-    expect(left).not.toContain(ids[1]);
-    expect(journal.lastRuns(100, "alice").filter((r) => r.sourceName === "other")).toHaveLength(1);
-    expect(journal.pruneRuns(2)).toBe(0);
-  });
-
-  it("abandonRuns marks one source's running runs abandoned, or every run without a live run lease", () => {
-    const a = journal.startRun("alice", "docs");
-    const b = journal.startRun("alice", "live");
-    const c = journal.startRun("bob", "docs");
-    expect(journal.tryLease("run:alice\0live", "me", "sync", 60_000)).toBeUndefined();
-    expect(journal.abandonRuns("bob", "docs")).toBe(1);
-    expect(journal.abandonRuns()).toBe(1);
-    const status = new Map(journal.lastRuns(10).map((r) => [r.runId, r.status]));
-    expect([status.get(a), status.get(b), status.get(c)]).toEqual(["abandoned", "running", "abandoned"]);
-  });
-
-  it("counts items, pending items and failures, in all or for one user", () => {
-    journal.commitItems("alice", "docs", [synced("a"), synced("b")], []);
-    journal.markPending("alice", "docs", [{ key: "c", docId: "doc-c" }]);
-    journal.commitItems("bob", "docs", [synced("x")], []);
-    journal.recordFailure("bob", "docs", "y", "fp", "SYNC_E_CORRUPT_FILE", "bad");
-    expect(journal.counts()).toEqual({ items: 4, pending: 1, failures: 1 });
-    expect(journal.counts("alice")).toEqual({ items: 3, pending: 1, failures: 0 });
-    expect(journal.counts("bob")).toEqual({ items: 1, pending: 0, failures: 1 });
-    journal.commitItems("alice", "other", [synced("z")], []);
-    expect(journal.counts("alice", "docs")).toEqual({ items: 3, pending: 1, failures: 0 });
-    expect(journal.counts("alice", "other")).toEqual({ items: 1, pending: 0, failures: 0 });
-    expect(journal.counts("bob", "docs")).toEqual({ items: 1, pending: 0, failures: 1 });
-  });
-
-  it("store epoch starts at 0, bumps by one; forgetAll bumps it, forgets items, failures and settings, keeps sources", () => {
-    expect(journal.storeEpoch()).toBe(0);
-    expect(journal.bumpStoreEpoch()).toBe(1);
-    journal.upsertSource({ userId: "alice", name: "docs", type: "upload", config: {} });
-    journal.commitItems("alice", "docs", [synced("a")], []);
-    journal.recordFailure("alice", "docs", "b", "fp", "SYNC_E_CORRUPT_FILE", "bad");
-    journal.putUpload(upload("alice", "docs", "a", "h"));
-    journal.setMeta("embedder_id", "x");
-    expect(journal.forgetAll()).toBe(2);
-    expect(journal.storeEpoch()).toBe(2);
-    expect(journal.getMeta("embedder_id")).toBeUndefined();
-    expect(journal.counts()).toEqual({ items: 0, pending: 0, failures: 0 });
-    expect(journal.getSource("alice", "docs")?.storeEpoch).toBe(2);
-    expect(journal.listUploads("alice", "docs")).toHaveLength(1);
-  });
-
-  it("settings round-trip and are replaced", () => {
-    expect(journal.getMeta("k")).toBeUndefined();
-    journal.setMeta("k", "1");
-    journal.setMeta("k", "2");
-    expect(journal.getMeta("k")).toBe("2");
-  });
-
-  it("leases: one owner at a time; renew, release and clear; an expired lease is taken over", async () => {
-    expect(journal.tryLease("L", "a", "sync", 60_000)).toBeUndefined();
-    expect(journal.tryLease("L", "b", "compact", 60_000)).toMatchObject({
-      name: "L",
-      owner: "a",
-      purpose: "sync",
+  describe("service parts: runs, counts, store epoch, settings, leases, uploads", () => {
+    it("pruneRuns keeps the newest N finished runs of each source and never a running one", () => {
+      const ids: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const id = journal.startRun("alice", "docs");
+        ids.push(id);
+        if (i < 4) journal.finishRun(id, i % 2 ? "succeeded" : "failed", STATS, null);
+      }
+      journal.finishRun(journal.startRun("alice", "other"), "succeeded", STATS, null);
+      expect(journal.pruneRuns(2)).toBe(2);
+      const left = journal.lastRuns(100).map((r) => r.runId);
+      expect(left).toContain(ids[4]);
+      expect(left).toContain(ids[3]);
+      expect(left).toContain(ids[2]);
+      expect(left).not.toContain(ids[0]);
+      expect(left).not.toContain(ids[1]);
+      expect(journal.lastRuns(100, "alice").filter((r) => r.sourceName === "other")).toHaveLength(1);
+      expect(journal.pruneRuns(2)).toBe(0);
     });
-    expect(journal.tryLease("L", "a", "sync", 60_000)).toBeUndefined();
-    expect(journal.renewLease("L", "a", 60_000)).toBe(true);
-    expect(journal.renewLease("L", "b", 60_000)).toBe(false);
-    journal.releaseLease("L", "b");
-    expect(journal.listLeases().map((l) => l.owner)).toEqual(["a"]);
-    journal.releaseLease("L", "a");
-    expect(journal.listLeases()).toEqual([]);
-    expect(journal.tryLease("L", "a", "sync", 1)).toBeUndefined();
-    await new Promise((r) => setTimeout(r, 10));
-    expect(journal.tryLease("L", "b", "compact", 60_000)).toBeUndefined();
-    expect(journal.renewLease("L", "a", 60_000)).toBe(false);
-    expect(journal.clearLease("L")).toMatchObject({ owner: "b" });
-    expect(journal.clearLease("L")).toBeUndefined();
-  });
 
-  it("uploads: put replaces by key, list orders by key, delete reports, referencedBlobs spans every source", () => {
-    journal.putUpload(upload("alice", "up", "b.txt", "h1"));
-    journal.putUpload(upload("alice", "up", "a.txt", "h2"));
-    journal.putUpload({ ...upload("alice", "up", "b.txt", "h3"), metadata: { tag: "x" } });
-    journal.putUpload(upload("bob", "up", "a.txt", "h2"));
-    expect(journal.getUpload("alice", "up", "b.txt")).toMatchObject({
-      blobHash: "h3",
-      metadata: { tag: "x" },
+    it("abandonRuns marks one source's running runs abandoned, or every run without a live run lease", () => {
+      const a = journal.startRun("alice", "docs");
+      const b = journal.startRun("alice", "live");
+      const c = journal.startRun("bob", "docs");
+      expect(journal.tryLease("run:alice\0live", "me", "sync", 60_000)).toBeUndefined();
+      expect(journal.abandonRuns("bob", "docs")).toBe(1);
+      expect(journal.abandonRuns()).toBe(1);
+      const status = new Map(journal.lastRuns(10).map((r) => [r.runId, r.status]));
+      expect([status.get(a), status.get(b), status.get(c)]).toEqual(["abandoned", "running", "abandoned"]);
     });
-    expect(journal.listUploads("alice", "up").map((u) => u.key)).toEqual(["a.txt", "b.txt"]);
-    expect([...journal.referencedBlobs()].sort()).toEqual(["h2", "h3"]);
-    expect(journal.deleteUpload("alice", "up", "a.txt")).toBe(true);
-    expect(journal.deleteUpload("alice", "up", "a.txt")).toBe(false);
-    expect([...journal.referencedBlobs()].sort()).toEqual(["h2", "h3"]);
-    journal.deleteUpload("bob", "up", "a.txt");
-    expect([...journal.referencedBlobs()]).toEqual(["h3"]);
-    expect(journal.getUpload("alice", "up", "a.txt")).toBeUndefined();
+
+    it("counts items, pending items and failures, in all or for one user", () => {
+      journal.commitItems("alice", "docs", [synced("a"), synced("b")], []);
+      journal.markPending("alice", "docs", [{ key: "c", docId: "doc-c" }]);
+      journal.commitItems("bob", "docs", [synced("x")], []);
+      journal.recordFailure("bob", "docs", "y", "fp", "SYNC_E_CORRUPT_FILE", "bad");
+      expect(journal.counts()).toEqual({ items: 4, pending: 1, failures: 1 });
+      expect(journal.counts("alice")).toEqual({ items: 3, pending: 1, failures: 0 });
+      expect(journal.counts("bob")).toEqual({ items: 1, pending: 0, failures: 1 });
+      journal.commitItems("alice", "other", [synced("z")], []);
+      expect(journal.counts("alice", "docs")).toEqual({ items: 3, pending: 1, failures: 0 });
+      expect(journal.counts("alice", "other")).toEqual({ items: 1, pending: 0, failures: 0 });
+      expect(journal.counts("bob", "docs")).toEqual({ items: 1, pending: 0, failures: 1 });
+    });
+
+    it("store epoch starts at 0, bumps by one; forgetAll bumps it, forgets items, failures and settings, keeps sources", () => {
+      expect(journal.storeEpoch()).toBe(0);
+      expect(journal.bumpStoreEpoch()).toBe(1);
+      journal.upsertSource({ userId: "alice", name: "docs", type: "upload", config: {} });
+      journal.commitItems("alice", "docs", [synced("a")], []);
+      journal.recordFailure("alice", "docs", "b", "fp", "SYNC_E_CORRUPT_FILE", "bad");
+      journal.putUpload(upload("alice", "docs", "a", "h"));
+      journal.setMeta("embedder_id", "x");
+      expect(journal.forgetAll()).toBe(2);
+      expect(journal.storeEpoch()).toBe(2);
+      expect(journal.getMeta("embedder_id")).toBeUndefined();
+      expect(journal.counts()).toEqual({ items: 0, pending: 0, failures: 0 });
+      expect(journal.getSource("alice", "docs")?.storeEpoch).toBe(2);
+      expect(journal.listUploads("alice", "docs")).toHaveLength(1);
+    });
+
+    it("settings round-trip and are replaced", () => {
+      expect(journal.getMeta("k")).toBeUndefined();
+      journal.setMeta("k", "1");
+      journal.setMeta("k", "2");
+      expect(journal.getMeta("k")).toBe("2");
+    });
+
+    it("leases: one owner at a time; renew, release and clear; an expired lease is taken over", async () => {
+      expect(journal.tryLease("L", "a", "sync", 60_000)).toBeUndefined();
+      expect(journal.tryLease("L", "b", "compact", 60_000)).toMatchObject({
+        name: "L",
+        owner: "a",
+        purpose: "sync",
+      });
+      expect(journal.tryLease("L", "a", "sync", 60_000)).toBeUndefined();
+      expect(journal.renewLease("L", "a", 60_000)).toBe(true);
+      expect(journal.renewLease("L", "b", 60_000)).toBe(false);
+      journal.releaseLease("L", "b");
+      expect(journal.listLeases().map((l) => l.owner)).toEqual(["a"]);
+      journal.releaseLease("L", "a");
+      expect(journal.listLeases()).toEqual([]);
+      expect(journal.tryLease("L", "a", "sync", 1)).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 10));
+      expect(journal.tryLease("L", "b", "compact", 60_000)).toBeUndefined();
+      expect(journal.renewLease("L", "a", 60_000)).toBe(false);
+      expect(journal.clearLease("L")).toMatchObject({ owner: "b" });
+      expect(journal.clearLease("L")).toBeUndefined();
+    });
+
+    it("uploads: put replaces by key, list orders by key, delete reports, referencedBlobs spans every source", () => {
+      journal.putUpload(upload("alice", "up", "b.txt", "h1"));
+      journal.putUpload(upload("alice", "up", "a.txt", "h2"));
+      journal.putUpload({ ...upload("alice", "up", "b.txt", "h3"), metadata: { tag: "x" } });
+      journal.putUpload(upload("bob", "up", "a.txt", "h2"));
+      expect(journal.getUpload("alice", "up", "b.txt")).toMatchObject({
+        blobHash: "h3",
+        metadata: { tag: "x" },
+      });
+      expect(journal.listUploads("alice", "up").map((u) => u.key)).toEqual(["a.txt", "b.txt"]);
+      expect([...journal.referencedBlobs()].sort()).toEqual(["h2", "h3"]);
+      expect(journal.deleteUpload("alice", "up", "a.txt")).toBe(true);
+      expect(journal.deleteUpload("alice", "up", "a.txt")).toBe(false);
+      expect([...journal.referencedBlobs()].sort()).toEqual(["h2", "h3"]);
+      journal.deleteUpload("bob", "up", "a.txt");
+      expect([...journal.referencedBlobs()]).toEqual(["h3"]);
+      expect(journal.getUpload("alice", "up", "a.txt")).toBeUndefined();
+    });
   });
 });
 
