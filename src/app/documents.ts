@@ -1,4 +1,4 @@
-import type { DocumentRow } from "../core/document-store.js";
+import { type DocumentRow, parseMetadata } from "../core/document-store.js";
 import { makeDocId } from "../core/ids.js";
 import type { SourceRecord } from "../core/journal.js";
 import { retypeError } from "../core/journal.js";
@@ -217,16 +217,5 @@ export type DocumentView = Omit<DocumentRow, "metadata" | "url"> & {
 
 /** The {@link DocumentView} of a stored row (metadata that is not a JSON object shows as `{}`). */
 export function documentView(d: DocumentRow): DocumentView {
-  let metadata: unknown;
-  try {
-    metadata = JSON.parse(d.metadata);
-  } catch {
-    metadata = undefined;
-  }
-  const isObject = typeof metadata === "object" && metadata !== null && !Array.isArray(metadata);
-  return {
-    ...d,
-    metadata: isObject ? (metadata as Record<string, unknown>) : {},
-    url: d.url === "" ? null : d.url,
-  };
+  return { ...d, metadata: parseMetadata(d.metadata) ?? {}, url: d.url === "" ? null : d.url };
 }

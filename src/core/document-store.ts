@@ -214,3 +214,17 @@ export interface DocumentStore {
   drop(): Promise<string[]>;
   close(): Promise<void>;
 }
+
+/** The object a `metadata` column holds; undefined when it is not a JSON object (empty, malformed, an array). */
+export function parseMetadata(json: unknown): Record<string, unknown> | undefined {
+  if (typeof json !== "string") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
+    ? (parsed as Record<string, unknown>)
+    : undefined;
+}

@@ -1,4 +1,4 @@
-import type { ChunkFilters } from "../core/document-store.js";
+import { type ChunkFilters, parseMetadata } from "../core/document-store.js";
 import { SyncError } from "../errors/sync-error.js";
 
 /**
@@ -91,14 +91,8 @@ export function metadataMatches(
   json: string,
   wanted: Readonly<Record<string, string | number | boolean>>,
 ): boolean {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch {
-    return false;
-  }
-  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return false;
-  const meta = parsed as Record<string, unknown>;
+  const meta = parseMetadata(json);
+  if (meta === undefined) return false;
   for (const [key, value] of Object.entries(wanted)) {
     if (!Object.hasOwn(meta, key)) return false;
     const stored = meta[key];

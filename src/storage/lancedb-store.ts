@@ -3,17 +3,19 @@ import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Connection, Table } from "@lancedb/lancedb";
 import type { Schema } from "apache-arrow";
-import type {
-  ApplyBatch,
-  ChunkHit,
-  ChunkQuery,
-  ChunkRow,
-  DocumentRow,
-  DocumentStore,
-  ListDocumentsOptions,
-  StoreIdentity,
-  TableHealth,
+import {
+  type ApplyBatch,
+  type ChunkHit,
+  type ChunkQuery,
+  type ChunkRow,
+  type DocumentRow,
+  type DocumentStore,
+  type ListDocumentsOptions,
+  parseMetadata,
+  type StoreIdentity,
+  type TableHealth,
 } from "../core/document-store.js";
+
 import type { Embedder } from "../core/embedder.js";
 import { SyncError } from "../errors/sync-error.js";
 import { rowsToArrow } from "./arrow-rows.js";
@@ -614,7 +616,7 @@ export class LanceDbStore implements DocumentStore {
       const doc = byId.get(h.doc_id);
       if (!doc || rows[i]?.metadata) return h;
       const url = typeof doc.url === "string" && doc.url !== "" ? doc.url : h.url;
-      return { ...h, metadata: parseMetadata(doc.metadata), url };
+      return { ...h, metadata: parseMetadata(doc.metadata) ?? {}, url };
     });
   }
 
@@ -961,24 +963,12 @@ function toHit(r: Record<string, unknown>, score: number): ChunkHit {
     start: r.start as number,
     end: r.end as number,
     score,
-    metadata: parseMetadata(r.metadata),
+    metadata: parseMetadata(r.metadata) ?? {},
     url: typeof r.url === "string" && r.url !== "" ? r.url : null,
   };
 }
 
 /** A document's metadata JSON as an object; anything else (absent, unparsable, not an object) as `{}`. */
-function parseMetadata(json: unknown): Record<string, unknown> {
-  if (typeof json !== "string" || json === "") return {};
-  try {
-    const parsed: unknown = JSON.parse(json);
-    return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
-      ? (parsed as Record<string, unknown>)
-      : {};
-  } catch {
-    return {};
-  }
-}
-
 function checkPage(limit: number | undefined, offset: number): void {
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
     throw new SyncError("SYNC_E_INVALID_ARGUMENT", `limit ${limit} is not an integer >= 0`);

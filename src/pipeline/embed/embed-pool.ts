@@ -1,6 +1,6 @@
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { SyncError } from "../../errors/sync-error.js";
-import { startSourceWorker } from "../parse/source-worker.js";
+import { startSiblingWorker } from "../parse/source-worker.js";
 import type { EmbedRequest, EmbedResponse } from "./embed-protocol.js";
 
 /** Options of {@link EmbedPool}. */
@@ -24,10 +24,6 @@ interface Slot {
   job: Pending | undefined;
   idle: NodeJS.Timeout | undefined;
 }
-
-const SELF = import.meta.url;
-const FROM_SOURCE = SELF.endsWith(".ts");
-const WORKER_URL = new URL(FROM_SOURCE ? "./embed-worker.ts" : "./embed-worker.js", SELF);
 
 /**
  * Worker threads that run the hashing embedder's model (`hashVectors`) on batches of texts, so a sync
@@ -98,7 +94,7 @@ export class EmbedPool {
   }
 
   private spawn(): Slot {
-    const worker = FROM_SOURCE ? startSourceWorker(WORKER_URL, {}) : new Worker(WORKER_URL);
+    const worker = startSiblingWorker(import.meta.url, "embed-worker");
     const slot: Slot = { worker, ready: false, job: undefined, idle: undefined };
     this.slots.push(slot);
     worker.unref();

@@ -1,11 +1,11 @@
-import { Worker, type WorkerOptions } from "node:worker_threads";
+import type { Worker, WorkerOptions } from "node:worker_threads";
 import { ERROR_CODES, type ErrorCode } from "../../errors/codes.js";
 import { SyncError } from "../../errors/sync-error.js";
 import type { ChunkTextOptions, TextChunk } from "../chunk-text.js";
 import type { DetectedType } from "../extract/detect-type.js";
 import type { ExtractedDocument } from "../extract/extracted-document.js";
 import type { ParseRequest, ParseResponse } from "./parse-protocol.js";
-import { startSourceWorker } from "./source-worker.js";
+import { startSiblingWorker } from "./source-worker.js";
 
 /** Options of {@link ParsePool}. */
 export interface ParsePoolOptions {
@@ -54,11 +54,6 @@ interface Slot {
 }
 
 const MB = 1024 * 1024;
-
-/** `file:` URL of the worker module next to this one: `.js` when built, `.ts` when run from sources. */
-const SELF = import.meta.url;
-const FROM_SOURCE = SELF.endsWith(".ts");
-const WORKER_URL = new URL(FROM_SOURCE ? "./parse-worker.ts" : "./parse-worker.js", SELF);
 
 /**
  * A small pool of parser worker threads for HTML, PDF and DOCX. Each worker runs with a heap limit
@@ -137,7 +132,7 @@ export class ParsePool {
     const options: WorkerOptions = {
       resourceLimits: { maxOldGenerationSizeMb: this.options.memoryMb },
     };
-    const worker = FROM_SOURCE ? startSourceWorker(WORKER_URL, options) : new Worker(WORKER_URL, options);
+    const worker = startSiblingWorker(import.meta.url, "parse-worker", options);
     const slot: Slot = {
       worker,
       ready: false,

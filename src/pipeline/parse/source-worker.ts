@@ -55,3 +55,12 @@ export function startSourceWorker(entry: URL, options: WorkerOptions): Worker {
     },
   });
 }
+
+/**
+ * Starts the worker module `name` (without extension) that lies next to the module at `selfUrl`: its
+ * compiled `.js` when running built, its `.ts` through {@link startSourceWorker} when running from sources.
+ */
+export function startSiblingWorker(selfUrl: string, name: string, options: WorkerOptions = {}): Worker {
+  if (selfUrl.endsWith(".ts")) return startSourceWorker(new URL(`./${name}.ts`, selfUrl), options);
+  return new Worker(new URL(`./${name}.js`, selfUrl), options);
+}
