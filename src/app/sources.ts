@@ -85,12 +85,7 @@ export async function addSource(ctx: AppContext, input: AddSourceInput): Promise
     throw new SyncError("SYNC_E_ALREADY_EXISTS", `user "${userId}" already has a source "${sourceId}"`);
   }
   const poll = input.pollInterval;
-  if (poll !== undefined && (!Number.isInteger(poll) || poll < 1 || poll > 86_400)) {
-    throw new SyncError(
-      "SYNC_E_INVALID_ARGUMENT",
-      `poll_interval: expected whole seconds in 1..86400, got ${poll}`,
-    );
-  }
+  checkPollInterval(poll);
   const others = ctx.journal.listSources(userId).filter((s) => s.type === type.type);
   const config = type.normalizeConfig(input.config ?? {}, { userId, sourceId, others });
   ctx.journal.upsertSource({
@@ -105,6 +100,63 @@ export async function addSource(ctx: AppContext, input: AddSourceInput): Promise
     ctx.journal.getSource(userId, sourceId) as SourceRecord,
     ctx.config.defaultPollIntervalSeconds,
   );
+}
+
+/** Input of {@link updateSource}: only the fields given change. */
+export interface UpdateSourceInput {
+  userId: string;
+  sourceId: string;
+  /** Replaces the type-specific settings (checked like {@link addSource}'s). */
+  config?: Record<string, unknown>;
+  /** Seconds between scheduled runs; `null` returns to `DEFAULT_POLL_INTERVAL`. */
+  pollInterval?: number | null;
+  enabled?: boolean;
+}
+
+/**
+ * Changes a registered source's config, poll interval or enabled flag (its type never changes). A new config
+ * passes the type's checks like {@link addSource}'s; `SYNC_E_NOT_FOUND` for an unknown source. Documents a
+ * narrower config no longer covers are deleted by the source's next full run (the source confirms them gone).
+ */
+export function updateSource(ctx: AppContext, input: UpdateSourceInput): SourceView {
+  const userId = validateId("user id", input.userId);
+  const sourceId = validateId("source id", input.sourceId);
+  const existing = ctx.journal.getSource(userId, sourceId);
+  if (!existing) throw new SyncError("SYNC_E_NOT_FOUND", `user "${userId}" has no source "${sourceId}"`);
+  checkPollInterval(input.pollInterval ?? undefined);
+  if (input.enabled !== undefined && typeof input.enabled !== "boolean") {
+    throw new SyncError(
+      "SYNC_E_INVALID_ARGUMENT",
+      `enabled: expected true or false, got ${String(input.enabled)}`,
+    );
+  }
+  let config = existing.config;
+  if (input.config !== undefined) {
+    const type = ctx.registry.get(existing.type);
+    const others = ctx.journal
+      .listSources(userId)
+      .filter((s) => s.type === existing.type && s.name !== sourceId);
+    config = type.normalizeConfig(input.config, { userId, sourceId, others });
+  }
+  ctx.journal.upsertSource({
+    ...existing,
+    config,
+    pollInterval: input.pollInterval === undefined ? existing.pollInterval : input.pollInterval,
+    enabled: input.enabled ?? existing.enabled,
+  });
+  return sourceView(
+    ctx.journal.getSource(userId, sourceId) as SourceRecord,
+    ctx.config.defaultPollIntervalSeconds,
+  );
+}
+
+function checkPollInterval(poll: number | undefined): void {
+  if (poll !== undefined && (!Number.isInteger(poll) || poll < 1 || poll > 86_400)) {
+    throw new SyncError(
+      "SYNC_E_INVALID_ARGUMENT",
+      `poll_interval: expected whole seconds in 1..86400, got ${poll}`,
+    );
+  }
 }
 
 /**

@@ -29,6 +29,8 @@ import {
   removeSource,
   type SourceView,
   sourceView,
+  type UpdateSourceInput,
+  updateSource,
 } from "./sources.js";
 
 /** Options of {@link createSyncSystem}: every setting in camelCase (see `ConfigOptions`), plus collaborators. */
@@ -51,14 +53,50 @@ export interface SyncSourceOptions {
   signal?: AbortSignal;
 }
 
-/** Events of a {@link SyncSystem}. */
+/** Events of a {@link SyncSystem}; `jobId` is the {@link RunTicket.jobId} of the request(s) the run serves. */
 export interface SyncSystemEvents {
   /** A run began (`kind`: `full` or `changes`). */
-  "run-started": [{ userId: string; sourceId: string; kind: "full" | "changes" }];
+  "run-started": [{ jobId: string; userId: string; sourceId: string; kind: RunKindName }];
   /** Items of a running run were read and processed (`done` of `total`). */
-  "run-progress": [{ userId: string; sourceId: string; done: number; total: number }];
-  "run-finished": [{ userId: string; sourceId: string; result: SourceRunResult }];
-  "run-failed": [{ userId: string; sourceId: string; error: SyncError }];
+  "run-progress": [{ jobId: string; userId: string; sourceId: string; done: number; total: number }];
+  "run-finished": [{ jobId: string; userId: string; sourceId: string; result: SourceRunResult }];
+  "run-failed": [{ jobId: string; userId: string; sourceId: string; error: SyncError }];
+}
+
+/** `full`: a reconciliation of the whole source; `changes`: a partial run over given keys. */
+export type RunKindName = "full" | "changes";
+
+/**
+ * A run requested without waiting for it: its job id (shared by every request that joined the same queued
+ * run), whether it is already `running` or `queued` behind the source's run in progress, and its result.
+ */
+export interface RunTicket {
+  jobId: string;
+  userId: string;
+  sourceId: string;
+  kind: RunKindName;
+  state: "queued" | "running";
+  /** True when the request joined a run already queued (no new run was created). */
+  joined: boolean;
+  /** Settles with the run's result (rejects with its error); never an unhandled rejection. */
+  done: Promise<SourceRunResult>;
+}
+
+/** A run in progress or queued, as {@link SyncSystem.activity} lists it (snake_case, for the API). */
+export interface RunActivity {
+  job_id: string;
+  user_id: string;
+  source_id: string;
+  source_type: string;
+  kind: RunKindName;
+  state: "queued" | "running";
+  queued_at: string;
+  started_at: string | null;
+  /** Items read and processed so far, of `total` (0 of 0 until the listing is done). */
+  done: number;
+  total: number;
+  /** Keys of a partial run. */
+  keys: number | null;
 }
 
 /** The whole system as a library: see {@link createSyncSystem}. */
@@ -95,6 +133,18 @@ export interface SyncSystem {
     add(input: AddSourceInput): Promise<SourceView>;
     list(input?: { userId?: string }): Promise<SourceView[]>;
     get(input: { userId: string; sourceId: string }): Promise<SourceView>;
+    /** Changes config, poll interval or enabled flag (see `updateSource`); the next full run applies it. */
+    update(input: UpdateSourceInput): Promise<SourceView>;
+    /**
+     * Records a source's health as a monitor saw it (a watcher that failed, a root that vanished); the next
+     * run's listing records it again.
+     */
+    setHealth(input: {
+      userId: string;
+      sourceId: string;
+      healthy: boolean;
+      error?: string | null;
+    }): Promise<void>;
     remove(input: { userId: string; sourceId: string; keepDocuments?: boolean }): Promise<RemoveSourceResult>;
     sync(input: { userId: string; sourceId: string } & SyncSourceOptions): Promise<SourceRunResult>;
   };
@@ -103,6 +153,15 @@ export interface SyncSystem {
    * one queued after it (all such requests share its result) instead of failing.
    */
   syncSource(input: { userId: string; sourceId: string } & SyncSourceOptions): Promise<SourceRunResult>;
+  /**
+   * Requests a full run like {@link syncSource} without waiting for it: returns at once with the job id of the
+   * run that will serve it (a new one, or the queued one it joined). Throws for an unknown source.
+   */
+  requestSync(input: { userId: string; sourceId: string } & SyncSourceOptions): RunTicket;
+  /** Requests a partial run like {@link applyChanges} without waiting for it (see {@link requestSync}). */
+  requestChanges(input: { userId: string; sourceId: string; keys: readonly string[] }): RunTicket;
+  /** Runs in progress (with their progress) and queued, of every user or of one. */
+  activity(input?: { userId?: string }): { running: RunActivity[]; queued: RunActivity[] };
   /** A partial run over `keys` of a source (watch events, webhooks), queued like {@link syncSource}. */
   applyChanges(input: {
     userId: string;
@@ -121,11 +180,16 @@ const RECYCLE_AFTER_WRITES = 5;
 /** One source's queue: the run in progress and at most one full and one partial run waiting behind it. */
 interface Lane {
   busy: boolean;
+  record: SourceRecord;
+  /** The run in progress (undefined while busy with an exclusive task such as a remove). */
+  current?: RunActivity;
   full?: Waiting<SyncSourceOptions>;
   changes?: Waiting<{ keys: Set<string>; allowMassDelete: boolean }>;
 }
 
 interface Waiting<T> {
+  jobId: string;
+  queuedAt: string;
   options: T;
   promise: Promise<SourceRunResult>;
   resolve: (r: SourceRunResult) => void;
@@ -195,7 +259,7 @@ class System implements SyncSystem {
             .some((u) => items.get(u.key)?.contentHash !== u.blobHash);
           if (pending || unapplied) {
             try {
-              await this.enqueueFull(s, {});
+              await this.enqueueFull(s, {}).done;
             } catch (err) {
               this.ctx.logger.warn(
                 { source: s.name, err: describeError(err) },
@@ -241,15 +305,18 @@ class System implements SyncSystem {
   async ingestDocument(input: IngestInput): Promise<IngestResult> {
     this.live();
     return this.track(
-      ingestDocument(this.ctx, input, (record, keys) => this.enqueueChanges(record, keys, false)),
+      ingestDocument(this.ctx, input, (record, keys) => this.enqueueChanges(record, keys, false).done),
     );
   }
 
   async deleteDocument(input: { userId: string; docId: string }): Promise<DeleteResult> {
     this.live();
     return this.track(
-      deleteDocument(this.ctx, input.userId, input.docId, (record, keys, o) =>
-        this.enqueueChanges(record, keys, o?.allowMassDelete === true),
+      deleteDocument(
+        this.ctx,
+        input.userId,
+        input.docId,
+        (record, keys, o) => this.enqueueChanges(record, keys, o?.allowMassDelete === true).done,
       ),
     );
   }
@@ -314,6 +381,20 @@ class System implements SyncSystem {
         this.ctx.config.defaultPollIntervalSeconds,
       );
     },
+    update: async (input: UpdateSourceInput): Promise<SourceView> => {
+      this.live();
+      return updateSource(this.ctx, input);
+    },
+    setHealth: async (input: {
+      userId: string;
+      sourceId: string;
+      healthy: boolean;
+      error?: string | null;
+    }): Promise<void> => {
+      this.live();
+      const record = this.record(input.userId, input.sourceId);
+      this.ctx.journal.setSourceHealth(record.userId, record.name, input.healthy, input.error ?? null);
+    },
     remove: async (input: {
       userId: string;
       sourceId: string;
@@ -336,6 +417,10 @@ class System implements SyncSystem {
   async syncSource(
     input: { userId: string; sourceId: string } & SyncSourceOptions,
   ): Promise<SourceRunResult> {
+    return this.requestSync(input).done;
+  }
+
+  requestSync(input: { userId: string; sourceId: string } & SyncSourceOptions): RunTicket {
     this.live();
     const { userId, sourceId, ...options } = input;
     return this.enqueueFull(this.record(userId, sourceId), options);
@@ -346,11 +431,28 @@ class System implements SyncSystem {
     sourceId: string;
     keys: readonly string[];
   }): Promise<SourceRunResult> {
+    return this.requestChanges(input).done;
+  }
+
+  requestChanges(input: { userId: string; sourceId: string; keys: readonly string[] }): RunTicket {
     this.live();
     if (!Array.isArray(input.keys) || input.keys.some((k) => typeof k !== "string" || k === "")) {
       throw new SyncError("SYNC_E_INVALID_ARGUMENT", "keys: expected a list of item keys");
     }
     return this.enqueueChanges(this.record(input.userId, input.sourceId), input.keys, false);
+  }
+
+  activity(input: { userId?: string } = {}): { running: RunActivity[]; queued: RunActivity[] } {
+    const running: RunActivity[] = [];
+    const queued: RunActivity[] = [];
+    for (const lane of this.lanes.values()) {
+      if (input.userId !== undefined && lane.record.userId !== input.userId) continue;
+      if (lane.current) running.push({ ...lane.current });
+      if (lane.changes)
+        queued.push(this.queuedView(lane, lane.changes, "changes", lane.changes.options.keys.size));
+      if (lane.full) queued.push(this.queuedView(lane, lane.full, "full", null));
+    }
+    return { running, queued };
   }
 
   async cleanupFailed(input: { userId?: string; sourceId?: string } = {}): Promise<number> {
@@ -419,13 +521,14 @@ class System implements SyncSystem {
     const key = laneKey(record);
     let lane = this.lanes.get(key);
     if (!lane) {
-      lane = { busy: false };
+      lane = { busy: false, record };
       this.lanes.set(key, lane);
     }
+    lane.record = record;
     return lane;
   }
 
-  private enqueueFull(record: SourceRecord, options: SyncSourceOptions): Promise<SourceRunResult> {
+  private enqueueFull(record: SourceRecord, options: SyncSourceOptions): RunTicket {
     const lane = this.lane(record);
     if (lane.full) {
       // Joins the queued run; a request that allows more (mass deletes, empty roots) widens it.
@@ -433,29 +536,56 @@ class System implements SyncSystem {
       o.allowMassDelete ||= options.allowMassDelete;
       o.allowEmptyRoots ||= options.allowEmptyRoots;
       o.scheduled &&= options.scheduled;
-      return lane.full.promise;
+      return this.ticket(record, lane.full, "full", true);
     }
     const queued = waiting<SyncSourceOptions>({ ...options });
     lane.full = queued;
+    this.track(queued.promise);
     this.pump(record);
-    return this.track(queued.promise);
+    return this.ticket(record, queued, "full", false);
   }
 
-  private enqueueChanges(
-    record: SourceRecord,
-    keys: readonly string[],
-    allowMassDelete: boolean,
-  ): Promise<SourceRunResult> {
+  private enqueueChanges(record: SourceRecord, keys: readonly string[], allowMassDelete: boolean): RunTicket {
     const lane = this.lane(record);
     if (lane.changes) {
       for (const k of keys) lane.changes.options.keys.add(k);
       lane.changes.options.allowMassDelete ||= allowMassDelete;
-      return lane.changes.promise;
+      return this.ticket(record, lane.changes, "changes", true);
     }
     const queued = waiting({ keys: new Set(keys), allowMassDelete });
     lane.changes = queued;
+    this.track(queued.promise);
     this.pump(record);
-    return this.track(queued.promise);
+    return this.ticket(record, queued, "changes", false);
+  }
+
+  private ticket(record: SourceRecord, w: Waiting<unknown>, kind: RunKindName, joined: boolean): RunTicket {
+    const lane = this.lane(record);
+    return {
+      jobId: w.jobId,
+      userId: record.userId,
+      sourceId: record.name,
+      kind,
+      state: lane.current?.job_id === w.jobId ? "running" : "queued",
+      joined,
+      done: w.promise,
+    };
+  }
+
+  private queuedView(lane: Lane, w: Waiting<unknown>, kind: RunKindName, keys: number | null): RunActivity {
+    return {
+      job_id: w.jobId,
+      user_id: lane.record.userId,
+      source_id: lane.record.name,
+      source_type: lane.record.type,
+      kind,
+      state: "queued",
+      queued_at: w.queuedAt,
+      started_at: null,
+      done: 0,
+      total: 0,
+      keys,
+    };
   }
 
   /** Runs `fn` as the only thing happening on the source's lane (after the run in progress, before queued ones). */
@@ -481,22 +611,33 @@ class System implements SyncSystem {
     if (isChanges) lane.changes = undefined;
     else lane.full = undefined;
     lane.busy = true;
+    const keyCount = isChanges ? (next.options as { keys: Set<string> }).keys.size : null;
+    lane.current = {
+      ...this.queuedView(lane, next, isChanges ? "changes" : "full", keyCount),
+      state: "running",
+      started_at: new Date().toISOString(),
+    };
     const options: RunSourceOptions = isChanges
       ? {
           keys: [...(next.options as { keys: Set<string> }).keys],
           allowMassDelete: (next.options as { allowMassDelete: boolean }).allowMassDelete,
         }
       : { ...(next.options as SyncSourceOptions) };
-    this.execute(record, options)
+    this.execute(record, next.jobId, options)
       .then(next.resolve, next.reject)
       .finally(() => {
         lane.busy = false;
+        lane.current = undefined;
         this.pump(record);
       });
   }
 
-  private async execute(record: SourceRecord, options: RunSourceOptions): Promise<SourceRunResult> {
-    const ids = { userId: record.userId, sourceId: record.name };
+  private async execute(
+    record: SourceRecord,
+    jobId: string,
+    options: RunSourceOptions,
+  ): Promise<SourceRunResult> {
+    const ids = { jobId, userId: record.userId, sourceId: record.name };
     const kind = options.keys ? "changes" : "full";
     this.events.emit("run-started", { ...ids, kind });
     try {
@@ -515,7 +656,14 @@ class System implements SyncSystem {
         gate: this.gate,
         signal,
         leaseWaitMs: this.ctx.config.lockWaitSeconds * 1000,
-        onProgress: (p) => this.events.emit("run-progress", { ...ids, ...p }),
+        onProgress: (p) => {
+          const lane = this.lanes.get(laneKey(record));
+          if (lane?.current?.job_id === jobId) {
+            lane.current.done = p.done;
+            lane.current.total = p.total;
+          }
+          this.events.emit("run-progress", { ...ids, ...p });
+        },
       });
       this.events.emit("run-finished", { ...ids, result });
       if (result.added + result.updated + result.moved + result.deleted + result.repaired > 0) {
@@ -545,6 +693,14 @@ function laneKey(record: SourceRecord): string {
   return `${record.userId}\0${record.name}`;
 }
 
+let jobCounter = 0;
+
+/** A job id unique in this process and across restarts (time-ordered, then a counter). */
+function newJobId(): string {
+  jobCounter = (jobCounter + 1) % 1_000_000;
+  return `job_${Date.now().toString(36)}_${process.pid.toString(36)}_${jobCounter.toString(36)}`;
+}
+
 function waiting<T>(options: T): Waiting<T> {
   let resolve!: (r: SourceRunResult) => void;
   let reject!: (e: unknown) => void;
@@ -553,5 +709,5 @@ function waiting<T>(options: T): Waiting<T> {
     reject = rej;
   });
   promise.catch(() => undefined);
-  return { options, promise, resolve, reject };
+  return { jobId: newJobId(), queuedAt: new Date().toISOString(), options, promise, resolve, reject };
 }

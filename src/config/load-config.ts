@@ -58,6 +58,26 @@ export interface Config {
   syncIntervalSeconds: number;
   defaultPollIntervalSeconds: number;
   enableSourceMonitoring: boolean;
+  /** Quiet time after a watched file event before its partial run (ms). */
+  watchDebounceMs: number;
+  /** Scheduled compaction thresholds (service). */
+  compactAfterVersions: number;
+  compactAfterFragments: number;
+  /** The HTTP service. */
+  api: {
+    host: string;
+    port: number;
+    /** Where API key hashes are read and stored (resolved: never empty). */
+    keysFile: string;
+    /** Absolute folders API-added `local_filesystem` sources must lie under (empty: none may be added). */
+    allowedRoots: string[];
+    rateLimitPerMinute: number;
+    maxBodyBytes: number;
+    tlsCertFile: string;
+    tlsKeyFile: string;
+  };
+  /** A running service the CLI talks to (empty url: the local data). */
+  client: { url: string; apiKey: string };
   s3: { bucket: string; prefix: string; endpoint: string; region: string };
   logLevel: string;
   logFile: string;
@@ -176,6 +196,12 @@ function buildConfig(
       }
     }
   }
+  if (problems.length === 0 && Boolean(v.TLS_CERT_FILE) !== Boolean(v.TLS_KEY_FILE)) {
+    const [set, unset] = v.TLS_CERT_FILE
+      ? ["TLS_CERT_FILE", "TLS_KEY_FILE"]
+      : ["TLS_KEY_FILE", "TLS_CERT_FILE"];
+    problems.push(`${label(unset as EnvVarName)}="": must be set together with ${label(set as EnvVarName)}`);
+  }
   if (problems.length > 0) {
     throw new SyncError("SYNC_E_CONFIG_INVALID", `invalid configuration: ${problems.join(", ")}`);
   }
@@ -224,6 +250,24 @@ function buildConfig(
     syncIntervalSeconds: v.SYNC_INTERVAL,
     defaultPollIntervalSeconds: v.DEFAULT_POLL_INTERVAL,
     enableSourceMonitoring: v.ENABLE_SOURCE_MONITORING,
+    watchDebounceMs: v.WATCH_DEBOUNCE_MS,
+    compactAfterVersions: v.COMPACT_AFTER_VERSIONS,
+    compactAfterFragments: v.COMPACT_AFTER_FRAGMENTS,
+    api: {
+      host: v.API_HOST,
+      port: v.API_PORT,
+      keysFile: (v.API_KEYS_FILE as string) || resolve(dirname(v.STATE_DB_PATH as string), "api-keys.json"),
+      allowedRoots: (v.ALLOWED_ROOTS as string)
+        .split(",")
+        .map((r) => r.trim())
+        .filter((r) => r !== "")
+        .map((r) => resolve(r)),
+      rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
+      maxBodyBytes: (v.MAX_REQUEST_BODY_KB as number) * 1024,
+      tlsCertFile: v.TLS_CERT_FILE,
+      tlsKeyFile: v.TLS_KEY_FILE,
+    },
+    client: { url: v.LANCEDB_SYNC_URL, apiKey: v.LANCEDB_SYNC_API_KEY },
     s3: { bucket: v.S3_BUCKET, prefix: v.S3_PREFIX, endpoint: v.S3_ENDPOINT, region: v.AWS_REGION },
     logLevel: v.LOG_LEVEL,
     logFile: v.LOG_FILE,

@@ -220,6 +220,69 @@ export const ENV_VARS = {
     default: "true",
     doc: "Watch sources for live changes (service).",
   },
+  WATCH_DEBOUNCE_MS: {
+    schema: int(10, 60_000),
+    default: "300",
+    doc: "Quiet time after a file event before the watched changes are synced as one partial run (service).",
+  },
+  COMPACT_AFTER_VERSIONS: {
+    schema: int(2, 1_000_000),
+    default: "200",
+    doc: "The service compacts the tables (behind the writer lock, never during a sync) once a table has this many versions…",
+  },
+  COMPACT_AFTER_FRAGMENTS: {
+    schema: int(2, 1_000_000),
+    default: "64",
+    doc: "…or this many small fragments.",
+  },
+  API_HOST: {
+    schema: str,
+    default: "127.0.0.1",
+    doc: "Address `serve` listens on; a non-loopback one needs API keys.",
+  },
+  API_PORT: { schema: int(0, 65_535), default: "8000", doc: "Port `serve` listens on (0: any free port)." },
+  API_KEYS_FILE: {
+    schema: z.string().trim(),
+    default: "",
+    doc: 'JSON list of `{ key_hash, user_id | role: "admin" }` (only hashes); empty: `api-keys.json` beside `STATE_DB_PATH`.',
+  },
+  ALLOWED_ROOTS: {
+    schema: z
+      .string()
+      .trim()
+      .refine(
+        (v) => v === "" || v.split(",").every((p) => p.trim().startsWith("/")),
+        "expected a comma-separated list of absolute paths",
+      ),
+    default: "",
+    doc: "Comma-separated absolute folders under which `local_filesystem` sources may be added through the API (empty: none may).",
+  },
+  RATE_LIMIT_PER_MINUTE: {
+    schema: int(1, 1_000_000),
+    default: "600",
+    doc: "Requests per minute per API key (per address without one); more get 429 with Retry-After.",
+  },
+  MAX_REQUEST_BODY_KB: {
+    schema: int(1, 1_048_576),
+    default: "1024",
+    doc: "Largest JSON request body (KB); uploads are limited by MAX_FILE_SIZE_MB.",
+  },
+  TLS_CERT_FILE: {
+    schema: z.string().trim(),
+    default: "",
+    doc: "PEM certificate: with TLS_KEY_FILE, `serve` speaks HTTPS.",
+  },
+  TLS_KEY_FILE: { schema: z.string().trim(), default: "", doc: "PEM private key of TLS_CERT_FILE." },
+  LANCEDB_SYNC_URL: {
+    schema: z.union([z.literal(""), z.string().trim().url()]),
+    default: "",
+    doc: "URL of a running service: `status` and `sources scan` then ask it instead of the local data (same as `--url`).",
+  },
+  LANCEDB_SYNC_API_KEY: {
+    schema: z.string().trim(),
+    default: "",
+    doc: "API key the CLI sends to LANCEDB_SYNC_URL.",
+  },
   S3_BUCKET: { schema: z.string().trim(), default: "", doc: "Backup bucket; empty disables S3 backup." },
   S3_PREFIX: { schema: z.string().trim(), default: "lancedb-sync/", doc: "Key prefix for backup objects." },
   S3_ENDPOINT: {

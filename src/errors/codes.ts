@@ -89,6 +89,24 @@ export const ERROR_CODES = {
     retryable: false,
     message: "the tables were written by a newer lancedb-sync: upgrade lancedb-sync",
   },
+  SYNC_E_UNAUTHORIZED: {
+    status: 401,
+    retryable: false,
+    message: "a valid API key is required (Authorization: Bearer <key>, or X-API-Key)",
+  },
+  SYNC_E_FORBIDDEN: { status: 403, retryable: false, message: "this API key may not do that" },
+  SYNC_E_ROOT_NOT_ALLOWED: {
+    status: 403,
+    retryable: false,
+    message:
+      "the path lies outside ALLOWED_ROOTS (filesystem sources added through the API must lie under them)",
+  },
+  SYNC_E_RATE_LIMITED: {
+    status: 429,
+    retryable: true,
+    message: "too many requests: retry after Retry-After seconds",
+  },
+  SYNC_E_BODY_TOO_LARGE: { status: 413, retryable: false, message: "request body exceeds the size limit" },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 /** One of the stable `SYNC_E_*` codes. */
