@@ -261,6 +261,8 @@ function render(status, sync, sources) {
     "No failed items.",
   );
 
+  if (admin) renderSearchUsers(sources.sources ?? []);
+
   const tables = status.tables ?? [];
   $("tables-section").hidden = !admin;
   renderTable(
@@ -363,6 +365,8 @@ function signOut(message) {
   $("sign-out").hidden = true;
   $("search-hits").replaceChildren();
   $("search-message").hidden = true;
+  $("search-user").replaceChildren();
+  $("search-user").hidden = true;
   $("sign-in").hidden = false;
   $("sign-in-message").textContent = message ?? "";
   $("sign-in-message").hidden = !message;
@@ -371,6 +375,19 @@ function signOut(message) {
 }
 
 // ---- search -----------------------------------------------------------------------------------------------
+
+/** An admin searches one user's documents at a time: the users that have sources, the choice kept. */
+function renderSearchUsers(sources) {
+  const select = $("search-user");
+  const users = [...new Set(sources.map((s) => s.user_id))].sort();
+  const chosen = select.value;
+  const current = [...select.options].map((o) => o.value);
+  if (current.join("\u0000") !== users.join("\u0000")) {
+    select.replaceChildren(...users.map((u) => h("option", { value: u }, u)));
+    if (users.includes(chosen)) select.value = chosen;
+  }
+  select.hidden = false;
+}
 
 function hitNode(hit) {
   const text = String(hit.text ?? "")
@@ -414,10 +431,12 @@ async function search(event) {
   message.textContent = "Searching…";
   message.hidden = false;
   try {
-    const { hits } = await api("search", {
-      method: "POST",
-      body: JSON.stringify({ query, mode, limit: 10 }),
-    });
+    const body = { query, mode, limit: 10 };
+    if (me?.role === "admin") {
+      if (!$("search-user").value) throw new Error("no user has documents yet");
+      body.user_id = $("search-user").value;
+    }
+    const { hits } = await api("search", { method: "POST", body: JSON.stringify(body) });
     list.replaceChildren(...hits.map(hitNode));
     message.textContent = hits.length === 0 ? "No hits." : plural(hits.length, "hit");
   } catch (err) {
