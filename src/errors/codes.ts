@@ -107,6 +107,11 @@ export const ERROR_CODES = {
     message: "too many requests: retry after Retry-After seconds",
   },
   SYNC_E_BODY_TOO_LARGE: { status: 413, retryable: false, message: "request body exceeds the size limit" },
+  SYNC_E_SERVICE_UNREACHABLE: {
+    status: 503,
+    retryable: true,
+    message: "the lancedb-sync service could not be reached",
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 /** One of the stable `SYNC_E_*` codes. */

@@ -1,8 +1,12 @@
 import type { Command } from "commander";
+import type { SourceRunResult } from "../../app/run-source.js";
 import type { SourceView } from "../../app/sources.js";
 import { systemOn } from "../../app/sync-system.js";
+import { loadConfig } from "../../config/load-config.js";
 import { SyncError } from "../../errors/sync-error.js";
-import { EXIT, printJson, runCommand } from "../run-command.js";
+import { EXIT, printJson, runCommand, runPlain } from "../run-command.js";
+import { serviceClient } from "../service-client.js";
+import { remoteUrl } from "./status-command.js";
 
 /** `lancedb-sync sources list|add|show|remove`: sources as stored records. */
 export function registerSourcesCommand(program: Command): void {
@@ -91,6 +95,8 @@ export function registerSourcesCommand(program: Command): void {
       });
     });
 
+  registerScan(sources);
+
   sources
     .command("remove")
     .description("remove a source with its documents (or keep them with --keep-documents)")
@@ -117,6 +123,73 @@ export function registerSourcesCommand(program: Command): void {
         return EXIT.OK;
       });
     });
+}
+
+/** Registers `sources scan`: a full run of one source, here or by the running service. */
+function registerScan(sources: Command): void {
+  sources
+    .command("scan")
+    .description(
+      "run a full sync of one registered source (by the service at --url / LANCEDB_SYNC_URL when set)",
+    )
+    .requiredOption("-u, --user <id>", "user the source belongs to")
+    .requiredOption("-n, --name <id>", "source id")
+    .option("--url <url>", "ask the service running at this URL (default: LANCEDB_SYNC_URL)")
+    .option("--local", "run it in this process even when LANCEDB_SYNC_URL is set", false)
+    .option("--no-wait", "with a service: return once the run is queued (prints its job id)")
+    .option("--allow-mass-delete", "apply deletions even when they exceed MASS_DELETE_THRESHOLD", false)
+    .option("--json", "print one JSON object", false)
+    .action(async (opts) => {
+      const url: string | undefined = opts.url ?? (opts.local ? undefined : remoteUrl());
+      if (url) {
+        await runPlain(opts.json, async () => {
+          const client = serviceClient(url, loadConfig().client.apiKey);
+          const userQuery = `user_id=${encodeURIComponent(opts.user)}`;
+          const { sources: list } = await client.get<{ sources: SourceView[] }>(
+            `api/v1/sources?${userQuery}`,
+          );
+          const source = list.find((s) => s.user_id === opts.user && s.source_id === opts.name);
+          if (!source)
+            throw new SyncError(
+              "SYNC_E_NOT_FOUND",
+              `user "${opts.user}" has no source "${opts.name}" at ${client.url}`,
+            );
+          const path = `api/v1/sources/${encodeURIComponent(source.type)}/${encodeURIComponent(source.source_id)}/scan`;
+          const answer = await client.post<{
+            job: { job_id: string; state: string };
+            result?: SourceRunResult;
+          }>(`${path}?${userQuery}${opts.wait ? "&wait=true" : ""}`);
+          if (opts.json) printJson(answer);
+          else if (answer.result) printRun(answer.result);
+          else process.stdout.write(`job ${answer.job.job_id} ${answer.job.state} at ${client.url}\n`);
+          return answer.result ? runExit(answer.result) : EXIT.OK;
+        });
+        return;
+      }
+      await runCommand(opts.json, async (ctx) => {
+        const result = await systemOn(ctx).syncSource({
+          userId: opts.user,
+          sourceId: opts.name,
+          allowMassDelete: opts.allowMassDelete,
+        });
+        if (opts.json) printJson(result);
+        else printRun(result);
+        return runExit(result);
+      });
+    });
+}
+
+function runExit(r: SourceRunResult): number {
+  return r.held_deletions > 0 ? EXIT.DELETIONS_HELD : r.failed > 0 ? EXIT.ITEMS_FAILED : EXIT.OK;
+}
+
+function printRun(r: SourceRunResult): void {
+  process.stdout.write(
+    `source ${r.source} (${r.source_type}, run #${r.run_id}): ${r.listed} listed, ${r.added} added, ` +
+      `${r.updated} updated, ${r.moved} moved, ${r.deleted} deleted, ${r.unchanged} unchanged, ${r.failed} failed\n`,
+  );
+  for (const f of r.failures) process.stdout.write(`  failed: ${f.error} [${f.code}]\n`);
+  for (const w of r.warnings) process.stdout.write(`  warning: ${w}\n`);
 }
 
 function describe(s: SourceView): string {
