@@ -311,6 +311,11 @@ function outcomeCell(job) {
 
 async function refresh(mine) {
   if (mine !== session) return;
+  // A tab in the background asks nothing; it catches up within REFRESH_MS of being shown again.
+  if (document.hidden) {
+    setTimeout(() => refresh(mine), REFRESH_MS);
+    return;
+  }
   try {
     const [status, sync, sources] = await Promise.all([api("status"), api("sync/status"), api("sources")]);
     if (mine !== session) return;
@@ -430,6 +435,7 @@ async function search(event) {
   if (query === "") return;
   message.textContent = "Searching…";
   message.hidden = false;
+  const mine = session;
   try {
     const body = { query, mode, limit: 10 };
     if (me?.role === "admin") {
@@ -437,9 +443,11 @@ async function search(event) {
       body.user_id = $("search-user").value;
     }
     const { hits } = await api("search", { method: "POST", body: JSON.stringify(body) });
+    if (mine !== session) return;
     list.replaceChildren(...hits.map(hitNode));
     message.textContent = hits.length === 0 ? "No hits." : plural(hits.length, "hit");
   } catch (err) {
+    if (mine !== session) return;
     if (err instanceof ApiError && err.status === 401)
       return signOut(`The API key is no longer accepted: ${errorText(err)}`);
     list.replaceChildren();
