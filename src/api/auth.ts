@@ -46,7 +46,13 @@ export function installAuth(app: FastifyInstance, keys: ApiKeyStore): void {
   app.decorateRequest("principal", null);
   app.addHook("onRequest", async (request) => {
     const key = presentedKey(request);
-    request.principal = key === undefined ? null : ((await keys.verify(key)) ?? null);
+    if (key === undefined) return;
+    try {
+      request.principal = (await keys.verify(key)) ?? null;
+    } catch (err) {
+      // A broken keys file fails every keyed route closed, but not /health, /docs or the status page's files.
+      if (!isPublic(request)) throw err;
+    }
   });
   app.addHook("preParsing", async (request) => {
     if (request.principal === null && !isPublic(request)) {

@@ -28,9 +28,15 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-/** Builds a {@link ApiHarness}; settings override the defaults (e.g. `allowedRoots`, `rateLimitPerMinute`). */
-export async function startApi(settings: ConfigOptions = {}): Promise<ApiHarness> {
+/**
+ * Builds a {@link ApiHarness}; settings (or a function of the temp dir giving them) override the defaults,
+ * e.g. `allowedRoots`, `rateLimitPerMinute`.
+ */
+export async function startApi(
+  given: ConfigOptions | ((dir: string) => ConfigOptions) = {},
+): Promise<ApiHarness> {
   const tmp = makeTempDir("api-");
+  const settings = typeof given === "function" ? given(tmp.path) : given;
   const logs: string[] = [];
   const logger = pino({ level: "trace" }, { write: (line: string) => void logs.push(line) });
   const system = createSyncSystem({

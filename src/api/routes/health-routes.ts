@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import { closed } from "../schemas.js";
+import { closed, responses } from "../schemas.js";
 
 /** `GET /health`: liveness, without a key and outside the rate limit. */
 export const healthRoutes: FastifyPluginAsync = async (app) => {
@@ -12,7 +12,7 @@ export const healthRoutes: FastifyPluginAsync = async (app) => {
         description: "Answers while the process serves requests. Needs no API key; not rate limited.",
         tags: ["service"],
         security: [],
-        response: { 200: closed({ status: { type: "string", enum: ["ok"] } }) },
+        response: responses({ 200: closed({ status: { type: "string", enum: ["ok"] } }) }),
       },
     },
     async () => ({ status: "ok" as const }),
