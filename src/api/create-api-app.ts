@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger as PinoLogger } from "pino";
 import type { SyncSystem } from "../app/sync-system.js";
 import { SyncError } from "../errors/sync-error.js";
+import { REDACT_PATHS } from "../logging/create-logger.js";
 import type { SyncServiceView } from "../service/service-types.js";
 import type { ApiKeyStore } from "./api-keys.js";
 import { createApiMetrics } from "./api-metrics.js";
@@ -29,30 +30,36 @@ export interface ApiAppOptions {
   logger: PinoLogger;
 }
 
-/** Log paths censored in the API's log lines, whatever logs them. */
+/**
+ * Log paths removed from the API's log lines, whatever logs them (Fastify logs no headers, but a plugin may at
+ * trace level: @fastify/multipart logs its busboy options, request headers included). A child's redaction
+ * replaces its parent's, so the shared paths are included.
+ */
 const REDACTED = [
-  "req.headers.authorization",
-  'req.headers["x-api-key"]',
-  "headers.authorization",
-  'headers["x-api-key"]',
-  "authorization",
-  "apiKey",
-  "key",
+  ...new Set([
+    ...REDACT_PATHS,
+    "headers.authorization",
+    'headers["x-api-key"]',
+    "*.headers.authorization",
+    '*.headers["x-api-key"]',
+    '["x-api-key"]',
+  ]),
 ];
 
 /**
- * Builds the HTTP API of the service (Fastify 5), ready but not listening: tests call `inject()`, `serve`
- * calls `listen` (more plugins, such as the status page, may be registered before either). Every route has a JSON schema (unknown fields and wrong types are 400, nothing is coerced
- * or dropped), every error is `{ error: { code, message } }` with its code's status, every route but
- * `/health`, `/docs` and the status page needs an API key, requests are rate limited per key
- * (`RATE_LIMIT_PER_MINUTE`), JSON bodies are limited to `MAX_REQUEST_BODY_KB` and uploads to
- * `MAX_FILE_SIZE_MB`. OpenAPI at `/docs/json`, its UI at `/docs`. Closing the app stops its metrics.
+ * Builds the HTTP API of the service (Fastify 5), not listening: tests call `inject()`, `serve` calls `listen`
+ * (more plugins, such as the status page, may be registered before either). Every route has a JSON schema
+ * (unknown fields and wrong types are 400: nothing is coerced or dropped), every error is `{ error: { code,
+ * message } }` with its code's status, every route but `/health`, `/docs` and the status page needs an API
+ * key, requests are rate limited per key (`RATE_LIMIT_PER_MINUTE`; per address without a valid key), JSON
+ * bodies are limited to `MAX_REQUEST_BODY_KB` and uploads to `MAX_FILE_SIZE_MB`. OpenAPI at `/docs/json`,
+ * its UI at `/docs`. Closing the app detaches its metrics from the system's events.
  */
 export async function createApiApp(options: ApiAppOptions): Promise<FastifyInstance> {
   const { system, service, keys } = options;
   const { config } = system;
   const app = Fastify({
-    loggerInstance: options.logger.child({ component: "api" }, { redact: { paths: REDACTED } }),
+    loggerInstance: options.logger.child({ component: "api" }, { redact: { paths: REDACTED, remove: true } }),
     bodyLimit: config.api.maxBodyBytes,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     return503OnClosing: true,

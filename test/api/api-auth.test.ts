@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashApiKey } from "../../src/api/api-keys.js";
-import { type ApiHarness, startApi } from "./api-harness.js";
+import { type ApiHarness, multipartBody, startApi } from "./api-harness.js";
 
 let h: ApiHarness;
 
@@ -188,6 +188,10 @@ describe("API keys", () => {
     await h.app.inject({ url: "/api/v1/me", headers: { "x-api-key": h.key.u2 } });
     await h.app.inject({ url: "/api/v1/me", headers: { "x-api-key": "lsk_wrong-key-value" } });
     await h.call("admin", { method: "POST", url: "/api/v1/search", payload: { query: 42 } });
+    // @fastify/multipart logs its busboy options, request headers included, at trace level.
+    const form = multipartBody({}, { name: "note.md", content: "# Note" });
+    await h.call("u1", { method: "POST", url: "/api/v1/documents", ...form });
+    expect(h.logs.join("")).toContain("Providing options to busboy");
     const log = h.logs.join("");
     expect(h.logs.length).toBeGreaterThan(10);
     expect(log).toContain("incoming request");

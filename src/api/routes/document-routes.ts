@@ -101,7 +101,8 @@ export const documentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { syste
   app.post(
     "/api/v1/documents",
     {
-      // The multipart body is read and checked by the handler as it streams in; the schema documents it.
+      // The multipart body (and the query, which takes no fields) is checked by the handler as it streams in;
+      // the schema documents it.
       validatorCompiler: () => () => true,
       schema: {
         summary: "Upload a document",
@@ -128,6 +129,13 @@ export const documentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { syste
       },
     },
     async (request, reply) => {
+      const unknown = Object.keys(request.query as object);
+      if (unknown.length > 0) {
+        throw new SyncError(
+          "SYNC_E_INVALID_ARGUMENT",
+          `querystring: unknown field ${JSON.stringify(unknown[0])}`,
+        );
+      }
       const upload = await readUpload(request, maxFileBytes);
       const f = upload.fields;
       const userId = targetUser(request, f.user_id);
