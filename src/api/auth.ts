@@ -14,14 +14,15 @@ declare module "fastify" {
 }
 
 /** Routes served without a key besides those marked `config.public`: the docs and the status page's files. */
-const PUBLIC_PREFIXES = ["/docs", "/status-page/"];
+const PUBLIC_ROUTES = new Set(["/", "/docs"]);
+const PUBLIC_PREFIXES = ["/docs/", "/status-page/"];
 
 /** Whether the route (by its pattern, never the raw URL) needs no key. */
 function isPublic(request: FastifyRequest): boolean {
   if (request.routeOptions.config.public === true) return true;
   const url = request.routeOptions.url;
   if (url === undefined) return request.is404;
-  return url === "/" || PUBLIC_PREFIXES.some((p) => url === p || url.startsWith(p));
+  return PUBLIC_ROUTES.has(url) || PUBLIC_PREFIXES.some((p) => url.startsWith(p));
 }
 
 /** The key a request presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */

@@ -2,7 +2,7 @@ import multipart from "@fastify/multipart";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger as PinoLogger } from "pino";
 import type { SyncSystem } from "../app/sync-system.js";
 import { SyncError } from "../errors/sync-error.js";
@@ -59,11 +59,14 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
   const { system, service, keys } = options;
   const { config } = system;
   const app = Fastify({
-    loggerInstance: options.logger.child({ component: "api" }, { redact: { paths: REDACTED, remove: true } }),
+    loggerInstance: options.logger.child(
+      { component: "api" },
+      { redact: { paths: REDACTED, remove: true } },
+    ) as FastifyBaseLogger,
     bodyLimit: config.api.maxBodyBytes,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     return503OnClosing: true,
-  }) as unknown as FastifyInstance;
+  });
 
   installErrorHandling(app);
   installAuth(app, keys);
