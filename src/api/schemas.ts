@@ -31,7 +31,8 @@ const FREE_OBJECT = { type: "object", additionalProperties: true } as const;
 /** `{ error: { code, message } }`: every error response. */
 export const API_ERROR = {
   type: "object",
-  description: "An error: `code` is a stable SYNC_E_* code (see docs/errors.md), `message` says what and why.",
+  description:
+    "An error: `code` is a stable SYNC_E_* code (see docs/errors.md), `message` says what and why.",
   additionalProperties: false,
   required: ["error"],
   properties: {

@@ -206,6 +206,8 @@ describe("sources", () => {
     const unchanged = await h.call("u1", { method: "GET", url });
     expect(unchanged.json().source.config.watch_paths).toEqual([dir]);
 
+    const same = await patch({ config: { watch_paths: [dir] } });
+    expect(same.json().job).toBeNull();
     const more = rooted("patched-2", { "q.md": "# Q" });
     const moved = await patch({ config: { watch_paths: [dir, more] } });
     expect(moved.statusCode).toBe(200);

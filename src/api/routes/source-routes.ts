@@ -179,8 +179,8 @@ export const sourceRoutes: FastifyPluginAsync<RouteDeps> = async (app, { system,
       schema: {
         summary: "Change a source",
         description:
-          "Changes its config (replaced as a whole; a full run applies it: `job`), poll interval (`null`: the " +
-          "default) or enabled flag. Its type never changes.",
+          "Changes its config (replaced as a whole; a full run applies a changed one: `job`), poll interval " +
+          "(`null`: the default) or enabled flag. Its type never changes.",
         tags: ["sources"],
         params: PATH_PARAMS,
         querystring: USER_QUERY,
@@ -210,8 +210,8 @@ export const sourceRoutes: FastifyPluginAsync<RouteDeps> = async (app, { system,
         enabled: b.enabled,
       });
       service.sourceChanged(userId, source.source_id);
-      const job =
-        b.config !== undefined && source.enabled ? await startRun(service, userId, source.source_id) : null;
+      const changed = JSON.stringify(source.config) !== JSON.stringify(current.config);
+      const job = changed && source.enabled ? await startRun(service, userId, source.source_id) : null;
       return { source, job };
     },
   );
