@@ -92,7 +92,9 @@ function badge(ok, yes, no) {
   return h("span", { class: ok ? "badge ok" : "badge bad" }, ok ? yes : no);
 }
 
+/** A flag (true/false, or a 0/1 gauge) as a yes/no badge. */
 function yesNo(value) {
+  if (value === 0 || value === 1) return badge(value === 1, "yes", "no");
   return typeof value === "boolean" ? badge(value, "yes", "no") : String(value ?? "—");
 }
 
