@@ -26,6 +26,7 @@ let notesDir: string;
 let embeddings: EmbeddingsServer;
 /** While set, the embeddings server holds requests for the "slow" source's texts until it settles. */
 let hold: Promise<void> | undefined;
+let releaseHold = () => {};
 let browser: Browser;
 let base: string;
 let userKey: string;
@@ -93,6 +94,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  releaseHold(); // a failed test must not leave a run held until the shutdown deadline
   await browser?.close();
   await api?.close();
   await embeddings?.close();
@@ -226,9 +228,8 @@ describe("status page in headless Chromium", () => {
     expect(await page.locator("#search-hits .hit-title").first().textContent()).toBe("Orchard");
 
     // A run held in its embedding step shows a progress bar; a second request for the source is queued.
-    let release = () => {};
     hold = new Promise<void>((resolve) => {
-      release = resolve;
+      releaseHold = resolve;
     });
     const running = await queue.enqueue({ kind: "full", userId: "u2", sourceId: "slow", reason: "api" });
     const queued = await queue.enqueue({ kind: "full", userId: "u2", sourceId: "slow", reason: "poll" });
@@ -243,7 +244,7 @@ describe("status page in headless Chromium", () => {
     const shot = join(shots, "status-page-admin.png");
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`status page (admin) screenshot: ${shot}`);
-    release();
+    releaseHold();
     hold = undefined;
     await queue.wait(running.job_id);
     await queue.wait(queued.job_id);
