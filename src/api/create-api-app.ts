@@ -28,6 +28,8 @@ export interface ApiAppOptions {
   keys: ApiKeyStore;
   /** Fastify logs through a child of this pino logger (request headers are never logged). */
   logger: PinoLogger;
+  /** PEM certificate and key: the app then speaks HTTPS (`TLS_CERT_FILE`, `TLS_KEY_FILE`). */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 /**
@@ -66,7 +68,8 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
     bodyLimit: config.api.maxBodyBytes,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     return503OnClosing: true,
-  });
+    ...(options.https ? { https: options.https } : {}),
+  }) as unknown as FastifyInstance;
 
   installErrorHandling(app);
   installAuth(app, keys);

@@ -6,6 +6,7 @@ import { registerDemoCommand } from "./commands/demo-command.js";
 import { registerDoctorCommand } from "./commands/doctor-command.js";
 import { registerDocumentsCommand } from "./commands/documents-command.js";
 import { registerIngestCommand } from "./commands/ingest-command.js";
+import { registerKeysCommand } from "./commands/keys-command.js";
 import { registerResetCommand } from "./commands/reset-command.js";
 import { registerSearchCommand } from "./commands/search-command.js";
 import { registerSetupCommand } from "./commands/setup-command.js";
@@ -37,6 +38,7 @@ for (const register of [
   registerCleanupFailedCommand,
   registerResetCommand,
   registerUnlockCommand,
+  registerKeysCommand,
   registerDoctorCommand,
 ]) {
   register(program);
