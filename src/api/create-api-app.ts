@@ -20,6 +20,7 @@ import type { RouteDeps } from "./routes/route-deps.js";
 import { searchRoutes } from "./routes/search-routes.js";
 import { sourceRoutes } from "./routes/source-routes.js";
 import { statusRoutes } from "./routes/status-routes.js";
+import { statusPagePlugin } from "./status-page.js";
 
 /** Options of {@link createApiApp}. */
 export interface ApiAppOptions {
@@ -118,5 +119,6 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
   await app.register(searchRoutes, deps);
   await app.register(maintenanceRoutes, deps);
   await app.register(metricsRoutes, deps);
+  await app.register(statusPagePlugin);
   return app;
 }

@@ -2,7 +2,6 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { statusPagePlugin } from "../../src/api/status-page.js";
 import type { WorkQueue } from "../../src/service/service-types.js";
 import { type EmbeddingsServer, startEmbeddingsServer } from "../helpers/embeddings-server.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
@@ -74,7 +73,6 @@ beforeAll(async () => {
     await queue.wait(ticket.job_id);
   }
 
-  await api.app.register(statusPagePlugin);
   await api.app.listen({ host: "127.0.0.1", port: 0 });
   base = `http://127.0.0.1:${(api.app.server.address() as AddressInfo).port}/`;
 
