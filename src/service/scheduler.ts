@@ -284,16 +284,19 @@ export class Scheduler {
       onFailure: (f) => void this.onWatchFailure(m, watcher, f.message, f.rootGone),
     });
     m.watcher = watcher;
+    const ids = { user: m.view.user_id, source: m.view.source_id };
+    logger.debug(ids, "starting watcher");
     try {
       await watcher.start();
     } catch (err) {
+      logger.debug({ ...ids, err: describeError(err) }, "watcher failed to start");
       if (m.watcher !== watcher) return false;
       m.watcher = undefined;
       const message = describeError(err);
       if (!(err instanceof WatchStartError && err.rootUnavailable)) this.backOff(m);
       if (quiet) return false;
       if (m.watchError !== message) {
-        logger.warn({ user: m.view.user_id, source: m.view.source_id, err: message }, "watcher not started");
+        logger.warn({ ...ids, err: message }, "watcher not started");
         await this.markUnhealthy(m, message);
       }
       m.watchError = message;
@@ -303,9 +306,8 @@ export class Scheduler {
       await watcher.close();
       return false;
     }
-    if (m.watchError !== null) {
-      logger.info({ user: m.view.user_id, source: m.view.source_id }, "watcher running again");
-    }
+    if (m.watchError !== null) logger.info(ids, "watcher running again");
+    else logger.debug(ids, "watcher ready");
     m.watchError = null;
     m.watchFailures = 0;
     m.watchRetryAt = 0;

@@ -136,6 +136,7 @@ export class SourceWatcher {
       let started = false;
       watcher.on("ready", () => {
         started = true;
+        this.abandonStart = undefined;
         this.isReady = true;
         resolve();
       });
@@ -146,8 +147,9 @@ export class SourceWatcher {
           return;
         }
         started = true;
-        void this.close();
+        this.abandonStart = undefined;
         reject(new WatchStartError(message, false));
+        void this.close();
       });
     });
   }

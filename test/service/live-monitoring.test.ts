@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -188,6 +189,46 @@ describe("live monitoring of a local folder", () => {
     );
     await until("d.md", async () => (await keys("disk")).includes("d.md"));
     expect(await keys("disk")).toEqual(["a.md", "b.md", "c.md", "d.md"]);
+  });
+
+  it("a watcher error (a path too long to watch) falls back to polling until the watcher starts again", async () => {
+    const dir = writeFiles(join(tmp.path, "docs"), { "a.md": "# A\n\naaa\n" });
+    await sys.sources.add({
+      userId: "u1",
+      sourceId: "docs",
+      type: "local_filesystem",
+      config: { watch_paths: [dir] },
+      pollInterval: 1,
+    });
+    const s = await startWatching("docs");
+    // Folders nested past PATH_MAX (4096 bytes): chokidar 4 emits `error` ENAMETOOLONG when it reaches them,
+    // as it would ENOSPC when the inotify limit is reached. The shell creates them one relative step at a time.
+    const name = "d".repeat(250);
+    const made = spawnSync("sh", [
+      "-c",
+      `cd "${dir}" && for i in $(seq 20); do mkdir ${name} || exit 1; cd ${name} 2>/dev/null || exit 0; done; exit 2`,
+    ]);
+    expect(made.status, made.stderr.toString()).toBe(0);
+    const down = await until("the watcher to fail", () => {
+      const m = s.monitors("u1")[0];
+      return m && !m.watching && m.watch_error ? m : undefined;
+    });
+    expect(down.watch_error).toMatch(/^watcher: ENAMETOOLONG/);
+    await until(
+      "the fallback reconciliation",
+      () => jobs(s.queue, (j) => j.reason === "watch-fallback").length,
+    );
+
+    // Polls keep the source in step while the watcher is down.
+    const since = Date.now();
+    writeFileSync(join(dir, "b.md"), "# B\n\nbbb\n");
+    await until("b.md", async () => (await keys("docs")).includes("b.md"));
+    expect(jobs(s.queue, (j) => j.reason === "watch" && Date.parse(j.finished_at) >= since)).toEqual([]);
+
+    // GNU rm walks it with relative steps; Node's rmSync would fail with ENAMETOOLONG.
+    expect(spawnSync("rm", ["-rf", join(dir, name)]).status).toBe(0);
+    await until("the watcher to start again", () => s.monitors("u1")[0]?.watching);
+    expect(s.monitors("u1")[0]?.watch_error).toBeNull();
   });
 
   it("stop() leaves no timers or watchers, and a second stop is a no-op", async () => {
