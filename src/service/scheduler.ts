@@ -46,6 +46,8 @@ interface Monitor {
   /** No restart attempt before this time (ms since the epoch). */
   watchRetryAt: number;
   lastEventAt: string | null;
+  /** The last scheduled run's error, so that the same failure at every poll is logged at warn only once. */
+  lastRunError: string | null;
 }
 
 /**
@@ -206,6 +208,7 @@ export class Scheduler {
         watchFailures: 0,
         watchRetryAt: 0,
         lastEventAt: null,
+        lastRunError: null,
       };
       this.monitors.set(key, m);
       this.activate(m, this.started);
@@ -382,23 +385,35 @@ export class Scheduler {
       (ticket) => {
         if (ticket.joined) return;
         queue.wait(ticket.job_id).then(
-          (r) => logger.debug({ ...fields, job: ticket.job_id, run: r.run_id }, "scheduled run finished"),
-          (err: unknown) => logRunError(logger, { ...fields, job: ticket.job_id }, err),
+          (r) => {
+            m.lastRunError = null;
+            logger.debug({ ...fields, job: ticket.job_id, run: r.run_id }, "scheduled run finished");
+          },
+          (err: unknown) => this.logRunError(m, { ...fields, job: ticket.job_id }, err),
         );
       },
       (err: unknown) => {
-        logRunError(logger, fields, err);
+        this.logRunError(m, fields, err);
         if (isSyncError(err) && err.code === "SYNC_E_NOT_FOUND") void this.refresh();
       },
     );
   }
-}
 
-function logRunError(logger: Logger, fields: Record<string, unknown>, err: unknown): void {
-  const code = isSyncError(err) ? err.code : "SYNC_E_INTERNAL";
-  const entry = { ...fields, code, err: describeError(err) };
-  if (code === "SYNC_E_SOURCE_BUSY")
-    logger.info(entry, "scheduled run skipped: another process is syncing the source");
-  else if (code === "SYNC_E_SHUTTING_DOWN") logger.debug(entry, "scheduled run dropped: shutting down");
-  else logger.warn(entry, "scheduled run failed");
+  /** Busy (another process syncs the source) at info; a failure at warn, or at debug when it repeats. */
+  private logRunError(m: Monitor, fields: Record<string, unknown>, err: unknown): void {
+    const { logger } = this.options;
+    const code = isSyncError(err) ? err.code : "SYNC_E_INTERNAL";
+    const message = describeError(err);
+    const entry = { ...fields, code, err: message };
+    if (code === "SYNC_E_SOURCE_BUSY") {
+      logger.info(entry, "scheduled run skipped: another process is syncing the source");
+    } else if (code === "SYNC_E_SHUTTING_DOWN") {
+      logger.debug(entry, "scheduled run dropped: shutting down");
+    } else {
+      const again = m.lastRunError === message;
+      m.lastRunError = message;
+      if (again) logger.debug(entry, "scheduled run failed again");
+      else logger.warn(entry, "scheduled run failed");
+    }
+  }
 }
