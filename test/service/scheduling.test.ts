@@ -4,12 +4,15 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/core/logger.js";
 import type { SyncSystem } from "../../src/index.js";
 import { createSyncService, type SyncService } from "../../src/service/sync-service.js";
+import { type EmbeddingsServer, startEmbeddingsServer } from "../helpers/embeddings-server.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
-import { jobs, startSystem, until, writeFiles } from "./support.js";
+import { jobs, recordingLogger, startSystem, until, writeFiles } from "./support.js";
 
 let tmp: ReturnType<typeof makeTempDir>;
 let sys: SyncSystem | undefined;
 let service: SyncService | undefined;
+let other: SyncSystem | undefined;
+let server: EmbeddingsServer | undefined;
 
 beforeEach(() => {
   tmp = makeTempDir("svc-sched-");
@@ -20,6 +23,10 @@ afterEach(async () => {
   service = undefined;
   await sys?.stop().catch(() => undefined);
   sys = undefined;
+  await other?.stop().catch(() => undefined);
+  other = undefined;
+  await server?.close();
+  server = undefined;
   tmp.cleanup();
 });
 
@@ -129,5 +136,59 @@ describe("scheduling", () => {
 
     const t = await s.queue.enqueue({ kind: "full", userId: "u1", sourceId: "docs", reason: "api" });
     expect((await s.queue.wait(t.job_id)).added).toBe(1);
+  });
+
+  it("a source another process is syncing is skipped and logged at info; the service goes on", async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    server = await startEmbeddingsServer({
+      dimensions: 16,
+      behaviour: async (req) => {
+        if (JSON.stringify(req.body).includes("slowmarker")) await gate;
+        return "default" as const;
+      },
+    });
+    const embedding = {
+      embeddingProvider: "openai" as const,
+      embeddingBaseUrl: server.url,
+      embeddingDimensions: 16,
+      lockWaitSeconds: 0,
+    };
+    // Two systems on one journal and store: as two processes would be.
+    const system = await startSystem(tmp.path, embedding);
+    sys = system;
+    const busy = await startSystem(tmp.path, embedding);
+    other = busy;
+    const dir = writeFiles(join(tmp.path, "shared"), {
+      "s.md": "# Shared\n\nslowmarker held by the server\n",
+    });
+    await system.sources.add({
+      userId: "u1",
+      sourceId: "shared",
+      type: "local_filesystem",
+      config: { watch_paths: [dir] },
+    });
+    const held = busy.syncSource({ userId: "u1", sourceId: "shared" });
+    await until("the other run to hold the source", () =>
+      server?.requests.some((r) => JSON.stringify(r.body).includes("slowmarker")),
+    );
+
+    const logger = recordingLogger();
+    const s = createSyncService({ system, logger, watch: false });
+    service = s;
+    await s.start();
+    const skipped = await until("a skipped run", () =>
+      logger.lines.find((l) => l.msg === "scheduled run skipped: another process is syncing the source"),
+    );
+    expect(skipped).toMatchObject({ level: "info", obj: { code: "SYNC_E_SOURCE_BUSY", source: "shared" } });
+    expect(logger.lines.filter((l) => l.level === "warn" || l.level === "error")).toEqual([]);
+
+    release();
+    expect((await held).added).toBe(1);
+    writeFileSync(join(dir, "t.md"), "# T\n\nafter the other run\n");
+    await until("a poll to succeed", async () => (await names(system, "shared")).includes("t.md"));
+    expect(jobs(s.queue, (j) => j.reason === "poll" && j.state === "succeeded").length).toBeGreaterThan(0);
   });
 });
