@@ -162,6 +162,11 @@ export interface SyncSystem {
   requestChanges(input: { userId: string; sourceId: string; keys: readonly string[] }): RunTicket;
   /** Runs in progress (with their progress) and queued, of every user or of one. */
   activity(input?: { userId?: string }): { running: RunActivity[]; queued: RunActivity[] };
+  /**
+   * Whether sources of `type` (a registered type or alias) are reconciled on a schedule (`local_filesystem`:
+   * yes; `upload`: no, its documents change only through this API). `SYNC_E_INVALID_ARGUMENT` when unknown.
+   */
+  isScheduledType(type: string): boolean;
   /** A partial run over `keys` of a source (watch events, webhooks), queued like {@link syncSource}. */
   applyChanges(input: {
     userId: string;
@@ -453,6 +458,10 @@ class System implements SyncSystem {
       if (lane.full) queued.push(this.queuedView(lane, lane.full, "full", null));
     }
     return { running, queued };
+  }
+
+  isScheduledType(type: string): boolean {
+    return this.ctx.registry.get(type).scheduled;
   }
 
   async cleanupFailed(input: { userId?: string; sourceId?: string } = {}): Promise<number> {

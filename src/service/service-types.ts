@@ -1,8 +1,19 @@
 import type { SourceRunResult } from "../app/run-source.js";
 import type { RunActivity, RunKindName } from "../app/sync-system.js";
 
-/** Why a run was requested (shown in job records and metrics). */
-export type RunReason = "api" | "cli" | "poll" | "reconcile" | "watch" | "watch-fallback" | "start";
+/**
+ * Why a run was requested (shown in job records and metrics). `source-changed`: a source was added, enabled
+ * or reconfigured while the service runs.
+ */
+export type RunReason =
+  | "api"
+  | "cli"
+  | "poll"
+  | "reconcile"
+  | "watch"
+  | "watch-fallback"
+  | "start"
+  | "source-changed";
 
 /** A request for a run of one source: a full reconciliation, or a partial run over item keys. */
 export type RunRequest =

@@ -1,17 +1,16 @@
 import fs, { constants, type Stats } from "node:fs";
 import { lstat, realpath, stat } from "node:fs/promises";
-import { basename, dirname, resolve } from "node:path";
-import picomatch from "picomatch";
+import { basename, dirname } from "node:path";
 import type { FetchedItem, Source, SourceItemRef, SourceListing } from "../../core/source.js";
 import { SyncError } from "../../errors/sync-error.js";
+import { FsMatcher } from "./fs-matcher.js";
 import { describeFsError, dirPrefix, errnoOf, fsCause, isInside, shortPath, toKey } from "./fs-paths.js";
 import { FsWalker } from "./fs-walk.js";
 
 /** Most `lstat` calls of {@link FsSource.confirmGone} in flight at once. */
 const CONFIRM_PARALLEL = 32;
 
-/** File patterns used when a source names none. */
-export const DEFAULT_PATTERNS: readonly string[] = ["**/*.{txt,md,markdown,html,htm,pdf,docx}"];
+export { DEFAULT_PATTERNS } from "./fs-matcher.js";
 
 /** Options of {@link FsSource}. */
 export interface FsSourceOptions {
@@ -55,17 +54,17 @@ export interface FsSourceOptions {
 export class FsSource implements Source {
   readonly type = "local_filesystem";
   readonly name: string;
-  private readonly roots: string[];
+  private readonly roots: readonly string[];
   private readonly match: (path: string) => boolean;
+  private readonly matcher: FsMatcher;
   private readonly followSymlinks: boolean;
   private rootReals: string[] | undefined;
 
   constructor(private readonly options: FsSourceOptions) {
     this.name = options.name;
-    this.roots = options.paths.map((p) => resolve(p));
-    const patterns = options.patterns && options.patterns.length > 0 ? options.patterns : DEFAULT_PATTERNS;
-    const ignore = options.ignore && options.ignore.length > 0 ? [...options.ignore] : undefined;
-    this.match = picomatch([...patterns], { dot: false, nocase: true, ignore });
+    this.matcher = new FsMatcher(options);
+    this.roots = this.matcher.roots;
+    this.match = this.matcher.matchRelative;
     this.followSymlinks = options.followSymlinks ?? false;
   }
 
@@ -193,15 +192,7 @@ export class FsSource implements Source {
   }
 
   private async isGone(key: string, rootUp: ReadonlyMap<string, boolean>): Promise<boolean> {
-    let root: string | undefined;
-    for (const r of this.roots) {
-      if (
-        (key === toKey(r) || key.startsWith(dirPrefix(r))) &&
-        (root === undefined || r.length > root.length)
-      ) {
-        root = r;
-      }
-    }
+    const root = this.matcher.rootOf(key);
     if (root === undefined) return true;
     if (!rootUp.get(root)) return false;
     let st: Stats;
@@ -214,9 +205,7 @@ export class FsSource implements Source {
     if (key === toKey(root)) return !st.isFile();
     if (st.isSymbolicLink()) return !this.followSymlinks;
     if (!st.isFile()) return true;
-    const rel = key.slice(dirPrefix(root).length);
-    if (rel.split("/").some((part) => part.startsWith(".") || part === "node_modules")) return true;
-    return !this.match(rel);
+    return !this.matcher.listsFile(key);
   }
 
   /**
