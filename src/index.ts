@@ -8,13 +8,17 @@
  * `ingestDocument({ userId, bytes, filename })`; `cleanup_failed_syncs()` is `cleanupFailed()`.
  */
 
+export { ApiKeyStore, type ApiKeyView, type CreatedApiKey, type Principal } from "./api/api-keys.js";
+export { type ApiAppOptions, createApiApp } from "./api/create-api-app.js";
 export type { StatusReport } from "./app/collect-status.js";
 export type { CompactResult } from "./app/compact-tables.js";
 export type { DeleteResult, IngestInput, IngestResult } from "./app/documents.js";
 export type { SourceRunResult } from "./app/run-source.js";
-export type { AddSourceInput, RemoveSourceResult, SourceView } from "./app/sources.js";
+export type { AddSourceInput, RemoveSourceResult, SourceView, UpdateSourceInput } from "./app/sources.js";
 export {
   createSyncSystem,
+  type RunActivity,
+  type RunTicket,
   type SearchInput,
   type SyncSourceOptions,
   type SyncSystem,
@@ -28,5 +32,16 @@ export type { FetchedItem, Source, SourceItemRef, SourceListing } from "./core/s
 export { ERROR_CODES, type ErrorCode } from "./errors/codes.js";
 export { isSyncError, SyncError } from "./errors/sync-error.js";
 export type { SearchHit } from "./search/search-chunks.js";
+export { createInProcessQueue } from "./service/in-process-queue.js";
+export type {
+  JobRecord,
+  JobTicket,
+  RunReason,
+  RunRequest,
+  SourceMonitorState,
+  SyncServiceView,
+  WorkQueue,
+} from "./service/service-types.js";
+export { createSyncService, type SyncService, type SyncServiceOptions } from "./service/sync-service.js";
 export { defaultRegistry } from "./sources/default-registry.js";
 export { SourceRegistry, type SourceType, type SourceTypeContext } from "./sources/registry.js";

@@ -9,6 +9,7 @@ import { registerIngestCommand } from "./commands/ingest-command.js";
 import { registerKeysCommand } from "./commands/keys-command.js";
 import { registerResetCommand } from "./commands/reset-command.js";
 import { registerSearchCommand } from "./commands/search-command.js";
+import { registerServeCommand } from "./commands/serve-command.js";
 import { registerSetupCommand } from "./commands/setup-command.js";
 import { registerSourcesCommand } from "./commands/sources-command.js";
 import { registerStatusCommand } from "./commands/status-command.js";
@@ -39,6 +40,7 @@ for (const register of [
   registerResetCommand,
   registerUnlockCommand,
   registerKeysCommand,
+  registerServeCommand,
   registerDoctorCommand,
 ]) {
   register(program);

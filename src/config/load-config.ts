@@ -58,6 +58,8 @@ export interface Config {
   syncIntervalSeconds: number;
   defaultPollIntervalSeconds: number;
   enableSourceMonitoring: boolean;
+  /** Watch `local_filesystem` sources live (else only poll them). */
+  watchSources: boolean;
   /** Quiet time after a watched file event before its partial run (ms). */
   watchDebounceMs: number;
   /** Scheduled compaction thresholds (service). */
@@ -250,6 +252,7 @@ function buildConfig(
     syncIntervalSeconds: v.SYNC_INTERVAL,
     defaultPollIntervalSeconds: v.DEFAULT_POLL_INTERVAL,
     enableSourceMonitoring: v.ENABLE_SOURCE_MONITORING,
+    watchSources: v.WATCH_SOURCES,
     watchDebounceMs: v.WATCH_DEBOUNCE_MS,
     compactAfterVersions: v.COMPACT_AFTER_VERSIONS,
     compactAfterFragments: v.COMPACT_AFTER_FRAGMENTS,

@@ -208,27 +208,32 @@ export const ENV_VARS = {
   SYNC_INTERVAL: {
     schema: int(1, 604_800),
     default: "300",
-    doc: "Seconds between scheduled full syncs (service).",
+    doc: "Seconds between full reconciliations of every monitored source (service); one also runs when the service starts.",
   },
   DEFAULT_POLL_INTERVAL: {
     schema: int(1, 86_400),
     default: "60",
-    doc: "Seconds between source polls (service).",
+    doc: "Seconds between polls (full runs) of a source without its own poll_interval (service); watched folders are polled too, catching what a watcher missed.",
   },
   ENABLE_SOURCE_MONITORING: {
     schema: bool,
     default: "true",
-    doc: "Watch sources for live changes (service).",
+    doc: "false: the service schedules and watches nothing (no polls, reconciliations or watchers); explicit scans through the API still run.",
+  },
+  WATCH_SOURCES: {
+    schema: bool,
+    default: "true",
+    doc: "Watch `local_filesystem` sources live (inotify); false: they are only polled (network file systems, very large trees).",
   },
   WATCH_DEBOUNCE_MS: {
     schema: int(10, 60_000),
     default: "300",
-    doc: "Quiet time after a file event before the watched changes are synced as one partial run (service).",
+    doc: "Quiet time after a file event before the watched changes are synced as one partial run (service); under a steady stream of events, at least every 5x this.",
   },
   COMPACT_AFTER_VERSIONS: {
     schema: int(2, 1_000_000),
     default: "200",
-    doc: "The service compacts the tables (behind the writer lock, never during a sync) once a table has this many versions…",
+    doc: "The service compacts the tables (behind the writer lock, never while a run is in progress or queued) once a table has this many versions more than the last compaction left\u2026",
   },
   COMPACT_AFTER_FRAGMENTS: {
     schema: int(2, 1_000_000),

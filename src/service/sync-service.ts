@@ -27,7 +27,7 @@ export interface SyncServiceOptions {
   logger: Logger;
   /** Where scheduled runs go; default `createInProcessQueue(system)`. */
   queue?: WorkQueue;
-  /** Watch `local_filesystem` sources live (default true); false: they are only polled. */
+  /** Watch `local_filesystem` sources live (default `WATCH_SOURCES`); false: they are only polled. */
   watch?: boolean;
   /** Time between two re-reads of the source records (ms); default 30 s. */
   refreshIntervalMs?: number;
@@ -69,7 +69,7 @@ class Service implements SyncService {
       queue: this.queue,
       logger,
       monitoring: this.monitoring,
-      watch: options.watch ?? true,
+      watch: options.watch ?? options.system.config.watchSources,
       refreshIntervalMs: options.refreshIntervalMs,
     });
     this.compaction = new CompactionScheduler({

@@ -6,15 +6,14 @@ import { ApiKeyStore } from "../../src/api/api-keys.js";
 import { createApiApp } from "../../src/api/create-api-app.js";
 import type { ConfigOptions } from "../../src/config/load-config.js";
 import { createSyncSystem, type SyncSystem } from "../../src/index.js";
-import { createInProcessQueue } from "../../src/service/in-process-queue.js";
-import type { SyncServiceView } from "../../src/service/service-types.js";
+import { createSyncService, type SyncService } from "../../src/service/sync-service.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
 /** A real system on a temp dir, its API app, and keys for two users and an admin. */
 export interface ApiHarness {
   dir: string;
   system: SyncSystem;
-  service: SyncServiceView;
+  service: SyncService;
   keys: ApiKeyStore;
   app: FastifyInstance;
   /** Every log line the app and the system wrote (JSON text). */
@@ -44,17 +43,13 @@ export async function startApi(
     stateDbPath: join(tmp.path, "state.db"),
     uploadDir: join(tmp.path, "uploads"),
     logger,
+    enableSourceMonitoring: false,
     ...settings,
   });
   await system.start();
-  const service: SyncServiceView = {
-    queue: createInProcessQueue(system),
-    monitoring: false,
-    startedAt: new Date().toISOString(),
-    monitors: () => [],
-    sourcesMonitored: () => 0,
-    sourceChanged: () => {},
-  };
+  // The real service with monitoring off (unless a test turns it on): runs happen when a test asks for them.
+  const service = createSyncService({ system, logger });
+  await service.start();
   const keys = new ApiKeyStore(system.config.api.keysFile);
   const key = {
     u1: (await keys.create({ userId: "u1" }, "test u1")).key,
@@ -83,6 +78,7 @@ export async function startApi(
     },
     async close() {
       await app.close();
+      await service.stop();
       await system.stop().catch(() => undefined);
       tmp.cleanup();
     },
