@@ -1,0 +1,165 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { runCli } from "../helpers/run-cli.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
+import {
+  type CliEnv,
+  envFor,
+  expectStoreMatchesFiles,
+  listFiles,
+  readTables,
+  show,
+  spawnCli,
+  writeCorpus,
+} from "./support.js";
+
+/** `lancedb-sync serve` as a process: SIGTERM in the middle of a large sync, kill -9, restart, convergence. */
+
+const USER = "alice";
+const SOURCE = "corpus";
+
+interface Running {
+  child: ReturnType<typeof spawnCli>["child"];
+  done: ReturnType<typeof spawnCli>["done"];
+  url: string;
+  key: string;
+}
+
+const temps: Array<{ cleanup: () => void }> = [];
+const children: Running[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.child.kill("SIGKILL");
+  for (const t of temps.splice(0)) t.cleanup();
+});
+
+async function setup(count: number) {
+  const tmp = makeTempDir("lancedb-sync-serve-");
+  temps.push(tmp);
+  const docs = join(tmp.path, "docs");
+  mkdirSync(docs);
+  writeCorpus(docs, count, 7);
+  const env: CliEnv = envFor(tmp.path, {
+    WRITE_BATCH_DOCS: "25",
+    SHUTDOWN_TIMEOUT: "1",
+    SYNC_INTERVAL: "86400",
+    DEFAULT_POLL_INTERVAL: "3600",
+  });
+  const added = await runCli(
+    ["sources", "add", "local_filesystem", "--user", USER, "--name", SOURCE, "--path", docs],
+    {
+      cwd: tmp.path,
+      env,
+    },
+  );
+  expect(added.code, show(added)).toBe(0);
+  // A key made beforehand: `serve` prints a first-start key only when none exists.
+  const key = await runCli(["keys", "create", "--admin", "--json"], { cwd: tmp.path, env });
+  expect(key.code, show(key)).toBe(0);
+  return { dir: tmp.path, docs, env, key: key.json.key as string };
+}
+
+async function serve(dir: string, env: CliEnv, key: string): Promise<Running> {
+  const { child, done } = spawnCli(["serve", "--port", "0"], { cwd: dir, env });
+  let out = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 60_000);
+    child.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (\S+)/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    void done.then((r) => reject(new Error(`serve exited ${r.code}: ${r.stdout}${r.stderr}`)));
+  });
+  const running = { child, done, url, key };
+  children.push(running);
+  return running;
+}
+
+async function get<T>(svc: Running, path: string): Promise<T> {
+  const res = await fetch(`${svc.url}${path}`, { headers: { authorization: `Bearer ${svc.key}` } });
+  expect(res.status, path).toBe(200);
+  return (await res.json()) as T;
+}
+
+interface SyncStatus {
+  running: Array<{ source_id: string; done: number; total: number }>;
+  queued: unknown[];
+  recent: Array<{ source_id: string; state: string; reason: string }>;
+}
+
+/** Polls until `ok` holds (bounded). */
+async function until<T>(
+  what: string,
+  probe: () => Promise<T>,
+  ok: (v: T) => boolean,
+  ms = 90_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  let last: T | undefined;
+  while (Date.now() < end) {
+    last = await probe();
+    if (ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
+}
+
+async function converged(svc: Running, files: number): Promise<void> {
+  await until(
+    "the restarted service to finish its catch-up run",
+    () => get<SyncStatus>(svc, "/api/v1/sync/status"),
+    (s) => s.running.length === 0 && s.queued.length === 0 && s.recent.some((j) => j.state === "succeeded"),
+  );
+  const status = await get<{ documents: number; pending: number; failed: number }>(svc, "/api/v1/status");
+  expect(status).toMatchObject({ documents: files, pending: 0, failed: 0 });
+}
+
+describe("serve as a process", () => {
+  it("SIGTERM during a large sync exits cleanly within SHUTDOWN_TIMEOUT; the tables stay consistent; the next start resumes", async () => {
+    const { dir, docs, env, key } = await setup(1500);
+    const first = await serve(dir, env, key);
+    await until(
+      "the start reconciliation to be under way",
+      () => get<SyncStatus>(first, "/api/v1/sync/status"),
+      (s) => s.running.some((r) => r.source_id === SOURCE && r.done > 50),
+    );
+    first.child.kill("SIGTERM");
+    const stopped = await first.done;
+    expect(stopped.code, show(stopped)).toBe(0);
+    expect(stopped.stdout).toContain("stopped");
+
+    // The run was cut short (SHUTDOWN_TIMEOUT=1 s for 1,500 documents), so the restart has work to resume.
+    expect((await readTables(env.LANCEDB_URI)).docs.length).toBeLessThan(listFiles(docs).length);
+    const doctor = await runCli(["doctor", "--json"], { cwd: dir, env });
+    expect(doctor.code, show(doctor)).toBe(0);
+
+    const second = await serve(dir, env, key);
+    await converged(second, listFiles(docs).length);
+    second.child.kill("SIGTERM");
+    expect((await second.done).code).toBe(0);
+    await expectStoreMatchesFiles(env, listFiles(docs), { userId: USER, sourceId: SOURCE });
+  });
+
+  it("kill -9 of the service mid-sync, then a restart: it converges, nothing lost or doubled", async () => {
+    const { dir, docs, env, key } = await setup(1500);
+    const first = await serve(dir, env, key);
+    await until(
+      "the start reconciliation to be under way",
+      () => get<SyncStatus>(first, "/api/v1/sync/status"),
+      (s) => s.running.some((r) => r.source_id === SOURCE && r.done > 200),
+    );
+    first.child.kill("SIGKILL");
+    await first.done;
+    expect((await readTables(env.LANCEDB_URI)).docs.length).toBeLessThan(listFiles(docs).length);
+
+    const second = await serve(dir, env, key);
+    await converged(second, listFiles(docs).length);
+    second.child.kill("SIGTERM");
+    expect((await second.done).code).toBe(0);
+    await expectStoreMatchesFiles(env, listFiles(docs), { userId: USER, sourceId: SOURCE });
+  });
+});
