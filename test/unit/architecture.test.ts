@@ -142,6 +142,34 @@ describe("architecture", () => {
     expect(outside.length).toBeGreaterThan(30);
   });
 
+  it("imports go one way: cli, api -> service -> app -> the rest (type imports included)", () => {
+    // A folder may not import from the folders listed for it (index.ts, the library entry, may import all).
+    const above: Record<string, string[]> = {
+      "app/": ["service/", "api/", "cli/"],
+      "service/": ["api/", "cli/"],
+      "api/": ["cli/"],
+      "sources/": ["app/", "service/", "api/", "cli/"],
+      "storage/": ["app/", "service/", "api/", "cli/"],
+      "pipeline/": ["app/", "service/", "api/", "cli/"],
+      "search/": ["app/", "service/", "api/", "cli/"],
+    };
+    const offenders: string[] = [];
+    let checked = 0;
+    for (const f of files) {
+      const from = rel(f);
+      const banned = Object.entries(above).find(([dir]) => from.startsWith(dir))?.[1];
+      if (!banned) continue;
+      for (const spec of allSpecifiers(readFileSync(f, "utf8"))) {
+        if (!spec.startsWith(".")) continue;
+        checked++;
+        const target = posix.normalize(posix.join(posix.dirname(from), spec));
+        if (banned.some((dir) => target.startsWith(dir))) offenders.push(`${from}: ${spec}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+    expect(checked).toBeGreaterThan(100);
+  });
+
   it("finds the imports it checks (the scan is not vacuous)", () => {
     expect(files.length).toBeGreaterThan(30);
     expect(coreFiles.length).toBeGreaterThan(8);
