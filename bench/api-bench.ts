@@ -221,7 +221,7 @@ async function main(): Promise<number> {
     ALLOWED_ROOTS: work,
     SYNC_INTERVAL: "86400",
     DEFAULT_POLL_INTERVAL: "3600",
-    RATE_LIMIT_PER_MINUTE: "100000000",
+    RATE_LIMIT_PER_MINUTE: "1000000",
     AWS_EC2_METADATA_DISABLED: "true",
   };
   const results: Record<string, unknown> = { n: N, seconds: SECONDS };

@@ -1,6 +1,7 @@
 import type { ChunkFilters, ChunkHit, DocumentStore } from "../core/document-store.js";
 import type { Embedder } from "../core/embedder.js";
 import { SyncError } from "../errors/sync-error.js";
+import { validateId } from "../storage/filter.js";
 
 /** How to search: by vector, by the store's full-text index, or both fused by reciprocal rank. */
 export type SearchMode = "vector" | "fts" | "hybrid";
@@ -68,10 +69,11 @@ export async function searchChunks(
   options: SearchOptions,
 ): Promise<SearchHit[]> {
   const { mode, limit, text } = validateSearchOptions(options);
-  // Validates the user id before anything else is read.
-  if ((await store.countRows(options.userId)).chunks === 0) return [];
+  validateId("user id", options.userId);
   let effective = mode;
   if (mode !== "vector" && !(await store.fullTextReady())) {
+    // No index and nothing of the user's to find: no hits, and no fallback to report.
+    if ((await store.countRows(options.userId)).chunks === 0) return [];
     effective = "vector";
     options.onFallback?.(
       `no full-text index yet: ${mode} search answered by vector search; \`lancedb-sync compact\` builds the index`,

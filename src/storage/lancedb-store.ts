@@ -44,6 +44,9 @@ import {
   STORE_ID_KEY,
 } from "./table-schemas.js";
 
+/** How long a search trusts what it learned of a table's schema and indices (ms). */
+const SCHEMA_FACTS_TTL_MS = 10_000;
+
 /** Options of {@link LanceDbStore}. */
 export interface LanceDbStoreOptions {
   /** Local directory (or object-store URI) of the database. */
@@ -102,6 +105,14 @@ export class LanceDbStore implements DocumentStore {
   private conn: Connection | undefined;
   private docs: Table | undefined;
   private chunks: Table | undefined;
+  /**
+   * Per table handle, for {@link SCHEMA_FACTS_TTL_MS}: the embedder id of its schema and whether it has a
+   * full-text index (searches ask both every time). Another process may reset or repair the table meanwhile,
+   * hence the expiry.
+   */
+  private readonly embedderIds = new WeakMap<Table, { id: string | undefined; at: number }>();
+  private readonly ftsReady = new WeakMap<Table, number>();
+  private reranker: Promise<unknown> | undefined;
   private docsArrowSchema: Schema | undefined;
   private chunksArrowSchema: Schema | undefined;
   /** The table `open` was reading when it failed, for its error message. */
@@ -245,7 +256,11 @@ export class LanceDbStore implements DocumentStore {
   /** Embedder id recorded with the chunks table. */
   async embedderId(): Promise<string | undefined> {
     const t = this.chunksTable();
-    return (await wrap("read schema", () => t.schema(), t.name)).metadata.get(EMBEDDER_ID_KEY);
+    const known = this.embedderIds.get(t);
+    if (known && Date.now() - known.at < SCHEMA_FACTS_TTL_MS) return known.id;
+    const id = (await wrap("read schema", () => t.schema(), t.name)).metadata.get(EMBEDDER_ID_KEY);
+    this.embedderIds.set(t, { id, at: Date.now() });
+    return id;
   }
 
   private writeSchema(schema: Schema | undefined): Schema {
@@ -491,7 +506,12 @@ export class LanceDbStore implements DocumentStore {
 
   async fullTextReady(): Promise<boolean> {
     const table = this.chunksTable();
-    return wrap("list indices", () => hasFtsIndex(table), table.name);
+    if (Date.now() - (this.ftsReady.get(table) ?? Number.NEGATIVE_INFINITY) < SCHEMA_FACTS_TTL_MS)
+      return true;
+    const ready = await wrap("list indices", () => hasFtsIndex(table), table.name);
+    if (ready) this.ftsReady.set(table, Date.now());
+    else this.ftsReady.delete(table);
+    return ready;
   }
 
   /**
@@ -567,8 +587,11 @@ export class LanceDbStore implements DocumentStore {
       );
       return this.completeHits(q.userId, rows, (r) => r._score as number);
     }
-    const lancedb = await loadLanceDb();
-    const reranker = await lancedb.rerankers.RRFReranker.create();
+    this.reranker ??= loadLanceDb().then((lancedb) => lancedb.rerankers.RRFReranker.create());
+    const reranker = (await this.reranker.catch((err: unknown) => {
+      this.reranker = undefined;
+      throw err;
+    })) as Awaited<ReturnType<Awaited<ReturnType<typeof loadLanceDb>>["rerankers"]["RRFReranker"]["create"]>>;
     const rows = await wrap(
       "hybrid search",
       () =>
