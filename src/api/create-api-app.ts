@@ -11,7 +11,7 @@ import type { SyncServiceView } from "../service/service-types.js";
 import type { ApiKeyStore } from "./api-keys.js";
 import { createApiMetrics } from "./api-metrics.js";
 import { installAuth } from "./auth.js";
-import { installErrorHandling } from "./error-handler.js";
+import { frameworkError, installErrorHandling, MAX_PARAM_LENGTH } from "./error-handler.js";
 import { documentRoutes } from "./routes/document-routes.js";
 import { healthRoutes } from "./routes/health-routes.js";
 import { maintenanceRoutes } from "./routes/maintenance-routes.js";
@@ -69,6 +69,8 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
     bodyLimit: config.api.maxBodyBytes,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     return503OnClosing: true,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkError,
     // One debug line per request (below) instead of Fastify's two info lines: a polled service would log
     // every status-page refresh and health check.
     disableRequestLogging: true,
