@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiHarness, startApi } from "./api-harness.js";
+import { type ApiHarness, multipartBody, startApi } from "./api-harness.js";
 
 let h: ApiHarness;
 let allowed: string;
@@ -36,6 +36,25 @@ describe("hostile requests", () => {
     expect(tooLong.body.length).toBeLessThan(1000);
     expectApiError(
       await h.call("u1", { method: "GET", url: "/api/v1/documents/%zz" }),
+      400,
+      "SYNC_E_INVALID_ARGUMENT",
+    );
+  });
+
+  it("an upload with two files, or too many fields, is 400 SYNC_E_INVALID_ARGUMENT", async () => {
+    const one = multipartBody({}, { name: "a.md", content: "# A" });
+    const boundary = /boundary=(.*)$/.exec(one.headers["content-type"] as string)?.[1];
+    const second = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="b.md"\r\n\r\n# B\r\n`;
+    const payload = Buffer.concat([Buffer.from(second), one.payload]);
+    const r = await h.call("u1", { method: "POST", url: "/api/v1/documents", payload, headers: one.headers });
+    expectApiError(r, 400, "SYNC_E_INVALID_ARGUMENT");
+    expect(r.json().error.message).toMatch(/one file/);
+    const many = multipartBody(
+      { key: "k", metadata: "{}", source_id: "uploads", user_id: "u1", extra: "x" },
+      { name: "a.md", content: "# A" },
+    );
+    expectApiError(
+      await h.call("u1", { method: "POST", url: "/api/v1/documents", ...many }),
       400,
       "SYNC_E_INVALID_ARGUMENT",
     );
