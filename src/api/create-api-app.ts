@@ -49,6 +49,8 @@ const REDACTED = [
   ]),
 ];
 
+const NO_QUERY = { type: "object", additionalProperties: false, properties: {} } as const;
+
 /**
  * Builds the HTTP API of the service (Fastify 5), not listening: tests call `inject()`, `serve` calls `listen`
  * (more plugins, such as the status page, may be registered before either). Every route has a JSON schema
@@ -90,6 +92,12 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
   });
   installErrorHandling(app);
   installAuth(app, keys);
+  // A query string on an API route that takes none is refused like an unknown body field (a `user_id` there
+  // must not look accepted while the body's is used).
+  app.addHook("onRoute", (route) => {
+    if (!route.url.startsWith("/api/") || !route.schema || route.schema.querystring) return;
+    route.schema = { ...route.schema, querystring: NO_QUERY };
+  });
 
   await app.register(rateLimit, {
     global: true,

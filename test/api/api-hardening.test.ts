@@ -59,4 +59,20 @@ describe("hostile requests", () => {
       "SYNC_E_INVALID_ARGUMENT",
     );
   });
+
+  it("a query string on a route that takes none is refused, not ignored (user_id on search)", async () => {
+    const r = await h.call("u1", {
+      method: "POST",
+      url: "/api/v1/search?user_id=u2",
+      payload: { query: "x" },
+    });
+    expectApiError(r, 400, "SYNC_E_INVALID_ARGUMENT");
+    expect(r.json().error.message).toContain("user_id");
+    const add = await h.call("admin", {
+      method: "POST",
+      url: "/api/v1/sources?user_id=u2",
+      payload: { source_type: "upload", source_id: "q", user_id: "u1" },
+    });
+    expectApiError(add, 400, "SYNC_E_INVALID_ARGUMENT");
+  });
 });
