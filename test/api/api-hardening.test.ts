@@ -75,4 +75,19 @@ describe("hostile requests", () => {
     });
     expectApiError(add, 400, "SYNC_E_INVALID_ARGUMENT");
   });
+
+  it("two different keys in Authorization and X-API-Key are refused", async () => {
+    const r = await h.app.inject({
+      method: "GET",
+      url: "/api/v1/me",
+      headers: { authorization: `Bearer ${h.key.u1}`, "x-api-key": h.key.u2 },
+    });
+    expectApiError(r, 401, "SYNC_E_UNAUTHORIZED");
+    const same = await h.app.inject({
+      method: "GET",
+      url: "/api/v1/me",
+      headers: { authorization: `Bearer ${h.key.u1}`, "x-api-key": h.key.u1 },
+    });
+    expect(same.json()).toEqual({ role: "user", user_id: "u1" });
+  });
 });
