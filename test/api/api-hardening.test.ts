@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, multipartBody, startApi } from "./api-harness.js";
@@ -89,5 +89,32 @@ describe("hostile requests", () => {
       headers: { authorization: `Bearer ${h.key.u1}`, "x-api-key": h.key.u1 },
     });
     expect(same.json()).toEqual({ role: "user", user_id: "u1" });
+  });
+
+  it("a watch path that does not exist yet, below a symlink leading out of ALLOWED_ROOTS, is refused", async () => {
+    const outside = join(h.dir, "outside");
+    mkdirSync(outside, { recursive: true });
+    symlinkSync(outside, join(allowed, "link"));
+    const r = await h.call("u1", {
+      method: "POST",
+      url: "/api/v1/sources",
+      payload: {
+        source_type: "local_filesystem",
+        source_id: "escape",
+        config: { watch_paths: [join(allowed, "link", "later", "deeper")] },
+      },
+    });
+    expectApiError(r, 403, "SYNC_E_ROOT_NOT_ALLOWED");
+    const fine = await h.call("u1", {
+      method: "POST",
+      url: "/api/v1/sources",
+      payload: {
+        source_type: "local_filesystem",
+        source_id: "later",
+        config: { watch_paths: [join(allowed, "not-yet", "there")] },
+        enabled: false,
+      },
+    });
+    expect(fine.statusCode).toBe(201);
   });
 });
