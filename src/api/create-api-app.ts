@@ -2,7 +2,7 @@ import multipart from "@fastify/multipart";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Logger as PinoLogger } from "pino";
 import type { SyncSystem } from "../app/sync-system.js";
 import { SyncError } from "../errors/sync-error.js";
@@ -75,7 +75,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
     frameworkErrors: frameworkError,
     // One debug line per request (below) instead of Fastify's two info lines: a polled service would log
     // every status-page refresh and health check.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
 

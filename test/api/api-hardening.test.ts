@@ -5,6 +5,8 @@ import { type ApiHarness, multipartBody, startApi } from "./api-harness.js";
 
 let h: ApiHarness;
 let allowed: string;
+const warnings: string[] = [];
+process.on("warning", (w) => warnings.push(`${(w as { code?: string }).code ?? ""} ${w.message}`));
 
 beforeAll(async () => {
   h = await startApi((dir) => ({ allowedRoots: join(dir, "allowed") }));
@@ -20,6 +22,11 @@ function expectApiError(r: { statusCode: number; json(): unknown }, status: numb
 }
 
 describe("hostile requests", () => {
+  it("building the app emits no deprecation warning (serve would print it on every start)", async () => {
+    await new Promise((r) => setImmediate(r));
+    expect(warnings.filter((w) => w.includes("FSTDEP"))).toEqual([]);
+  });
+
   it("an id of the longest allowed length works in a path; longer ones and bad escapes are API errors", async () => {
     const id = `s${"x".repeat(127)}`;
     const added = await h.call("u1", {
