@@ -1,5 +1,5 @@
 import { realpath } from "node:fs/promises";
-import { isAbsolute, relative, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { SyncError } from "../errors/sync-error.js";
 import { canonicalRoot } from "../sources/local-filesystem/local-filesystem-type.js";
 
@@ -12,18 +12,29 @@ export function isWithin(parent: string, child: string): boolean {
   return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
+/**
+ * The real path of `path` (absolute): for a path that does not exist (yet), that of its nearest existing
+ * ancestor with the rest appended, so a symlink above a missing folder cannot lead out unseen.
+ */
 async function realOrSelf(path: string): Promise<string> {
-  try {
-    return await realpath(path);
-  } catch {
-    return path;
+  const rest: string[] = [];
+  let at = path;
+  for (;;) {
+    try {
+      return join(await realpath(at), ...rest);
+    } catch {
+      const parent = dirname(at);
+      if (parent === at) return path;
+      rest.unshift(basename(at));
+      at = parent;
+    }
   }
 }
 
 /**
  * Refuses, with `SYNC_E_ROOT_NOT_ALLOWED` naming the path, a `local_filesystem` config given through the API
- * whose `watch_paths` (or legacy `paths`) do not all lie under `allowedRoots`: both the resolved path and,
- * when it exists, its real path (symlinks resolved) must be inside a root (itself taken as given and as its
+ * whose `watch_paths` (or legacy `paths`) do not all lie under `allowedRoots`: both the resolved path and its
+ * real path (symlinks resolved; for a missing path, through its nearest existing ancestor) must be inside a root (itself taken as given and as its
  * real path). With no roots configured no filesystem source may be added through the API. `follow_symlinks:
  * true` is refused as well: a symlink could lead out of the roots. Other types, and configs without paths,
  * pass (the type's own checks follow).

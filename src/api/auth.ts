@@ -25,16 +25,22 @@ function isPublic(request: FastifyRequest): boolean {
   return PUBLIC_ROUTES.has(url) || PUBLIC_PREFIXES.some((p) => url.startsWith(p));
 }
 
-/** The key a request presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+/** A key no store holds: what {@link presentedKey} returns for two different keys in one request. */
+const CONFLICTING_KEYS = "\0conflicting keys";
+
+/**
+ * The key a request presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`. Two different keys in
+ * the two headers present no valid key (never silently the one or the other).
+ */
 export function presentedKey(request: FastifyRequest): string | undefined {
+  let bearer: string | undefined;
   const auth = request.headers.authorization;
-  if (typeof auth === "string") {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    if (m) return m[1];
-  }
+  if (typeof auth === "string") bearer = /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1];
   const header = request.headers["x-api-key"];
-  const key = Array.isArray(header) ? header[0] : header;
-  return typeof key === "string" && key.trim() !== "" ? key.trim() : undefined;
+  const raw = Array.isArray(header) ? header[0] : header;
+  const xKey = typeof raw === "string" && raw.trim() !== "" ? raw.trim() : undefined;
+  if (bearer !== undefined && xKey !== undefined && bearer !== xKey) return CONFLICTING_KEYS;
+  return bearer ?? xKey;
 }
 
 /**
@@ -57,14 +63,15 @@ export function installAuth(app: FastifyInstance, keys: ApiKeyStore): void {
   });
   app.addHook("preParsing", async (request) => {
     if (request.principal === null && !isPublic(request)) {
-      throw new SyncError(
-        "SYNC_E_UNAUTHORIZED",
-        presentedKey(request) === undefined
-          ? "an API key is required: Authorization: Bearer <key>, or X-API-Key: <key>"
-          : "the API key is not valid (unknown or revoked)",
-      );
+      throw new SyncError("SYNC_E_UNAUTHORIZED", unauthorizedMessage(presentedKey(request)));
     }
   });
+}
+
+function unauthorizedMessage(key: string | undefined): string {
+  if (key === undefined) return "an API key is required: Authorization: Bearer <key>, or X-API-Key: <key>";
+  if (key === CONFLICTING_KEYS) return "Authorization and X-API-Key carry different keys: send one";
+  return "the API key is not valid (unknown or revoked)";
 }
 
 /** The principal of an authenticated route (the auth hook guarantees one). */

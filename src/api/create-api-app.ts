@@ -11,7 +11,7 @@ import type { SyncServiceView } from "../service/service-types.js";
 import type { ApiKeyStore } from "./api-keys.js";
 import { createApiMetrics } from "./api-metrics.js";
 import { installAuth } from "./auth.js";
-import { installErrorHandling } from "./error-handler.js";
+import { frameworkError, installErrorHandling, MAX_PARAM_LENGTH } from "./error-handler.js";
 import { documentRoutes } from "./routes/document-routes.js";
 import { healthRoutes } from "./routes/health-routes.js";
 import { maintenanceRoutes } from "./routes/maintenance-routes.js";
@@ -49,6 +49,8 @@ const REDACTED = [
   ]),
 ];
 
+const NO_QUERY = { type: "object", additionalProperties: false, properties: {} } as const;
+
 /**
  * Builds the HTTP API of the service (Fastify 5), not listening: tests call `inject()`, `serve` calls `listen`
  * (more plugins, such as the status page, may be registered before either). Every route has a JSON schema
@@ -69,6 +71,8 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
     bodyLimit: config.api.maxBodyBytes,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     return503OnClosing: true,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkError,
     // One debug line per request (below) instead of Fastify's two info lines: a polled service would log
     // every status-page refresh and health check.
     logController: new LogController({ disableRequestLogging: true }),
@@ -88,6 +92,12 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
   });
   installErrorHandling(app);
   installAuth(app, keys);
+  // A query string on an API route that takes none is refused like an unknown body field (a `user_id` there
+  // must not look accepted while the body's is used).
+  app.addHook("onRoute", (route) => {
+    if (!route.url.startsWith("/api/") || !route.schema || route.schema.querystring) return;
+    route.schema = { ...route.schema, querystring: NO_QUERY };
+  });
 
   await app.register(rateLimit, {
     global: true,

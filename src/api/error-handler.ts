@@ -1,6 +1,6 @@
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ERROR_CODES, type ErrorCode } from "../errors/codes.js";
-import { describeError, isSyncError } from "../errors/sync-error.js";
+import { describeError, isSyncError, SyncError } from "../errors/sync-error.js";
 
 /** The body of every error response. */
 export interface ApiErrorBody {
@@ -69,6 +69,26 @@ function validationMessage(errors: AjvError[], context = "request"): string {
     default:
       return `${field}: ${first.message ?? "is invalid"}`;
   }
+}
+
+/** Longest path parameter the router accepts (ids are at most 128 characters, or three times that escaped). */
+export const MAX_PARAM_LENGTH = 512;
+
+/**
+ * Fastify's `frameworkErrors` option: errors the router raises before any route or hook runs (a path
+ * parameter over {@link MAX_PARAM_LENGTH}, a malformed escape such as `%zz`) answer in the API's error shape,
+ * 400 `SYNC_E_INVALID_ARGUMENT`, without echoing the URL.
+ */
+export function frameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const message =
+    err.code === "FST_ERR_MAX_PARAM_LENGTH"
+      ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters`
+      : err.code === "FST_ERR_BAD_URL"
+        ? "the URL is not valid (a malformed %-escape?)"
+        : "the request is not valid";
+  const { status, body } = toApiError(new SyncError("SYNC_E_INVALID_ARGUMENT", message));
+  request.log.debug({ code: err.code }, "request refused by the router");
+  void reply.code(status).send(body);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { mkdirSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/run-cli.js";
@@ -161,5 +162,29 @@ describe("serve as a process", () => {
     second.child.kill("SIGTERM");
     expect((await second.done).code).toBe(0);
     await expectStoreMatchesFiles(env, listFiles(docs), { userId: USER, sourceId: SOURCE });
+  });
+});
+
+describe("serve as a process: a stuck client", () => {
+  it("SIGTERM while an upload trickles in: the connection is cut at SHUTDOWN_TIMEOUT and serve exits cleanly (0)", async () => {
+    const { dir, env, key } = await setup(1);
+    const svc = await serve(dir, env, key);
+    const { hostname, port } = new URL(svc.url);
+    const socket = connect(Number(port), hostname);
+    await new Promise((r) => socket.once("connect", r));
+    // Headers and the start of a 10 MB upload that never comes.
+    socket.write(
+      "POST /api/v1/documents HTTP/1.1\r\nHost: x\r\n" +
+        `Authorization: Bearer ${key}\r\nContent-Type: multipart/form-data; boundary=b\r\n` +
+        "Content-Length: 10000000\r\n\r\n--b\r\n" +
+        'Content-Disposition: form-data; name="file"; filename="a.md"\r\n\r\n# A\n',
+    );
+    socket.on("error", () => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    svc.child.kill("SIGTERM");
+    const r = await svc.done;
+    socket.destroy();
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toContain("stopped");
   });
 });

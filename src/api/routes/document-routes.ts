@@ -50,34 +50,63 @@ async function readUpload(request: FastifyRequest, maxFileBytes: number): Promis
     preservePath: true,
     limits: { fileSize: maxFileBytes, files: 1, fields: UPLOAD_FIELDS.size, fieldSize: MAX_FIELD_BYTES },
   });
-  for await (const part of parts) {
-    if (part.type === "file") {
-      if (part.fieldname !== "file") {
-        part.file.resume();
-        throw new SyncError(
-          "SYNC_E_INVALID_ARGUMENT",
-          `body.${part.fieldname}: unknown file field (use "file")`,
-        );
+  try {
+    for await (const part of parts) {
+      if (part.type === "file") {
+        if (part.fieldname !== "file") {
+          part.file.resume();
+          throw new SyncError(
+            "SYNC_E_INVALID_ARGUMENT",
+            `body.${part.fieldname}: unknown file field (use "file")`,
+          );
+        }
+        file = { bytes: await part.toBuffer(), filename: part.filename };
+      } else {
+        if (!UPLOAD_FIELDS.has(part.fieldname)) {
+          throw new SyncError(
+            "SYNC_E_INVALID_ARGUMENT",
+            `body: unknown field ${JSON.stringify(part.fieldname)}`,
+          );
+        }
+        if (part.valueTruncated) {
+          throw new SyncError(
+            "SYNC_E_INVALID_ARGUMENT",
+            `body.${part.fieldname}: longer than ${MAX_FIELD_BYTES} bytes`,
+          );
+        }
+        fields[part.fieldname] = String(part.value);
       }
-      file = { bytes: await part.toBuffer(), filename: part.filename };
-    } else {
-      if (!UPLOAD_FIELDS.has(part.fieldname)) {
-        throw new SyncError(
-          "SYNC_E_INVALID_ARGUMENT",
-          `body: unknown field ${JSON.stringify(part.fieldname)}`,
-        );
-      }
-      if (part.valueTruncated) {
-        throw new SyncError(
-          "SYNC_E_INVALID_ARGUMENT",
-          `body.${part.fieldname}: longer than ${MAX_FIELD_BYTES} bytes`,
-        );
-      }
-      fields[part.fieldname] = String(part.value);
     }
+  } catch (err) {
+    throw uploadLimitError(err, maxFileBytes);
   }
   if (!file) throw new SyncError("SYNC_E_INVALID_ARGUMENT", "body.file: is required");
   return { ...file, fields };
+}
+
+/** The multipart plugin's limit errors (all 413 there) as what they mean for this route. */
+function uploadLimitError(err: unknown, maxFileBytes: number): unknown {
+  switch ((err as { code?: unknown }).code) {
+    case "FST_FILES_LIMIT":
+      return new SyncError("SYNC_E_INVALID_ARGUMENT", 'body: an upload carries one file (part "file")', {
+        cause: err,
+      });
+    case "FST_FIELDS_LIMIT":
+    case "FST_PARTS_LIMIT":
+      return new SyncError(
+        "SYNC_E_INVALID_ARGUMENT",
+        `body: too many fields (known: file, ${[...UPLOAD_FIELDS].join(", ")})`,
+        { cause: err },
+      );
+    case "FST_REQ_FILE_TOO_LARGE":
+      return new SyncError(
+        "SYNC_E_FILE_TOO_LARGE",
+        `body.file: larger than MAX_FILE_SIZE_MB (${+(maxFileBytes / 1_048_576).toFixed(3)} MB)`,
+        { cause: err },
+      );
+    default:
+      return err;
+  }
 }
 
 function parseMetadataField(text: string | undefined): Record<string, unknown> | undefined {

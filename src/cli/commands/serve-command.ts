@@ -95,8 +95,12 @@ export function registerServeCommand(program: Command): void {
           },
           (config.shutdownTimeoutSeconds + 10) * 1000,
         ).unref();
+        // Requests still open at the deadline (a client trickling an upload in) are cut: app.close() waits for them.
+        const cut = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutSeconds * 1000);
+        cut.unref();
         await service.stop();
         await Promise.all([app.close(), system.stop()]);
+        clearTimeout(cut);
         process.stdout.write("stopped\n");
         return EXIT.OK;
       });
