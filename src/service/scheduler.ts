@@ -237,7 +237,20 @@ export class Scheduler {
     m.watchRetryAt = 0;
     this.schedulePoll(m);
     if (this.wantsWatcher(m)) void this.startWatcher(m);
-    if (runNow) this.submit(m, { kind: "full", reason: "source-changed" });
+    if (runNow && !this.hasFreshFullRun(m)) this.submit(m, { kind: "full", reason: "source-changed" });
+  }
+
+  /**
+   * Whether a full run of the source is queued, or running since the record last changed: then it already
+   * covers the change (the API queues one when it adds or reconfigures a source) and another would list the
+   * whole source again for nothing.
+   */
+  private hasFreshFullRun(m: Monitor): boolean {
+    const { running, queued } = this.options.queue.activity(m.view.user_id);
+    const mine = (r: { source_id: string; kind: string }) =>
+      r.source_id === m.view.source_id && r.kind === "full";
+    const since = m.view.updated_at ?? "";
+    return queued.some(mine) || running.some((r) => mine(r) && (r.started_at ?? "") >= since);
   }
 
   private async deactivate(m: Monitor): Promise<void> {

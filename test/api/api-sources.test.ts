@@ -142,6 +142,10 @@ describe("sources", () => {
       [{ source_type: "upload", source_id: "x' OR '1'='1" }, /body\.source_id: must match the pattern/],
       [{ source_type: "local_filesystem", source_id: "x", config: { watch_paths: [] } }, /watch_paths/],
       [{ source_type: "local_filesystem", source_id: "x", config: { watch_paths: ["rel/dir"] } }, /absolute/],
+      [
+        { source_type: "local_filesystem", source_id: "x", config: { watch_paths: [dir], colour: "red" } },
+        /config: unknown setting colour/,
+      ],
     ];
     for (const [payload, message] of cases) {
       const r = await add(payload);
@@ -265,5 +269,44 @@ describe("sources", () => {
     expect(
       (await h.call("u1", { method: "GET", url: "/api/v1/sources/local_filesystem/doomed" })).statusCode,
     ).toBe(404);
+  });
+});
+
+describe("sources with monitoring on", () => {
+  it("adding a source through the API runs it once: the service adds no second run for the change", async () => {
+    const m = await startApi((dir) => ({
+      allowedRoots: join(dir, "allowed"),
+      enableSourceMonitoring: true,
+      watchSources: false,
+      defaultPollInterval: 3600,
+      syncInterval: 3600,
+    }));
+    try {
+      const dir = join(m.dir, "allowed", "docs");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "a.md"), "# A\n\nalpha");
+      const res = await m.call("u1", {
+        method: "POST",
+        url: "/api/v1/sources",
+        payload: { source_type: "local_filesystem", source_id: "docs", config: { watch_paths: [dir] } },
+      });
+      expect(res.statusCode).toBe(201);
+      await m.service.queue.wait(res.json().job.job_id);
+      // Give the service's refresh (sourceChanged) time to act, then wait for anything it queued.
+      const end = Date.now() + 10_000;
+      while (
+        Date.now() < end &&
+        !m.service.monitors("u1").some((s) => s.source_id === "docs" && s.next_poll_at)
+      ) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      for (const j of [...m.service.queue.activity("u1").running, ...m.service.queue.activity("u1").queued]) {
+        await m.service.queue.wait(j.job_id).catch(() => undefined);
+      }
+      const runs = m.service.queue.recent("u1").filter((j) => j.source_id === "docs");
+      expect(runs.map((j) => j.reason)).toEqual(["api"]);
+    } finally {
+      await m.close();
+    }
   });
 });

@@ -70,6 +70,14 @@ export const localFilesystemType: SourceType = {
   aliases: ["fs"],
   scheduled: true,
   normalizeConfig(input, target) {
+    const unknown = Object.keys(input).filter((k) => !CONFIG_KEYS.has(k));
+    if (unknown.length > 0) {
+      throw new SyncError(
+        "SYNC_E_INVALID_ARGUMENT",
+        `config: unknown setting${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} of a local_filesystem source ` +
+          "(known: watch_paths, file_patterns, ignore_patterns, follow_symlinks)",
+      );
+    }
     const watch = input.watch_paths ?? input.paths;
     if (
       !Array.isArray(watch) ||
@@ -103,6 +111,17 @@ export const localFilesystemType: SourceType = {
     });
   },
 };
+
+/** Settings a `local_filesystem` config may hold (the last three: names older releases stored). */
+const CONFIG_KEYS = new Set([
+  "watch_paths",
+  "file_patterns",
+  "ignore_patterns",
+  "follow_symlinks",
+  "paths",
+  "patterns",
+  "followSymlinks",
+]);
 
 function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((p): p is string => typeof p === "string") : [];
