@@ -30,6 +30,9 @@ import { Corpus, makeVocabulary, mulberry32 } from "./corpus.js";
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const CLI = join(REPO, "dist", "cli", "main.js");
 
+// LanceDB's native deprecation warnings for hybrid queries (as the CLI does).
+process.env.LANCEDB_LOG ??= "error";
+
 const { values: args } = parseArgs({
   options: {
     n: { type: "string", default: "2000" },
@@ -139,6 +142,7 @@ function startService(env: NodeJS.ProcessEnv): Promise<Service> {
       stderr.push(d.toString());
       if (stderr.length > 200) stderr.shift();
     });
+    child.on("exit", (code, signal) => stderr.push(`[service exited: code ${code}, signal ${signal}]\n`));
     const timer = setTimeout(
       () => reject(new Error(`serve did not start: ${out}${stderr.join("")}`)),
       60_000,
@@ -161,6 +165,7 @@ async function api<T>(svc: Service, method: string, path: string, body?: unknown
     method,
     headers: { authorization: `Bearer ${svc.key}`, "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(60_000),
   });
   const json = (await res.json()) as T;
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
@@ -281,6 +286,7 @@ async function main(): Promise<number> {
         method: "POST",
         headers: { authorization: `Bearer ${service.key}`, "content-type": "application/json" },
         body: searchBody(i),
+        signal: AbortSignal.timeout(60_000),
       }).then(async (r) => {
         await r.arrayBuffer();
         if (!r.ok) throw new Error(String(r.status));
@@ -383,6 +389,12 @@ async function main(): Promise<number> {
     const code = await new Promise<number | null>((r) => service.child.once("exit", (c) => r(c)));
     results.sigterm = { exit_code: code, seconds: round((performance.now() - stopStart) / 1000) };
     svc = undefined;
+  } catch (err) {
+    if (svc) {
+      log(`service exit code: ${svc.child.exitCode ?? "still running"}; its last log lines:`);
+      process.stderr.write(svc.stderr.slice(-20).join(""));
+    }
+    throw err;
   } finally {
     if (svc) svc.child.kill("SIGKILL");
     if (!args.keep) rmSync(work, { recursive: true, force: true });

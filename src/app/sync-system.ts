@@ -228,6 +228,8 @@ export function systemOn(ctx: AppContext): SyncSystem {
 class System implements SyncSystem {
   readonly events = new EventEmitter<SyncSystemEvents>();
   private readonly gate;
+  /** Bounds searches in flight: each vector scan holds what it read, and a burst would otherwise pile up. */
+  private readonly searchGate;
   private readonly lanes = new Map<string, Lane>();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
@@ -241,6 +243,7 @@ class System implements SyncSystem {
     private readonly ownsContext: boolean,
   ) {
     this.gate = createSemaphore(ctx.config.maxConcurrentProcessing);
+    this.searchGate = createSemaphore(ctx.config.maxConcurrentSearches);
     // An "error" event without listeners would throw; run failures are also reported to the caller.
     this.events.on("run-failed", () => undefined);
   }
@@ -359,7 +362,7 @@ class System implements SyncSystem {
 
   async search(input: SearchInput): Promise<SearchHit[]> {
     this.live();
-    return this.track(searchDocuments(this.ctx, input));
+    return this.track(this.searchGate(() => searchDocuments(this.ctx, input)));
   }
 
   async status(input: { userId?: string } = {}): Promise<StatusReport> {

@@ -13,6 +13,7 @@ export interface Config {
   metadataCacheMb: number;
   stateDbPath: string;
   maxConcurrentProcessing: number;
+  maxConcurrentSearches: number;
   readChunkBytes: number;
   maxFileBytes: number;
   /** Largest total uncompressed size of a zip-based document's parts (bytes). */
@@ -215,6 +216,7 @@ function buildConfig(
     metadataCacheMb: v.LANCEDB_METADATA_CACHE_MB,
     stateDbPath: v.STATE_DB_PATH,
     maxConcurrentProcessing: v.MAX_CONCURRENT_PROCESSING,
+    maxConcurrentSearches: v.MAX_CONCURRENT_SEARCHES,
     readChunkBytes: Math.round((v.CHUNK_SIZE_MB as number) * MB),
     maxFileBytes: Math.round((v.MAX_FILE_SIZE_MB as number) * MB),
     maxExtractedBytes: Math.round((v.MAX_EXTRACTED_MB as number) * MB),

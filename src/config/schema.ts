@@ -54,6 +54,11 @@ export const ENV_VARS = {
     doc: "SQLite journal: fingerprints, runs, failures.",
   },
   MAX_CONCURRENT_PROCESSING: { schema: int(1, 256), default: "5", doc: "Items read and parsed at once." },
+  MAX_CONCURRENT_SEARCHES: {
+    schema: int(1, 256),
+    default: "4",
+    doc: "Searches run at once by a long-lived process (service, library); more wait their turn. Each brute-force vector scan holds the vectors it reads, so this bounds search memory.",
+  },
   CHUNK_SIZE_MB: {
     schema: num(0.0625, 256),
     default: "4",
