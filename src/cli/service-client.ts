@@ -1,5 +1,7 @@
+import { loadConfig } from "../config/load-config.js";
 import { ERROR_CODES, type ErrorCode } from "../errors/codes.js";
 import { describeError, SyncError } from "../errors/sync-error.js";
+import { runPlain } from "./run-command.js";
 
 /** A running lancedb-sync service as the CLI talks to it (`--url`, `LANCEDB_SYNC_URL`). */
 export interface ServiceClient {
@@ -81,4 +83,28 @@ export function serviceClient(url: string, apiKey: string): ServiceClient {
     get: (path) => call("GET", path),
     post: (path, body) => call("POST", path, body),
   };
+}
+
+/** `LANCEDB_SYNC_URL` when set (a bad configuration is reported by the command that reads it). */
+function configuredUrl(): string | undefined {
+  try {
+    return loadConfig().client.url || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * For commands that can ask a running service: when `--url` is given, or `LANCEDB_SYNC_URL` is set and
+ * `--local` is not, runs `fn` with a client of that service (the key from `LANCEDB_SYNC_API_KEY`), sets the
+ * exit code like every command, and returns true; otherwise returns false and the command works locally.
+ */
+export async function runRemote(
+  opts: { url?: string; local?: boolean; json?: boolean },
+  fn: (client: ServiceClient) => Promise<number>,
+): Promise<boolean> {
+  const url = opts.url ?? (opts.local ? undefined : configuredUrl());
+  if (!url) return false;
+  await runPlain(opts.json === true, () => fn(serviceClient(url, loadConfig().client.apiKey)));
+  return true;
 }

@@ -188,3 +188,59 @@ describe("serve as a process: a stuck client", () => {
     expect(r.stdout).toContain("stopped");
   });
 });
+
+describe("the CLI against a running service", () => {
+  it("status and sources scan ask the service at --url (or LANCEDB_SYNC_URL) with LANCEDB_SYNC_API_KEY; errors keep their codes", async () => {
+    const { dir, docs, env, key } = await setup(20);
+    const svc = await serve(dir, { ...env, ENABLE_SOURCE_MONITORING: "false" }, key);
+    const remote = { ...env, LANCEDB_SYNC_API_KEY: key };
+
+    const scan = await runCli(
+      ["sources", "scan", "--user", USER, "--name", SOURCE, "--url", svc.url, "--json"],
+      {
+        cwd: dir,
+        env: remote,
+      },
+    );
+    expect(scan.code, show(scan)).toBe(0);
+    expect(scan.json.result).toMatchObject({ source: SOURCE, added: listFiles(docs).length, failed: 0 });
+    expect(scan.json.job.job_id).toMatch(/^job_/);
+
+    const status = await runCli(["status", "--json"], {
+      cwd: dir,
+      env: { ...remote, LANCEDB_SYNC_URL: svc.url },
+    });
+    expect(status.code, show(status)).toBe(0);
+    expect(status.json).toMatchObject({ documents: listFiles(docs).length, service: { monitoring: false } });
+    const text = await runCli(["status", "--url", svc.url], { cwd: dir, env: remote });
+    expect(text.stdout).toContain(`service ${svc.url}/: up since`);
+
+    const queued = await runCli(
+      ["sources", "scan", "--user", USER, "--name", SOURCE, "--url", svc.url, "--no-wait", "--json"],
+      { cwd: dir, env: remote },
+    );
+    expect(queued.code, show(queued)).toBe(0);
+    expect(queued.json.job.state).toMatch(/^(running|queued)$/);
+
+    const noKey = await runCli(["status", "--url", svc.url, "--json"], { cwd: dir, env });
+    expect(noKey.code).toBe(1);
+    expect(noKey.json.error.code).toBe("SYNC_E_UNAUTHORIZED");
+    const badKey = await runCli(["status", "--url", svc.url, "--json"], {
+      cwd: dir,
+      env: { ...env, LANCEDB_SYNC_API_KEY: "lsk_not-a-key" },
+    });
+    expect(badKey.json.error.code).toBe("SYNC_E_UNAUTHORIZED");
+    const unknown = await runCli(
+      ["sources", "scan", "--user", USER, "--name", "nope", "--url", svc.url, "--json"],
+      {
+        cwd: dir,
+        env: remote,
+      },
+    );
+    expect(unknown.json.error.code).toBe("SYNC_E_NOT_FOUND");
+    svc.child.kill("SIGTERM");
+    expect((await svc.done).code).toBe(0);
+    const down = await runCli(["status", "--url", svc.url, "--json"], { cwd: dir, env: remote });
+    expect(down.json.error.code).toBe("SYNC_E_SERVICE_UNREACHABLE");
+  });
+});

@@ -2,11 +2,9 @@ import type { Command } from "commander";
 import type { SourceRunResult } from "../../app/run-source.js";
 import type { SourceView } from "../../app/sources.js";
 import { systemOn } from "../../app/sync-system.js";
-import { loadConfig } from "../../config/load-config.js";
 import { SyncError } from "../../errors/sync-error.js";
-import { EXIT, printJson, runCommand, runPlain } from "../run-command.js";
-import { serviceClient } from "../service-client.js";
-import { remoteUrl } from "./status-command.js";
+import { EXIT, printJson, runCommand } from "../run-command.js";
+import { runRemote } from "../service-client.js";
 
 /** `lancedb-sync sources list|add|show|remove`: sources as stored records. */
 export function registerSourcesCommand(program: Command): void {
@@ -140,32 +138,26 @@ function registerScan(sources: Command): void {
     .option("--allow-mass-delete", "apply deletions even when they exceed MASS_DELETE_THRESHOLD", false)
     .option("--json", "print one JSON object", false)
     .action(async (opts) => {
-      const url: string | undefined = opts.url ?? (opts.local ? undefined : remoteUrl());
-      if (url) {
-        await runPlain(opts.json, async () => {
-          const client = serviceClient(url, loadConfig().client.apiKey);
-          const userQuery = `user_id=${encodeURIComponent(opts.user)}`;
-          const { sources: list } = await client.get<{ sources: SourceView[] }>(
-            `api/v1/sources?${userQuery}`,
+      const remote = await runRemote(opts, async (client) => {
+        const userQuery = `user_id=${encodeURIComponent(opts.user)}`;
+        const { sources: list } = await client.get<{ sources: SourceView[] }>(`api/v1/sources?${userQuery}`);
+        const source = list.find((s) => s.user_id === opts.user && s.source_id === opts.name);
+        if (!source)
+          throw new SyncError(
+            "SYNC_E_NOT_FOUND",
+            `user "${opts.user}" has no source "${opts.name}" at ${client.url}`,
           );
-          const source = list.find((s) => s.user_id === opts.user && s.source_id === opts.name);
-          if (!source)
-            throw new SyncError(
-              "SYNC_E_NOT_FOUND",
-              `user "${opts.user}" has no source "${opts.name}" at ${client.url}`,
-            );
-          const path = `api/v1/sources/${encodeURIComponent(source.type)}/${encodeURIComponent(source.source_id)}/scan`;
-          const answer = await client.post<{
-            job: { job_id: string; state: string };
-            result?: SourceRunResult;
-          }>(`${path}?${userQuery}${opts.wait ? "&wait=true" : ""}`);
-          if (opts.json) printJson(answer);
-          else if (answer.result) printRun(answer.result);
-          else process.stdout.write(`job ${answer.job.job_id} ${answer.job.state} at ${client.url}\n`);
-          return answer.result ? runExit(answer.result) : EXIT.OK;
-        });
-        return;
-      }
+        const path = `api/v1/sources/${encodeURIComponent(source.type)}/${encodeURIComponent(source.source_id)}/scan`;
+        const answer = await client.post<{
+          job: { job_id: string; state: string };
+          result?: SourceRunResult;
+        }>(`${path}?${userQuery}${opts.wait ? "&wait=true" : ""}`);
+        if (opts.json) printJson(answer);
+        else if (answer.result) printRun(answer.result);
+        else process.stdout.write(`job ${answer.job.job_id} ${answer.job.state} at ${client.url}\n`);
+        return answer.result ? runExit(answer.result) : EXIT.OK;
+      });
+      if (remote) return;
       await runCommand(opts.json, async (ctx) => {
         const result = await systemOn(ctx).syncSource({
           userId: opts.user,

@@ -1,8 +1,7 @@
 import type { Command } from "commander";
 import { collectStatus, type StatusReport } from "../../app/collect-status.js";
-import { loadConfig } from "../../config/load-config.js";
-import { EXIT, printJson, runCommand, runPlain } from "../run-command.js";
-import { serviceClient } from "../service-client.js";
+import { EXIT, printJson, runCommand } from "../run-command.js";
+import { runRemote } from "../service-client.js";
 
 /** What a running service adds to the status report (`GET /api/v1/status`). */
 interface ServiceStatus extends StatusReport {
@@ -23,18 +22,14 @@ export function registerStatusCommand(program: Command): void {
     .option("--local", "read the local data even when LANCEDB_SYNC_URL is set", false)
     .option("--json", "print one JSON object", false)
     .action(async (opts) => {
-      const url: string | undefined = opts.url ?? (opts.local ? undefined : remoteUrl());
-      if (url) {
-        await runPlain(opts.json, async () => {
-          const client = serviceClient(url, loadConfig().client.apiKey);
-          const query = opts.user ? `?user_id=${encodeURIComponent(opts.user)}` : "";
-          const s = await client.get<ServiceStatus>(`api/v1/status${query}`);
-          if (opts.json) printJson(s);
-          else printStatus(s, client.url);
-          return EXIT.OK;
-        });
-        return;
-      }
+      const remote = await runRemote(opts, async (client) => {
+        const query = opts.user ? `?user_id=${encodeURIComponent(opts.user)}` : "";
+        const s = await client.get<ServiceStatus>(`api/v1/status${query}`);
+        if (opts.json) printJson(s);
+        else printStatus(s, client.url);
+        return EXIT.OK;
+      });
+      if (remote) return;
       await runCommand(opts.json, async (ctx) => {
         const s = await collectStatus(ctx, opts.user);
         if (opts.json) printJson(s);
@@ -42,15 +37,6 @@ export function registerStatusCommand(program: Command): void {
         return EXIT.OK;
       });
     });
-}
-
-/** `LANCEDB_SYNC_URL` when set (a bad configuration is reported by the command that reads it). */
-export function remoteUrl(): string | undefined {
-  try {
-    return loadConfig().client.url || undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function printStatus(s: ServiceStatus, from?: string): void {
