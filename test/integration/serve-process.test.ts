@@ -1,4 +1,6 @@
-import { mkdirSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import { get as httpsGet } from "node:https";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -242,5 +244,65 @@ describe("the CLI against a running service", () => {
     expect((await svc.done).code).toBe(0);
     const down = await runCli(["status", "--url", svc.url, "--json"], { cwd: dir, env: remote });
     expect(down.json.error.code).toBe("SYNC_E_SERVICE_UNREACHABLE");
+  });
+});
+
+describe("serve: address and TLS", () => {
+  it("refuses a non-loopback address while no API key exists, naming the setting", async () => {
+    const tmp = makeTempDir("lancedb-sync-serve-host-");
+    temps.push(tmp);
+    const r = await runCli(["serve", "--host", "0.0.0.0", "--port", "0"], {
+      cwd: tmp.path,
+      env: envFor(tmp.path),
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("SYNC_E_CONFIG_INVALID");
+    expect(r.stderr).toContain('API_HOST="0.0.0.0"');
+    expect(r.stderr).toContain("keys create --admin");
+  });
+
+  it("speaks HTTPS with TLS_CERT_FILE and TLS_KEY_FILE", async () => {
+    const tmp = makeTempDir("lancedb-sync-serve-tls-");
+    temps.push(tmp);
+    const cert = join(tmp.path, "cert.pem");
+    const keyFile = join(tmp.path, "key.pem");
+    const made = spawnSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"].concat([
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        keyFile,
+        "-out",
+        cert,
+      ]),
+      { encoding: "utf8" },
+    );
+    expect(made.status, made.stderr).toBe(0);
+    const env = envFor(tmp.path, {
+      TLS_CERT_FILE: cert,
+      TLS_KEY_FILE: keyFile,
+      ENABLE_SOURCE_MONITORING: "false",
+    });
+    const created = await runCli(["keys", "create", "--admin", "--json"], { cwd: tmp.path, env });
+    const svc = await serve(tmp.path, env, created.json.key);
+    expect(svc.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = httpsGet(
+        `${svc.url}/api/v1/me`,
+        { ca: readFileSync(cert), headers: { authorization: `Bearer ${svc.key}` } },
+        (res) => {
+          let text = "";
+          res.on("data", (d) => {
+            text += d;
+          });
+          res.on("end", () => resolve(text));
+        },
+      );
+      req.on("error", reject);
+    });
+    expect(JSON.parse(body)).toEqual({ role: "admin", user_id: null });
+    svc.child.kill("SIGTERM");
+    expect((await svc.done).code).toBe(0);
   });
 });
