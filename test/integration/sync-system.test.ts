@@ -6,6 +6,7 @@ import { silentLogger } from "../../src/core/logger.js";
 import { createSyncSystem, type SyncSystem, type SyncSystemOptions } from "../../src/index.js";
 import { makePdf } from "../fixtures/make-pdf.js";
 import { rejection } from "../helpers/caught.js";
+import { startEmbeddingsServer } from "../helpers/embeddings-server.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
 /** The library as a host application uses it: real LanceDB, SQLite and blob store in a temp dir. */
@@ -407,5 +408,58 @@ describe("createSyncSystem: a system that lives for days", () => {
       "first.txt",
       "second.txt",
     ]);
+  });
+});
+
+describe("createSyncSystem: searches", () => {
+  it("runs at most maxConcurrentSearches searches at once; the others wait their turn and all answer", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let inFlight = 0;
+    let peak = 0;
+    const server = await startEmbeddingsServer({
+      dimensions: 16,
+      behaviour: async (req) => {
+        if (JSON.stringify(req.body).includes("gatedquery")) {
+          inFlight++;
+          peak = Math.max(peak, inFlight);
+          await gate;
+          inFlight--;
+        }
+        return "default" as const;
+      },
+    });
+    try {
+      const sys = system({
+        embeddingProvider: "openai",
+        embeddingBaseUrl: server.url,
+        embeddingDimensions: 16,
+        maxConcurrentSearches: 2,
+      });
+      await sys.start();
+      await sys.ingestDocument({
+        userId: "u1",
+        bytes: text("# Ferry\n\nThe ferry timetable."),
+        filename: "f.md",
+      });
+      const searches = Array.from({ length: 5 }, (_, i) =>
+        sys.search({ userId: "u1", query: `gatedquery ${i}`, mode: "vector" }),
+      );
+      const end = Date.now() + 10_000;
+      while (inFlight < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      expect(inFlight).toBe(2);
+      // Nothing else starts while both slots are held.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(inFlight).toBe(2);
+      release();
+      const answers = await Promise.all(searches);
+      expect(answers.map((hits) => hits.length)).toEqual([1, 1, 1, 1, 1]);
+      expect(peak).toBe(2);
+    } finally {
+      release();
+      await server.close();
+    }
   });
 });
