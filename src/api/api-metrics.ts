@@ -26,10 +26,7 @@ export function serviceGauges(
   userId?: string,
 ): ServiceGauges {
   const activity = service.queue.activity(userId);
-  const monitored =
-    userId === undefined
-      ? service.sourcesMonitored()
-      : service.monitors(userId).filter((m) => m.watching || m.next_poll_at !== null).length;
+  const monitored = service.sourcesMonitored(userId);
   return {
     pending_syncs: activity.running.length + activity.queued.length,
     failed_syncs: report.failed,

@@ -129,10 +129,13 @@ export class Scheduler {
     return out;
   }
 
-  /** Sources with a live schedule or watcher. */
-  sourcesMonitored(): number {
+  /** Sources with a live schedule or watcher, of every user or of one. */
+  sourcesMonitored(userId?: string): number {
     let n = 0;
-    for (const m of this.monitors.values()) if (m.pollTimer !== undefined || m.watcher?.ready) n++;
+    for (const m of this.monitors.values()) {
+      if (userId !== undefined && m.view.user_id !== userId) continue;
+      if (m.pollTimer !== undefined || m.watcher?.ready) n++;
+    }
     return n;
   }
 

@@ -94,8 +94,8 @@ export interface SyncServiceView {
   readonly startedAt: string | null;
   /** Per-source monitoring state, of every user or of one. */
   monitors(userId?: string): SourceMonitorState[];
-  /** Sources with a live schedule or watcher (the `sources_monitored` gauge). */
-  sourcesMonitored(): number;
+  /** Sources with a live schedule or watcher (the `sources_monitored` gauge), of every user or of one. */
+  sourcesMonitored(userId?: string): number;
   /**
    * Tells the service a source was added, changed or removed (API, CLI): its schedule and watcher are
    * re-read now instead of at the next periodic check.

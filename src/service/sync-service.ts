@@ -111,8 +111,8 @@ class Service implements SyncService {
     return this.scheduler.monitorStates(userId);
   }
 
-  sourcesMonitored(): number {
-    return this.scheduler.sourcesMonitored();
+  sourcesMonitored(userId?: string): number {
+    return this.scheduler.sourcesMonitored(userId);
   }
 
   sourceChanged(_userId: string, _sourceId: string): void {

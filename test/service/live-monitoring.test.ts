@@ -34,6 +34,18 @@ function idle(s: SyncService): boolean {
   return running.length + queued.length === 0;
 }
 
+/** Registers `dir` as a folder source of user u1 (polled every `pollInterval` s) and starts watching it. */
+async function watchFolder(sourceId: string, dir: string, pollInterval?: number): Promise<SyncService> {
+  await sys.sources.add({
+    userId: "u1",
+    sourceId,
+    type: "local_filesystem",
+    config: { watch_paths: [dir] },
+    pollInterval,
+  });
+  return startWatching(sourceId);
+}
+
 async function startWatching(sourceId: string): Promise<SyncService> {
   const s = createSyncService({ system: sys, logger: silentLogger });
   service = s;
@@ -58,14 +70,7 @@ describe("live monitoring of a local folder", () => {
       "beta.md": "# Beta\n\nThe beta file talks about bananas, at some length, to have a chunk.\n",
     });
     // Polls are an hour apart: what lands below comes from the watcher.
-    await sys.sources.add({
-      userId: "u1",
-      sourceId: "notes",
-      type: "local_filesystem",
-      config: { watch_paths: [dir] },
-      pollInterval: 3600,
-    });
-    const s = await startWatching("notes");
+    const s = await watchFolder("notes", dir, 3600);
     expect(await keys("notes")).toEqual(["alpha.md", "beta.md"]);
 
     writeFileSync(join(dir, "gamma.md"), "# Gamma\n\nGamma rays and cherries.\n");
@@ -123,14 +128,7 @@ describe("live monitoring of a local folder", () => {
 
   it("a folder moved in is reconciled in full (watch-fallback)", async () => {
     const dir = writeFiles(join(tmp.path, "notes"), { "one.md": "# One\n\nfirst\n" });
-    await sys.sources.add({
-      userId: "u1",
-      sourceId: "notes",
-      type: "local_filesystem",
-      config: { watch_paths: [dir] },
-      pollInterval: 3600,
-    });
-    const s = await startWatching("notes");
+    const s = await watchFolder("notes", dir, 3600);
     const outside = writeFiles(join(tmp.path, "elsewhere"), {
       "two.md": "# Two\n\nsecond\n",
       "three.md": "# Three\n\nthird\n",
@@ -144,14 +142,7 @@ describe("live monitoring of a local folder", () => {
 
   it("a root removed while watched: unhealthy, nothing deleted; when it returns the next poll restores watcher and health", async () => {
     const dir = writeFiles(join(tmp.path, "disk"), { "a.md": "# A\n\naaa\n", "b.md": "# B\n\nbbb\n" });
-    await sys.sources.add({
-      userId: "u1",
-      sourceId: "disk",
-      type: "local_filesystem",
-      config: { watch_paths: [dir] },
-      pollInterval: 1,
-    });
-    const s = await startWatching("disk");
+    const s = await watchFolder("disk", dir, 1);
     expect(await keys("disk")).toEqual(["a.md", "b.md"]);
 
     rmSync(dir, { recursive: true });
@@ -193,14 +184,7 @@ describe("live monitoring of a local folder", () => {
 
   it("a watcher error (a path too long to watch) falls back to polling until the watcher starts again", async () => {
     const dir = writeFiles(join(tmp.path, "docs"), { "a.md": "# A\n\naaa\n" });
-    await sys.sources.add({
-      userId: "u1",
-      sourceId: "docs",
-      type: "local_filesystem",
-      config: { watch_paths: [dir] },
-      pollInterval: 1,
-    });
-    const s = await startWatching("docs");
+    const s = await watchFolder("docs", dir, 1);
     // Folders nested past PATH_MAX (4096 bytes): chokidar 4 emits `error` ENAMETOOLONG when it reaches them,
     // as it would ENOSPC when the inotify limit is reached. The shell creates them one relative step at a time.
     const name = "d".repeat(250);
@@ -236,13 +220,7 @@ describe("live monitoring of a local folder", () => {
     const count = (list: string[], kind: string) => list.filter((r) => r === kind).length;
     const dir = writeFiles(join(tmp.path, "docs"), { "a.md": "# A\n\naaa\n" });
     mkdirSync(join(dir, "sub"));
-    await sys.sources.add({
-      userId: "u1",
-      sourceId: "docs",
-      type: "local_filesystem",
-      config: { watch_paths: [dir] },
-    });
-    const s = await startWatching("docs");
+    const s = await watchFolder("docs", dir);
     expect(count(process.getActiveResourcesInfo(), "FSEventWrap")).toBeGreaterThan(0);
     await s.stop();
     await s.stop();
