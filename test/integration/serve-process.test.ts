@@ -4,6 +4,7 @@ import { get as httpsGet } from "node:https";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { type EmbeddingsServer, startEmbeddingsServer } from "../helpers/embeddings-server.js";
 import { runCli } from "../helpers/run-cli.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import {
@@ -31,8 +32,10 @@ interface Running {
 
 const temps: Array<{ cleanup: () => void }> = [];
 const children: Running[] = [];
-afterEach(() => {
+const servers: EmbeddingsServer[] = [];
+afterEach(async () => {
   for (const c of children.splice(0)) c.child.kill("SIGKILL");
+  for (const s of servers.splice(0)) await s.close();
   for (const t of temps.splice(0)) t.cleanup();
 });
 
@@ -123,7 +126,18 @@ async function converged(svc: Running, files: number): Promise<void> {
 
 describe("serve as a process", () => {
   it("SIGTERM during a large sync exits cleanly within SHUTDOWN_TIMEOUT; the tables stay consistent; the next start resumes", async () => {
-    const { dir, docs, env, key } = await setup(1500);
+    const setUp = await setup(1500);
+    const { dir, docs, key } = setUp;
+    // A slow embedder while the first service runs, so that SIGTERM always finds the sync far from done (on a
+    // fast machine 1,500 documents can otherwise be synced within SHUTDOWN_TIMEOUT).
+    const server = await startEmbeddingsServer({ dimensions: 16, behaviour: () => ({ delayMs: 40 }) });
+    servers.push(server);
+    const env = {
+      ...setUp.env,
+      EMBEDDING_PROVIDER: "openai",
+      EMBEDDING_BASE_URL: server.url,
+      EMBEDDING_DIMENSIONS: "16",
+    };
     const first = await serve(dir, env, key);
     await until(
       "the start reconciliation to be under way",
@@ -140,6 +154,7 @@ describe("serve as a process", () => {
     const doctor = await runCli(["doctor", "--json"], { cwd: dir, env });
     expect(doctor.code, show(doctor)).toBe(0);
 
+    server.setBehaviour(() => "default");
     const second = await serve(dir, env, key);
     await converged(second, listFiles(docs).length);
     second.child.kill("SIGTERM");

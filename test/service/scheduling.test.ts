@@ -189,6 +189,10 @@ describe("scheduling", () => {
     expect((await held).added).toBe(1);
     writeFileSync(join(dir, "t.md"), "# T\n\nafter the other run\n");
     await until("a poll to succeed", async () => (await names(system, "shared")).includes("t.md"));
+    // The job is recorded once its run has returned, a moment after the rows are visible.
+    await until("the poll's job record", () =>
+      jobs(s.queue, (j) => j.reason === "poll" && j.state === "succeeded").length > 0 ? true : undefined,
+    );
     expect(jobs(s.queue, (j) => j.reason === "poll" && j.state === "succeeded").length).toBeGreaterThan(0);
   });
 });
