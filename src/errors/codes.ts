@@ -33,6 +33,18 @@ export const ERROR_CODES = {
     retryable: false,
     message: "table was built with a different embedder",
   },
+  SYNC_E_BACKUP_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    message: "the backup store is unreachable or refused the request",
+  },
+  SYNC_E_BACKUP_OBJECT_MISSING: { status: 404, retryable: false, message: "a backup object is missing" },
+  SYNC_E_BACKUP_CORRUPT: {
+    status: 422,
+    retryable: false,
+    message: "a backup object does not match its manifest (size or SHA-256)",
+  },
+  SYNC_E_BACKUP_NOT_CONFIGURED: { status: 409, retryable: false, message: "no backup target is configured" },
   SYNC_E_STORAGE: { status: 500, retryable: true, message: "storage operation failed" },
   SYNC_E_STORE_BUSY: {
     status: 409,
