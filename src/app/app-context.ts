@@ -214,7 +214,7 @@ export function openAppContext(
     process: processor,
     registry,
     blobs,
-    sourceOf: (record) => registry.get(record.type).create(record, { config, journal, blobs }),
+    sourceOf: (record) => registry.get(record.type).create(record, { config, journal, blobs, logger }),
     openStore,
     newStore,
     readStore,

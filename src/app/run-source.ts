@@ -2,8 +2,8 @@ import { type ApplyChangesOptions, applyChanges } from "../core/apply-changes.js
 import type { SourceRecord } from "../core/journal.js";
 import { type Exclusive, runSync, type SyncOptions, type SyncResult } from "../core/run-sync.js";
 import type { Gate } from "../core/semaphore.js";
-import type { Source } from "../core/source.js";
-import { SyncError } from "../errors/sync-error.js";
+import type { Source, SourceChanges } from "../core/source.js";
+import { describeError, SyncError } from "../errors/sync-error.js";
 import { acquireLock, runLockName } from "../storage/lease-lock.js";
 import type { AppContext } from "./app-context.js";
 import { crashHook } from "./crash-hook.js";
@@ -17,6 +17,11 @@ export interface RunSourceOptions {
   allowEmptyRoots?: boolean;
   /** Scheduled runs retry failed items only after their backoff; explicit runs retry them at once. */
   scheduled?: boolean;
+  /**
+   * A poll: a source that can list its changes since its stored cursor (`Source.listChanges`) gets a partial
+   * run over them instead of a full listing; other sources, or one without a cursor yet, get a full run.
+   */
+  incremental?: boolean;
   /** How long to wait for another process's run of the same source (default 0: `SYNC_E_SOURCE_BUSY` at once). */
   leaseWaitMs?: number;
   /** The process-wide processing limit (`MAX_CONCURRENT_PROCESSING` across runs). */
@@ -99,9 +104,19 @@ export async function runSource(
       onStep: chainSteps(options.onStep, crashHook(config)),
     };
     let result: SyncResult;
-    if (options.keys) {
-      const partial: ApplyChangesOptions = { ...common, keys: options.keys };
+    let keys = options.keys;
+    let nextState: Record<string, unknown> | undefined;
+    if (!keys && options.incremental && source.listChanges) {
+      const changes = await listChanges(ctx, record, source, signal);
+      if (changes) {
+        keys = changes.keys;
+        nextState = changes.state;
+      }
+    }
+    if (keys) {
+      const partial: ApplyChangesOptions = { ...common, keys };
       result = await applyChanges(deps, partial);
+      if (nextState) journal.setSourceState(userId, name, nextState);
     } else {
       result = await runSync(deps, {
         ...common,
@@ -111,15 +126,40 @@ export async function runSource(
           ? { baseMs: config.retryBaseSeconds * 1000, maxMs: config.retryMaxSeconds * 1000 }
           : undefined,
         storeEpoch: epoch,
+        racyWindowMs: source.racyWindowMs,
       });
+      const listed = source.listedState?.();
+      if (listed) journal.setSourceState(userId, name, listed);
     }
     if (drift) result.warnings.unshift(`store ${drift.state}: ${drift.detail}`);
     const wrote = result.added + result.updated + result.moved + result.deleted + result.repaired > 0;
     if (wrote || drift) await ctx.recordStore();
     journal.pruneRuns(config.runHistoryKeep);
-    return { source: name, source_type: record.type, kind: options.keys ? "changes" : "full", ...result };
+    return { source: name, source_type: record.type, kind: keys ? "changes" : "full", ...result };
   } finally {
     runLock.release();
+  }
+}
+
+/**
+ * The source's changes since its cursor; a failure marks it unhealthy with the reason and becomes
+ * `SYNC_E_SOURCE_UNAVAILABLE` (nothing is deleted).
+ */
+async function listChanges(
+  ctx: AppContext,
+  record: SourceRecord,
+  source: Source,
+  signal: AbortSignal,
+): Promise<SourceChanges | undefined> {
+  try {
+    const changes = await source.listChanges?.(record.state, signal);
+    if (changes) ctx.journal.setSourceHealth(record.userId, record.name, true, null);
+    return changes;
+  } catch (err) {
+    if (signal.aborted) throw err;
+    const msg = `${source.type} source "${record.name}": listing changes failed, nothing deleted: ${describeError(err)}`;
+    ctx.journal.setSourceHealth(record.userId, record.name, false, msg);
+    throw new SyncError("SYNC_E_SOURCE_UNAVAILABLE", msg, { cause: err });
   }
 }
 

@@ -50,6 +50,8 @@ export interface SyncSourceOptions {
   allowEmptyRoots?: boolean;
   /** A scheduled run: failed items are retried only once their backoff has passed. */
   scheduled?: boolean;
+  /** A poll: a source that lists its changes since a cursor (Notion) gets a partial run over them. */
+  incremental?: boolean;
   signal?: AbortSignal;
 }
 
@@ -548,6 +550,7 @@ class System implements SyncSystem {
       o.allowMassDelete ||= options.allowMassDelete;
       o.allowEmptyRoots ||= options.allowEmptyRoots;
       o.scheduled &&= options.scheduled;
+      o.incremental &&= options.incremental;
       return this.ticket(record, lane.full, "full", true);
     }
     const queued = waiting<SyncSourceOptions>({ ...options });

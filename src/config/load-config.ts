@@ -82,6 +82,8 @@ export interface Config {
   /** A running service the CLI talks to (empty url: the local data). */
   client: { url: string; apiKey: string };
   s3: { bucket: string; prefix: string; endpoint: string; region: string };
+  /** `notion` sources: API address, the default token variable's value, request rate, webhook secret. */
+  notion: { apiBaseUrl: string; token: string; requestsPerSecond: number; webhookSecret: string };
   logLevel: string;
   logFile: string;
 }
@@ -274,6 +276,12 @@ function buildConfig(
     },
     client: { url: v.LANCEDB_SYNC_URL, apiKey: v.LANCEDB_SYNC_API_KEY },
     s3: { bucket: v.S3_BUCKET, prefix: v.S3_PREFIX, endpoint: v.S3_ENDPOINT, region: v.AWS_REGION },
+    notion: {
+      apiBaseUrl: v.NOTION_API_BASE_URL,
+      token: v.NOTION_TOKEN,
+      requestsPerSecond: v.NOTION_REQUESTS_PER_SECOND,
+      webhookSecret: v.NOTION_WEBHOOK_SECRET,
+    },
     logLevel: v.LOG_LEVEL,
     logFile: v.LOG_FILE,
   };

@@ -308,6 +308,26 @@ export const ENV_VARS = {
     default: "us-east-1",
     doc: "Region of the backup bucket.",
   },
+  NOTION_API_BASE_URL: {
+    schema: z.string().trim().url(),
+    default: "https://api.notion.com",
+    doc: "Where `notion` sources send Notion API requests (a proxy, or a local server in tests).",
+  },
+  NOTION_TOKEN: {
+    schema: z.string().trim(),
+    default: "",
+    doc: "The default variable holding a `notion` source's integration token (a secret: a source stores only the variable's name, `token_env`, or a `token_file`; never logged).",
+  },
+  NOTION_REQUESTS_PER_SECOND: {
+    schema: num(0.1, 1000),
+    default: "3",
+    doc: "Notion requests per second per integration token, shared by every source and run of this process (Notion allows about 3).",
+  },
+  NOTION_WEBHOOK_SECRET: {
+    schema: z.string().trim(),
+    default: "",
+    doc: "Notion webhook verification token: `X-Notion-Signature` of `POST /api/v1/webhooks/notion` is checked with it (empty: the token Notion sent in its verification request, stored in the journal). Never logged.",
+  },
   LOG_LEVEL: {
     schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
     default: "info",

@@ -74,4 +74,29 @@ export interface Source {
    * run.
    */
   confirmGone?(keys: readonly string[], signal?: AbortSignal): Promise<Set<string>>;
+  /**
+   * How coarse the listing's `modifiedAt` is (ms): items modified less than this before the previous full
+   * run's start are re-read even when their fingerprint did not move (Notion's minute-precise
+   * `last_edited_time`). Default: the engine's (2 s for whole-second timestamps).
+   */
+  readonly racyWindowMs?: number;
+  /**
+   * For a poll that need not list everything: the keys changed since the cursor `state` (as stored after the
+   * last run), and the cursor to store once a partial run over them succeeded. Undefined when there is no
+   * usable cursor (a full run is needed). Throws when the source cannot answer (the poll fails, nothing is
+   * deleted). The partial run deletes only what the source confirms gone.
+   */
+  listChanges?(
+    state: Record<string, unknown> | undefined,
+    signal?: AbortSignal,
+  ): Promise<SourceChanges | undefined>;
+  /** The cursor to store after a successful full run of this instance (undefined: none). */
+  listedState?(): Record<string, unknown> | undefined;
+}
+
+/** What {@link Source.listChanges} found. */
+export interface SourceChanges {
+  keys: string[];
+  /** The cursor to store once the partial run over `keys` succeeded. */
+  state: Record<string, unknown>;
 }

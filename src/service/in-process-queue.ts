@@ -92,6 +92,7 @@ export function createInProcessQueue(system: SyncSystem): WorkQueue {
               userId: request.userId,
               sourceId: request.sourceId,
               scheduled: request.scheduled,
+              incremental: request.reason === "poll",
               allowMassDelete: request.allowMassDelete,
             });
       if (!active.has(ticket.jobId)) {

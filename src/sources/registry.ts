@@ -1,5 +1,6 @@
 import type { Config } from "../config/load-config.js";
 import type { Journal, SourceRecord } from "../core/journal.js";
+import type { Logger } from "../core/logger.js";
 import type { Source } from "../core/source.js";
 import { SyncError } from "../errors/sync-error.js";
 import type { BlobStore } from "./upload/blob-store.js";
@@ -10,6 +11,8 @@ export interface SourceTypeContext {
   journal: Journal;
   /** Where pushed documents' bytes live. */
   blobs: BlobStore;
+  /** Where a source logs (waits, skipped content); absent: nowhere. */
+  logger?: Logger;
 }
 
 /** One kind of source: how its config is checked and how a {@link Source} is made of a record. */
