@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SyncSystem } from "../../src/index.js";
+import { createInProcessQueue } from "../../src/service/in-process-queue.js";
 import { rejection } from "../helpers/caught.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { b, FakeNotionServer } from "./fake-notion-server.js";
@@ -189,6 +190,33 @@ describe("notion source: changes", () => {
     const full = await sync();
     expect(full).toMatchObject({ kind: "full", deleted: 1 });
     expect(await docOf(ws.trashMe)).toBeUndefined();
+  });
+});
+
+describe("notion source: scheduling", () => {
+  it("a scheduled poll through the work queue is a partial run from the cursor; a reconciliation is full", async () => {
+    const queue = createInProcessQueue(sys);
+    const ids = { userId: USER, sourceId: SOURCE };
+    // No cursor yet: the first poll lists everything.
+    const first = await queue.wait(
+      (await queue.enqueue({ ...ids, kind: "full", reason: "poll", scheduled: true })).job_id,
+    );
+    expect(first).toMatchObject({ kind: "full", added: WORKSPACE_DOCS });
+    server.workspace.editPage(
+      ws.editMe,
+      [b.p("Scheduled text mentions medlars.")],
+      "2026-03-02T08:00:00.000Z",
+    );
+    server.resetCounts();
+    const poll = await queue.wait(
+      (await queue.enqueue({ ...ids, kind: "full", reason: "poll", scheduled: true })).job_id,
+    );
+    expect(poll).toMatchObject({ kind: "changes", updated: 1 });
+    expect(server.count("POST /v1/data_sources/:id/query")).toBe(0);
+    const reconcile = await queue.wait(
+      (await queue.enqueue({ ...ids, kind: "full", reason: "reconcile", scheduled: true })).job_id,
+    );
+    expect(reconcile).toMatchObject({ kind: "full", unchanged: WORKSPACE_DOCS });
   });
 });
 

@@ -27,8 +27,10 @@ export function registerSourcesCommand(program: Command): void {
 
   sources
     .command("add")
-    .description("register a source: local_filesystem (alias fs) with --path, or upload")
-    .argument("<type>", "source type: local_filesystem (fs) or upload")
+    .description(
+      "register a source: local_filesystem (alias fs) with --path, upload, or notion (token by --token-env)",
+    )
+    .argument("<type>", "source type: local_filesystem (fs), upload or notion")
     .requiredOption("-u, --user <id>", "user the source belongs to")
     .requiredOption("-n, --name <id>", "source id, unique per user")
     .option("--path <dir...>", "folders (or files) to watch (local_filesystem)")
@@ -38,6 +40,9 @@ export function registerSourcesCommand(program: Command): void {
     )
     .option("--ignore <glob...>", "skip files matching these globs (local_filesystem)")
     .option("--follow-symlinks", "index files that symlinks lead to outside the folders (local_filesystem)")
+    .option("--token-env <var>", "variable holding the integration token (notion; default NOTION_TOKEN)")
+    .option("--token-file <path>", "file holding the integration token (notion)")
+    .option("--root <id...>", "page, database or data source ids (notion; default: all shared pages)")
     .option("--poll-interval <seconds>", "seconds between scheduled runs (default DEFAULT_POLL_INTERVAL)")
     .option("--disabled", "register it without scheduling it", false)
     .option("--json", "print the source as one JSON object", false)
@@ -49,6 +54,9 @@ export function registerSourcesCommand(program: Command): void {
         if (opts.pattern) config.file_patterns = opts.pattern;
         if (opts.ignore) config.ignore_patterns = opts.ignore;
         if (opts.followSymlinks) config.follow_symlinks = true;
+        if (opts.tokenEnv !== undefined) config.token_env = opts.tokenEnv;
+        if (opts.tokenFile !== undefined) config.token_file = absolute(opts.tokenFile, cwd);
+        if (opts.root) config.roots = opts.root;
         let pollInterval: number | undefined;
         if (opts.pollInterval !== undefined) {
           pollInterval = Number(opts.pollInterval);
