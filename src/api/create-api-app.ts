@@ -16,6 +16,7 @@ import { documentRoutes } from "./routes/document-routes.js";
 import { healthRoutes } from "./routes/health-routes.js";
 import { maintenanceRoutes } from "./routes/maintenance-routes.js";
 import { metricsRoutes } from "./routes/metrics-routes.js";
+import { notionWebhookRoutes } from "./routes/notion-webhook-routes.js";
 import type { RouteDeps } from "./routes/route-deps.js";
 import { searchRoutes } from "./routes/search-routes.js";
 import { sourceRoutes } from "./routes/source-routes.js";
@@ -143,6 +144,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
   await app.register(searchRoutes, deps);
   await app.register(maintenanceRoutes, deps);
   await app.register(metricsRoutes, deps);
+  await app.register(notionWebhookRoutes, deps);
   await app.register(statusPagePlugin);
   return app;
 }

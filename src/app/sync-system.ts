@@ -20,6 +20,12 @@ import {
   type IngestResult,
   ingestDocument,
 } from "./documents.js";
+import {
+  handleNotionWebhook,
+  type NotionWebhookInput,
+  type NotionWebhookResult,
+  storedNotionWebhookToken,
+} from "./notion-webhook.js";
 import { type RunSourceOptions, runSource, type SourceRunResult } from "./run-source.js";
 import { searchDocuments } from "./search-documents.js";
 import {
@@ -179,6 +185,11 @@ export interface SyncSystem {
   cleanupFailed(input?: { userId?: string; sourceId?: string }): Promise<number>;
   /** Compacts both tables and removes versions older than `retentionHours` (default `VERSION_RETENTION_HOURS`). */
   compact(input?: { retentionHours?: number }): Promise<CompactResult>;
+  /** Notion webhooks: a delivery (see `handleNotionWebhook`), and the verification token Notion sent. */
+  notionWebhook: {
+    deliver(input: NotionWebhookInput): Promise<NotionWebhookResult>;
+    verificationToken(): Promise<string | null>;
+  };
 }
 
 /** Runs that wrote after which the store's handles are reopened (see `System.maybeRecycle`). */
@@ -483,6 +494,16 @@ class System implements SyncSystem {
     this.live();
     return this.track(compactTables(this.ctx, input.retentionHours ?? this.ctx.config.versionRetentionHours));
   }
+
+  readonly notionWebhook = {
+    deliver: async (input: NotionWebhookInput): Promise<NotionWebhookResult> => {
+      this.live();
+      return handleNotionWebhook(this.ctx, input, (record, keys) => {
+        this.enqueueChanges(record, keys, false);
+      });
+    },
+    verificationToken: async (): Promise<string | null> => storedNotionWebhookToken(this.ctx),
+  };
 
   /** Throws `SYNC_E_SHUTTING_DOWN` once `stop` was called. */
   private live(): void {

@@ -29,6 +29,8 @@ const ROUTES = [
   "post /api/v1/maintenance/cleanup-failed",
   "post /api/v1/maintenance/compact",
   "get /metrics",
+  "post /api/v1/webhooks/notion",
+  "get /api/v1/webhooks/notion/verification-token",
 ];
 
 interface Operation {
