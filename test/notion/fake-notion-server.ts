@@ -487,6 +487,11 @@ export class FakeNotionServer {
               ws.visible(p) &&
               !p.inTrash,
           )
+          .filter((p) => {
+            const f = body.filter as Json | undefined;
+            const since = (f?.last_edited_time as Json | undefined)?.on_or_after;
+            return f?.timestamp !== "last_edited_time" || typeof since !== "string" || p.lastEdited >= since;
+          })
           .map((p) => ws.pageJson(p));
         return send(res, 200, paginate(rows, body.start_cursor, body.page_size, "page_or_data_source"));
       }

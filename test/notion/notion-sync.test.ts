@@ -172,12 +172,17 @@ describe("notion source: changes", () => {
     await sync();
     server.workspace.editPage(ws.editMe, [b.p("Polled text mentions kumquats.")], "2026-03-01T08:00:00.000Z");
     server.workspace.page(ws.trashMe).inTrash = true;
+    // A row edit: this search does not return rows; the data source query since the cursor does.
+    const row = server.workspace.page(ws.rows[1] as string);
+    row.properties.Status = { id: "st", type: "select", select: { name: "Blocked" } };
+    row.lastEdited = "2026-03-01T08:30:00.000Z";
     server.resetCounts();
     const r = await sync({ incremental: true });
-    expect(r).toMatchObject({ kind: "changes", updated: 1, deleted: 0, listed: 1 });
+    expect(r).toMatchObject({ kind: "changes", updated: 2, deleted: 0, listed: 2 });
     expect(server.count("POST /v1/search")).toBe(1);
-    expect(server.count("POST /v1/data_sources/:id/query")).toBe(0);
-    expect([...server.childrenRead()]).toEqual([ws.editMe]);
+    expect(server.count("POST /v1/data_sources/:id/query")).toBe(1);
+    expect([...server.childrenRead()].sort()).toEqual([ws.editMe, ws.rows[1]].sort());
+    expect((await hits("Blocked")).map((h) => h.item_key)).toEqual([ws.rows[1]]);
     expect((await hits("kumquats")).map((h) => h.item_key)).toEqual([ws.editMe]);
     expect(await docOf(ws.trashMe)).toBeDefined();
 
@@ -212,7 +217,7 @@ describe("notion source: scheduling", () => {
       (await queue.enqueue({ ...ids, kind: "full", reason: "poll", scheduled: true })).job_id,
     );
     expect(poll).toMatchObject({ kind: "changes", updated: 1 });
-    expect(server.count("POST /v1/data_sources/:id/query")).toBe(0);
+    expect(server.count("POST /v1/data_sources/:id/query")).toBe(1);
     const reconcile = await queue.wait(
       (await queue.enqueue({ ...ids, kind: "full", reason: "reconcile", scheduled: true })).job_id,
     );

@@ -152,8 +152,36 @@ export class NotionSource implements Source {
       },
       "descending",
     );
+    // Rows: search may not return them all (it is not a complete index); each known data source is asked for
+    // its rows edited since the floor.
+    const floorIso = new Date(floor).toISOString();
+    for (const key of this.options.journal.listItems(this.options.userId, this.name).keys()) {
+      if (!key.startsWith(DATA_SOURCE_KEY)) continue;
+      let cursor: string | undefined;
+      do {
+        signal?.throwIfAborted();
+        const page = (await this.call(`query data source ${key}`, () =>
+          this.client().dataSources.query({
+            data_source_id: key.slice(DATA_SOURCE_KEY.length),
+            filter: { timestamp: "last_edited_time", last_edited_time: { on_or_after: floorIso } },
+            sorts: [{ timestamp: "last_edited_time", direction: "descending" }],
+            page_size: 100,
+            start_cursor: cursor,
+          }),
+        )) as unknown as NotionObject;
+        for (const row of list(page)) {
+          const edited = String(row.last_edited_time ?? "");
+          if (edited > newest) newest = edited;
+          changed.push(row);
+        }
+        cursor = nextCursor(page);
+      } while (cursor);
+    }
     const keys: string[] = [];
+    const seen = new Set<string>();
     for (const obj of changed) {
+      if (seen.has(keyOf(obj))) continue;
+      seen.add(keyOf(obj));
       this.remember(obj);
       // A poll deletes nothing: trashed pages wait for the reconciliation, which confirms them gone.
       if (gone(obj) || !(await this.inScope(obj, signal))) continue;
