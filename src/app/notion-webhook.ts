@@ -1,12 +1,35 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { SourceRecord } from "../core/journal.js";
 import { describeError, SyncError } from "../errors/sync-error.js";
 import { normalizeId } from "../sources/notion/notion-render.js";
 import { DATA_SOURCE_KEY } from "../sources/notion/notion-source.js";
 import type { AppContext } from "./app-context.js";
 
-/** Journal setting holding the verification token Notion sent in its handshake (a secret: never logged). */
-export const NOTION_WEBHOOK_TOKEN_META = "notion_webhook_verification_token";
+/**
+ * Where the verification token Notion sent in its handshake is kept: a file (mode 0600) beside the journal,
+ * not the journal itself, so that it never reaches a backup. Never logged.
+ */
+export function notionWebhookTokenFile(stateDbPath: string): string {
+  return join(dirname(stateDbPath), "notion-webhook-token");
+}
+
+function readStoredToken(file: string): string {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+function storeToken(file: string, token: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
+  writeFileSync(tmp, `${token}\n`, { mode: 0o600, flag: "wx" });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+}
 
 /** One delivery to `POST /api/v1/webhooks/notion`: the body exactly as received, and its signature header. */
 export interface NotionWebhookInput {
@@ -23,7 +46,8 @@ export type NotionWebhookResult =
 
 /**
  * Handles a Notion webhook delivery.
- * - The verification handshake (`{ "verification_token": … }`, unsigned) stores the token in the journal when
+ * - The verification handshake (`{ "verification_token": … }`, unsigned) stores the token (see
+ *   {@link notionWebhookTokenFile}) when
  *   none is configured (`NOTION_WEBHOOK_SECRET`) or stored yet; a later handshake never replaces it (set
  *   `NOTION_WEBHOOK_SECRET` to change it), so a stranger cannot swap the key events are checked with.
  * - Any other delivery must carry `X-Notion-Signature`, HMAC-SHA256 of the raw body keyed by that token,
@@ -52,14 +76,15 @@ export function handleNotionWebhook(
   }
   const { journal, config, logger } = ctx;
   const configured = config.notion.webhookSecret;
-  const stored = journal.getMeta(NOTION_WEBHOOK_TOKEN_META) ?? "";
+  const file = notionWebhookTokenFile(config.stateDbPath);
+  const stored = readStoredToken(file);
 
   if (typeof payload.verification_token === "string" && payload.type === undefined) {
     if (configured || stored) {
       logger.info({}, "notion webhook: verification request ignored: a verification token is already set");
       return { kind: "verification", stored: false };
     }
-    journal.setMeta(NOTION_WEBHOOK_TOKEN_META, payload.verification_token);
+    storeToken(file, payload.verification_token);
     logger.warn(
       {},
       "notion webhook: verification token received and stored; read it with GET /api/v1/webhooks/notion/verification-token (admin) and paste it into Notion",
@@ -96,7 +121,7 @@ export function handleNotionWebhook(
 
 /** The verification token to paste into Notion (the stored one; the configured one is never returned). */
 export function storedNotionWebhookToken(ctx: AppContext): string | null {
-  return ctx.journal.getMeta(NOTION_WEBHOOK_TOKEN_META) ?? null;
+  return readStoredToken(notionWebhookTokenFile(ctx.config.stateDbPath)) || null;
 }
 
 /** `sha256=<hex>` of HMAC-SHA256(body, secret) equals `signature`, compared in constant time. */

@@ -326,7 +326,7 @@ export const ENV_VARS = {
   NOTION_WEBHOOK_SECRET: {
     schema: z.string().trim(),
     default: "",
-    doc: "Notion webhook verification token: `X-Notion-Signature` of `POST /api/v1/webhooks/notion` is checked with it (empty: the token Notion sent in its verification request, stored in the journal). Never logged.",
+    doc: "Notion webhook verification token: `X-Notion-Signature` of `POST /api/v1/webhooks/notion` is checked with it (empty: the token Notion sent in its verification request, kept in `notion-webhook-token` beside STATE_DB_PATH, never in the journal or a backup). Never logged.",
   },
   LOG_LEVEL: {
     schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),

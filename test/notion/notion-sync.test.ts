@@ -57,8 +57,10 @@ describe("notion source: first sync", () => {
     expect(r).toMatchObject({ added: WORKSPACE_DOCS, failed: 0, deleted: 0, listed: WORKSPACE_DOCS });
     expect([...server.versions]).toEqual(["2025-09-03"]);
 
-    // One search page (13 objects), one query of the data source, each page retrieved once.
+    // One search page (13 objects), one query of the data source; the listing's page objects serve the
+    // reads (no page is retrieved again), so a page costs its block children only.
     expect(server.count("POST /v1/search")).toBe(1);
+    expect(server.count(PAGE)).toBe(0);
     expect(server.count("POST /v1/data_sources/:id/query", ws.dataSourceId)).toBe(1);
     // 250 blocks: three pages of children; a toggle of 120 children: two.
     expect(server.count(CHILDREN, ws.long)).toBe(3);

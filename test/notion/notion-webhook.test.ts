@@ -1,3 +1,5 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { signWebhookPayload } from "@notionhq/client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SourceRunResult } from "../../src/app/run-source.js";
@@ -84,6 +86,15 @@ describe("POST /api/v1/webhooks/notion", () => {
     const user = await h.call("u1", { method: "GET", url: `${HOOK}/verification-token` });
     expect(user.statusCode).toBe(403);
     expect(h.logs.join("\n")).not.toContain(VERIFICATION);
+    // Kept beside the journal (mode 0600), never in it: a backup of the journal does not carry it.
+    const file = join(h.dir, "notion-webhook-token");
+    expect(readFileSync(file, "utf8").trim()).toBe(VERIFICATION);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    await h.system.stop();
+    for (const f of ["state.db", "state.db-wal"]) {
+      const bytes = existsSync(join(h.dir, f)) ? readFileSync(join(h.dir, f)).toString("latin1") : "";
+      expect(bytes.includes(VERIFICATION), f).toBe(false);
+    }
   });
 
   it("a page event with a valid signature re-reads that page only; a bad or missing signature gets 401 and does nothing", async () => {

@@ -65,7 +65,7 @@ export class NotionSource implements Source {
   private readonly roots: Set<string>;
   /** Objects seen by this instance (listing, retrievals), by id. */
   private readonly objects = new Map<string, NotionObject>();
-  /** Pages retrieved by `confirmGone`, handed to the `fetch` that follows. */
+  /** Pages retrieved by `confirmGone`, handed to the `fetch` that follows (a partial run's). */
   private readonly retrieved = new Map<string, NotionObject>();
   private readonly discovered = new Set<string>();
   private listed: NotionCursor | undefined;
@@ -243,7 +243,10 @@ export class NotionSource implements Source {
   }
 
   private async fetchPage(id: string, signal?: AbortSignal): Promise<FetchedItem> {
-    const page = this.retrieved.get(id) ?? (await this.retrievePage(id));
+    // The page as this run's listing (or `confirmGone`) saw it: a read of its blocks follows at once, and an
+    // edit in between only leaves the older fingerprint recorded (the next run reads the page again).
+    const seen = this.retrieved.get(id) ?? this.objects.get(id);
+    const page = seen?.object === "page" ? seen : await this.retrievePage(id);
     this.retrieved.delete(id);
     if (gone(page)) throw new SyncError("SYNC_E_ITEM_GONE", `notion: page ${id} is in trash`);
     const tree = await this.readChildren(id, 0, signal);
