@@ -44,4 +44,5 @@ export type {
 } from "./service/service-types.js";
 export { createSyncService, type SyncService, type SyncServiceOptions } from "./service/sync-service.js";
 export { defaultRegistry } from "./sources/default-registry.js";
+export { createNotionType, type NotionTypeOptions, notionType } from "./sources/notion/notion-type.js";
 export { SourceRegistry, type SourceType, type SourceTypeContext } from "./sources/registry.js";

@@ -34,6 +34,8 @@ export interface FakePage {
   inTrash: boolean;
   /** No longer shared with the integration: every route answers 404. */
   unshared: boolean;
+  /** Served everywhere but search (Notion's search index is not complete). */
+  searchHidden?: boolean;
   /** Row properties besides the title (Notion property values). */
   properties: Record<string, Json>;
   /** Top-level block ids. */
@@ -428,7 +430,7 @@ export class FakeNotionServer {
       case "POST /v1/search": {
         const objects: Json[] = [];
         for (const page of ws.pages.values()) {
-          if (!ws.visible(page) || page.inTrash) continue;
+          if (!ws.visible(page) || page.inTrash || page.searchHidden) continue;
           if (page.parent.type === "data_source_id" && !ws.searchIncludesRows) continue;
           objects.push(ws.pageJson(page));
         }

@@ -170,6 +170,26 @@ describe("notion source: changes", () => {
     expect((await docs()).length).toBe(WORKSPACE_DOCS - 2);
   });
 
+  it("a child page search does not return is found in its parent's block tree and listed from the next run on", async () => {
+    const hidden = server.workspace.addPage({
+      title: "Unindexed",
+      parent: { page: ws.deep },
+      lastEdited: "2026-01-09T09:00:00.000Z",
+      blocks: [b.p("Search never returns this page about narwhals.")],
+    });
+    server.workspace.page(hidden).searchHidden = true;
+    const first = await sync();
+    expect(first.added).toBe(WORKSPACE_DOCS);
+    server.resetCounts();
+    const second = await sync();
+    expect(second).toMatchObject({ added: 1, unchanged: WORKSPACE_DOCS });
+    expect(server.count(PAGE, hidden)).toBe(1);
+    expect((await hits("narwhals")).map((h) => h.item_key)).toEqual([hidden]);
+    // Trashed later: confirmed gone like any page.
+    server.workspace.page(hidden).inTrash = true;
+    expect((await sync()).deleted).toBe(1);
+  });
+
   it("an incremental poll reads only what changed since its cursor and deletes nothing", async () => {
     await sync();
     server.workspace.editPage(ws.editMe, [b.p("Polled text mentions kumquats.")], "2026-03-01T08:00:00.000Z");

@@ -105,7 +105,10 @@ export class NotionSource implements Source {
     for (const id of this.discovered) {
       if (found.has(id)) continue;
       try {
-        found.set(id, await this.retrievePage(id));
+        const page = await this.retrievePage(id);
+        // A trashed one is listed no more (and confirmed gone); it is not looked up again.
+        if (gone(page)) this.discovered.delete(id);
+        found.set(id, page);
       } catch (err) {
         if (!isNotFound(err)) throw err;
         this.discovered.delete(id);
