@@ -157,3 +157,57 @@ describe("POST /api/v1/webhooks/notion", () => {
     expect(ignored.json()).toMatchObject({ kind: "ignored" });
   });
 });
+
+describe("notion sources through the API", () => {
+  it("a user key may not add a notion source (it would borrow a server-side token); an admin key may, for a user", async () => {
+    const h = await harness();
+    const body = { source_type: "notion", source_id: "wiki", config: { token_env: "NOTION_TOKEN" } };
+    const refused = await h.call("u1", { method: "POST", url: "/api/v1/sources", payload: body });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().error.code).toBe("SYNC_E_FORBIDDEN");
+    const bare = await h.call("u1", {
+      method: "POST",
+      url: "/api/v1/sources",
+      payload: { source_type: "notion", source_id: "wiki" },
+    });
+    expect(bare.statusCode).toBe(403);
+    expect(await h.system.sources.list({ userId: "u1" })).toEqual([]);
+
+    const run = nextRun(h, "wiki");
+    const added = await h.call("admin", {
+      method: "POST",
+      url: "/api/v1/sources",
+      payload: { ...body, user_id: "u1" },
+    });
+    expect(added.statusCode, added.body).toBe(201);
+    expect(added.json().source).toMatchObject({
+      user_id: "u1",
+      type: "notion",
+      config: { token_env: "NOTION_TOKEN" },
+    });
+    expect(await run).toMatchObject({ kind: "full", failed: 0 });
+
+    // The user sees and searches its documents, but may not repoint the token.
+    const hits = await h.call("u1", {
+      method: "POST",
+      url: "/api/v1/search",
+      payload: { query: "marmalade", mode: "fts" },
+    });
+    expect(hits.json().hits[0]).toMatchObject({
+      item_key: ws.deep,
+      url: expect.stringContaining("notion.so"),
+    });
+    const patch = await h.call("u1", {
+      method: "PATCH",
+      url: "/api/v1/sources/notion/wiki",
+      payload: { config: { token_env: "OTHER_USERS_TOKEN" } },
+    });
+    expect(patch.statusCode).toBe(403);
+    const enable = await h.call("u1", {
+      method: "PATCH",
+      url: "/api/v1/sources/notion/wiki",
+      payload: { poll_interval: 300 },
+    });
+    expect(enable.statusCode, enable.body).toBe(200);
+  });
+});

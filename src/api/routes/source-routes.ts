@@ -6,6 +6,7 @@ import { SyncError } from "../../errors/sync-error.js";
 import type { JobTicket, SyncServiceView } from "../../service/service-types.js";
 import { checkAllowedRoots } from "../allowed-roots.js";
 import { scopeUser, targetUser } from "../auth.js";
+import { checkNotionAccess } from "../notion-access.js";
 import {
   closed,
   ID,
@@ -141,6 +142,7 @@ export const sourceRoutes: FastifyPluginAsync<RouteDeps> = async (app, { system,
     async (request, reply) => {
       const b = request.body;
       const userId = targetUser(request, b.user_id);
+      checkNotionAccess(request, b.source_type, b.config ?? {});
       await checkAllowedRoots(b.source_type, b.config, roots);
       const source = await system.sources.add({
         userId,
@@ -201,6 +203,7 @@ export const sourceRoutes: FastifyPluginAsync<RouteDeps> = async (app, { system,
       const userId = targetUser(request, request.query.user_id);
       const current = await sourceAt(system, userId, request.params);
       const b = request.body;
+      checkNotionAccess(request, current.type, b.config);
       await checkAllowedRoots(current.type, b.config, roots);
       const source = await system.sources.update({
         userId,
