@@ -103,7 +103,8 @@ describe("notion rendering", () => {
     );
     expect(propertyText({ type: "formula", formula: { type: "number", number: 4 } })).toBe("4");
     const id = "0000abcd-0000-4000-8000-000000000001";
-    expect(propertyText({ type: "relation", relation: [{ id }] }, new Map([[id, "Deep"]]))).toBe("Deep");
+    const titles = new Map([[id, "Deep"]]);
+    expect(propertyText({ type: "relation", relation: [{ id }] }, (x) => titles.get(x))).toBe("Deep");
   });
 
   it("normalizes ids with or without dashes", () => {

@@ -6,6 +6,9 @@
 /** A Notion API object as JSON. */
 export type NotionObject = Record<string, unknown>;
 
+/** The title of a page by its (dashed) id, when known. */
+export type TitleLookup = (id: string) => string | undefined;
+
 /** One block with the children read for it (none for child pages and databases: they are documents). */
 export interface BlockNode {
   block: NotionObject;
@@ -53,7 +56,7 @@ export function titleOf(obj: NotionObject): string {
  * checkbox, people, URL, e-mail, phone, relation (titles when `titles` knows them, else ids), formula,
  * rollup, timestamps and users. Unknown or empty values give "".
  */
-export function propertyText(prop: NotionObject, titles?: ReadonlyMap<string, string>): string {
+export function propertyText(prop: NotionObject, titles?: TitleLookup): string {
   const type = String(prop.type ?? "");
   const v = prop[type] as unknown;
   switch (type) {
@@ -90,7 +93,7 @@ export function propertyText(prop: NotionObject, titles?: ReadonlyMap<string, st
         ? v
             .map((r) => {
               const id = String((r as NotionObject).id ?? "");
-              return titles?.get(normalizeId(id)) || id;
+              return titles?.(normalizeId(id)) || id;
             })
             .join(", ")
         : "";
@@ -125,7 +128,7 @@ function personName(p: NotionObject | null | undefined): string {
 }
 
 /** `Name: value` lines of a row's properties (the title excluded), in the API's order, empty ones skipped. */
-export function renderProperties(page: NotionObject, titles?: ReadonlyMap<string, string>): string {
+export function renderProperties(page: NotionObject, titles?: TitleLookup): string {
   const props = (page.properties ?? {}) as Record<string, NotionObject>;
   const lines: string[] = [];
   for (const [name, prop] of Object.entries(props)) {

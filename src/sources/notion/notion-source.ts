@@ -9,6 +9,7 @@ import {
   normalizeId,
   renderBlocks,
   renderProperties,
+  type TitleLookup,
   titleOf,
 } from "./notion-render.js";
 
@@ -86,8 +87,9 @@ export class NotionSource implements Source {
       found.set(normalizeId(String(obj.id)), obj);
       return true;
     });
+    for (const obj of [...found.values()]) this.remember(obj);
     for (const obj of [...found.values()]) {
-      if (obj.object !== "data_source" || gone(obj)) continue;
+      if (obj.object !== "data_source" || gone(obj) || !(await this.inScope(obj, signal))) continue;
       let cursor: string | undefined;
       do {
         signal?.throwIfAborted();
@@ -478,10 +480,11 @@ export class NotionSource implements Source {
     }
   }
 
-  private titles(): Map<string, string> {
-    const out = new Map<string, string>();
-    for (const [id, obj] of this.objects) if (obj.object === "page") out.set(id, titleOf(obj));
-    return out;
+  private titles(): TitleLookup {
+    return (id) => {
+      const obj = this.objects.get(id);
+      return obj?.object === "page" ? titleOf(obj) : undefined;
+    };
   }
 
   private remember(obj: NotionObject): void {
