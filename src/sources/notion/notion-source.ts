@@ -105,7 +105,11 @@ export class NotionSource implements Source {
       } while (cursor);
     }
     for (const id of this.discovered) {
-      if (found.has(id)) continue;
+      if (found.has(id)) {
+        // Search finds it after all: nothing to remember.
+        this.discovered.delete(id);
+        continue;
+      }
       try {
         const page = await this.retrievePage(id);
         // A trashed one is listed no more (and confirmed gone); it is not looked up again.
@@ -152,6 +156,7 @@ export class NotionSource implements Source {
         const edited = String(obj.last_edited_time ?? "");
         if (Date.parse(edited) < floor) return false;
         if (edited > newest) newest = edited;
+        this.remember(obj);
         changed.push(obj);
         return true;
       },
@@ -177,6 +182,7 @@ export class NotionSource implements Source {
         for (const row of list(page)) {
           const edited = String(row.last_edited_time ?? "");
           if (edited > newest) newest = edited;
+          this.remember(row);
           changed.push(row);
         }
         cursor = nextCursor(page);
@@ -187,7 +193,6 @@ export class NotionSource implements Source {
     for (const obj of changed) {
       if (seen.has(keyOf(obj))) continue;
       seen.add(keyOf(obj));
-      this.remember(obj);
       // A poll deletes nothing: trashed pages wait for the reconciliation, which confirms them gone.
       if (gone(obj) || !(await this.inScope(obj, signal))) continue;
       const key = keyOf(obj);
