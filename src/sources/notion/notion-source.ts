@@ -80,6 +80,10 @@ export class NotionSource implements Source {
   }
 
   async list(signal?: AbortSignal): Promise<SourceListing> {
+    return this.unavailableOnError(() => this.listAll(signal), signal);
+  }
+
+  private async listAll(signal?: AbortSignal): Promise<SourceListing> {
     const started = new Date().toISOString();
     const found = new Map<string, NotionObject>();
     const warnings: string[] = [];
@@ -139,6 +143,13 @@ export class NotionSource implements Source {
   }
 
   async listChanges(
+    state: Record<string, unknown> | undefined,
+    signal?: AbortSignal,
+  ): Promise<SourceChanges | undefined> {
+    return this.unavailableOnError(() => this.changesSince(state, signal), signal);
+  }
+
+  private async changesSince(
     state: Record<string, unknown> | undefined,
     signal?: AbortSignal,
   ): Promise<SourceChanges | undefined> {
@@ -500,6 +511,17 @@ export class NotionSource implements Source {
     const c = this.options.client;
     if (typeof c === "string") throw new SyncError("SYNC_E_SOURCE_UNAVAILABLE", c);
     return c;
+  }
+
+  /** `fn`, its failure (but an abort) as `SYNC_E_SOURCE_UNAVAILABLE`: the listing says nothing then. */
+  private async unavailableOnError<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (signal?.aborted || (err instanceof SyncError && err.code === "SYNC_E_SOURCE_UNAVAILABLE"))
+        throw err;
+      throw new SyncError("SYNC_E_SOURCE_UNAVAILABLE", describeError(err), { cause: err });
+    }
   }
 
   /** Runs one API call, prefixing a failure with what was being done (the error keeps its Notion code). */
