@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { type BucketClock, TokenBucket, tokenId } from "../../src/sources/notion/notion-rate-limit.js";
+import {
+  type BucketClock,
+  sharedBucket,
+  TokenBucket,
+  tokenId,
+} from "../../src/sources/notion/notion-rate-limit.js";
 import {
   type BlockNode,
   normalizeId,
@@ -51,6 +56,13 @@ describe("TokenBucket", () => {
     waits.length = 0;
     await bucket.take();
     expect(waits).toEqual([]);
+  });
+
+  it("is shared by every client of one token, and separate per token", () => {
+    const a = sharedBucket("secret_token_one_for_tests", 3);
+    expect(sharedBucket("secret_token_one_for_tests", 3)).toBe(a);
+    expect(sharedBucket("secret_token_two_for_tests", 3)).not.toBe(a);
+    expect(sharedBucket("secret_token_one_for_tests", 5).ratePerSecond).toBe(5);
   });
 
   it("names a token by a hash, never by the token", () => {
