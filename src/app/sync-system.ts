@@ -20,6 +20,7 @@ import {
   type IngestResult,
   ingestDocument,
 } from "./documents.js";
+import { type MigrateOptions, type MigrateReport, migrateTable } from "./migrate.js";
 import { type RunSourceOptions, runSource, type SourceRunResult } from "./run-source.js";
 import { searchDocuments } from "./search-documents.js";
 import {
@@ -177,6 +178,11 @@ export interface SyncSystem {
   cleanupFailed(input?: { userId?: string; sourceId?: string }): Promise<number>;
   /** Compacts both tables and removes versions older than `retentionHours` (default `VERSION_RETENTION_HOURS`). */
   compact(input?: { retentionHours?: number }): Promise<CompactResult>;
+  /**
+   * Brings a LanceDB table of another application into this store (see `migrateTable`): stable ids, resumable,
+   * vectors kept only under their own embedder; `dryRun` writes nothing.
+   */
+  migrate(options: MigrateOptions): Promise<MigrateReport>;
 }
 
 /** Runs that wrote after which the store's handles are reopened (see `System.maybeRecycle`). */
@@ -480,6 +486,12 @@ class System implements SyncSystem {
   async compact(input: { retentionHours?: number } = {}): Promise<CompactResult> {
     this.live();
     return this.track(compactTables(this.ctx, input.retentionHours ?? this.ctx.config.versionRetentionHours));
+  }
+
+  async migrate(options: MigrateOptions): Promise<MigrateReport> {
+    this.live();
+    const signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
+    return this.track(migrateTable(this.ctx, { ...options, signal }));
   }
 
   /** Throws `SYNC_E_SHUTTING_DOWN` once `stop` was called. */
