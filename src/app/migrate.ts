@@ -346,7 +346,7 @@ async function runMigration(deps: MigrateDeps, options: MigrateOptions): Promise
       const byRowId = new Map(fetched.map((r) => [r.rowId, r]));
       const byUser = new Map<
         string,
-        Array<{ legacy: LegacyDocument; built: BuiltDocument; state: ItemState }>
+        Array<{ legacy: LegacyDocument; built: BuiltDocument; state: ItemState; fileHash?: string }>
       >();
       for (const legacy of group) {
         const legacyRows = legacy.rows
@@ -366,9 +366,9 @@ async function runMigration(deps: MigrateDeps, options: MigrateOptions): Promise
           report.skipped,
         );
         if (!built) continue;
-        const state = await itemState(built, root === undefined ? undefined : report.root);
+        const { state, fileHash } = await itemState(built, root === undefined ? undefined : report.root);
         const list = byUser.get(legacy.userId) ?? [];
-        list.push({ legacy, built, state });
+        list.push({ legacy, built, state, fileHash });
         byUser.set(legacy.userId, list);
       }
       for (const [userId, entries] of byUser) {
@@ -377,11 +377,13 @@ async function runMigration(deps: MigrateDeps, options: MigrateOptions): Promise
         const toWrite: typeof entries = [];
         for (const e of entries) {
           const prev = journal?.getItem(userId, sourceName, e.state.key);
+          // Unchanged: migrated before with the same content, or (under --root) the file is indexed as it is now
+          // (a sync re-processed it since): the legacy rows must not overwrite it.
           const same =
             prev?.status === "synced" &&
-            prev.contentHash === e.state.contentHash &&
-            prev.fingerprint === e.state.fingerprint &&
-            prev.docId === e.state.docId;
+            prev.docId === e.state.docId &&
+            ((prev.contentHash === e.state.contentHash && prev.fingerprint === e.state.fingerprint) ||
+              (e.fileHash !== undefined && prev.contentHash === e.fileHash));
           report.documents++;
           report.chunks += e.built.chunks.length;
           report.rows_migrated += e.built.rowsUsed;
@@ -508,7 +510,7 @@ function rootKey(root: string, legacyKey: string): string | undefined {
 async function itemState(
   built: BuiltDocument,
   root: { found: number; newer: number; missing: number } | null | undefined,
-): Promise<ItemState> {
+): Promise<{ state: ItemState; fileHash?: string }> {
   const state: ItemState = {
     key: built.doc.item_key,
     docId: built.doc.doc_id,
@@ -516,23 +518,23 @@ async function itemState(
     contentHash: built.legacyHash,
     status: "synced",
   };
-  if (!root) return state;
+  if (!root) return { state };
   const st = await lstat(built.doc.item_key).catch(() => undefined);
   if (!st?.isFile()) {
     root.missing++;
-    return { ...state, fingerprint: "" };
+    return { state: { ...state, fingerprint: "" } };
   }
+  const bytes = await readFile(built.doc.item_key);
+  const fileHash = hashContent(bytes);
   if (built.newest !== null && st.mtimeMs > Date.parse(built.newest) + 1000) {
     root.newer++;
-    return { ...state, fingerprint: "" };
+    return { state: { ...state, fingerprint: "" }, fileHash };
   }
   root.found++;
-  const bytes = await readFile(built.doc.item_key);
-  const hash = hashContent(bytes);
-  built.doc.content_hash = hash;
+  built.doc.content_hash = fileHash;
   built.doc.size_bytes = bytes.length;
   built.doc.modified_at = new Date(st.mtimeMs).toISOString();
-  return { ...state, fingerprint: fingerprintOf(st), contentHash: hash };
+  return { state: { ...state, fingerprint: fingerprintOf(st), contentHash: fileHash }, fileHash };
 }
 
 /**
