@@ -344,10 +344,7 @@ async function runMigration(deps: MigrateDeps, options: MigrateOptions): Promise
         mapping,
       );
       const byRowId = new Map(fetched.map((r) => [r.rowId, r]));
-      const byUser = new Map<
-        string,
-        Array<{ legacy: LegacyDocument; built: BuiltDocument; state: ItemState; fileHash?: string }>
-      >();
+      const entries: Entry[] = [];
       for (const legacy of group) {
         const legacyRows = legacy.rows
           .map((r) => byRowId.get(r.rowId))
@@ -367,61 +364,64 @@ async function runMigration(deps: MigrateDeps, options: MigrateOptions): Promise
         );
         if (!built) continue;
         const { state, fileHash } = await itemState(built, root === undefined ? undefined : report.root);
-        const list = byUser.get(legacy.userId) ?? [];
-        list.push({ legacy, built, state, fileHash });
-        byUser.set(legacy.userId, list);
+        entries.push({ legacy, built, state, fileHash });
       }
-      for (const [userId, entries] of byUser) {
+      const toWrite: Entry[] = [];
+      for (const e of entries) {
+        const userId = e.legacy.userId;
         sources.ensure(userId);
         const p = plan(userId);
-        const toWrite: typeof entries = [];
-        for (const e of entries) {
-          const prev = journal?.getItem(userId, sourceName, e.state.key);
-          // Unchanged: migrated before with the same content, or (under --root) the file is indexed as it is now
-          // (a sync re-processed it since): the legacy rows must not overwrite it.
-          const same =
-            prev?.status === "synced" &&
-            prev.docId === e.state.docId &&
-            ((prev.contentHash === e.state.contentHash && prev.fingerprint === e.state.fingerprint) ||
-              (e.fileHash !== undefined && prev.contentHash === e.fileHash));
-          report.documents++;
-          report.chunks += e.built.chunks.length;
-          report.rows_migrated += e.built.rowsUsed;
-          p.documents++;
-          p.chunks += e.built.chunks.length;
-          if (same) {
-            report.unchanged_documents++;
-            p.unchanged++;
-          } else toWrite.push(e);
-        }
-        if (toWrite.length === 0) continue;
+        const prev = journal?.getItem(userId, sourceName, e.state.key);
+        // Unchanged: migrated before with the same content, or (under --root) the file is indexed as it is now
+        // (a sync re-processed it since): the legacy rows must not overwrite it.
+        const same =
+          prev?.status === "synced" &&
+          prev.docId === e.state.docId &&
+          ((prev.contentHash === e.state.contentHash && prev.fingerprint === e.state.fingerprint) ||
+            (e.fileHash !== undefined && prev.contentHash === e.fileHash));
+        report.documents++;
+        report.chunks += e.built.chunks.length;
+        report.rows_migrated += e.built.rowsUsed;
+        p.documents++;
+        p.chunks += e.built.chunks.length;
+        if (same) {
+          report.unchanged_documents++;
+          p.unchanged++;
+        } else toWrite.push(e);
+      }
+      if (toWrite.length > 0) {
         const vectors = await fillVectors(
           embedder,
           toWrite.map((e) => e.built),
           dryRun,
           options.signal,
         );
-        for (const key of vectors.rejected.keys()) {
-          const e = toWrite.find((x) => x.built.doc.item_key === key);
-          if (!e) continue;
+        for (const e of toWrite) {
+          const failure = vectors.rejected.get(e.built.doc.doc_id);
+          if (!failure) continue;
+          const p = plan(e.legacy.userId);
           report.documents--;
           report.chunks -= e.built.chunks.length;
           report.rows_migrated -= e.built.rowsUsed;
           p.documents--;
           p.chunks -= e.built.chunks.length;
           for (const r of e.legacy.rows) skip(report.skipped, "embedding_rejected", r);
-          report.problems.push(vectors.rejected.get(key)?.error ?? key);
+          report.problems.push(failure.error.replace(e.built.doc.doc_id, e.legacy.key));
         }
-        const accepted = toWrite.filter((e) => !vectors.rejected.has(e.built.doc.item_key));
+        const accepted = toWrite.filter((e) => !vectors.rejected.has(e.built.doc.doc_id));
         report.vectors_kept += vectors.kept;
         report.reembedded += vectors.embedded;
         report.written_documents += accepted.length;
-        p.written += accepted.length;
+        for (const e of accepted) plan(e.legacy.userId).written++;
         if (writer && accepted.length > 0) {
           await writer.write(
-            userId,
             sourceName,
-            accepted.map((e) => ({ doc: e.built.doc, chunks: e.built.chunks, state: e.state })),
+            accepted.map((e) => ({
+              userId: e.legacy.userId,
+              doc: e.built.doc,
+              chunks: e.built.chunks,
+              state: e.state,
+            })),
             batchNo++,
           );
         }
@@ -449,6 +449,14 @@ async function runMigration(deps: MigrateDeps, options: MigrateOptions): Promise
   } finally {
     reader.close();
   }
+}
+
+/** One legacy document of a batch, built, with its journal state (and its file's hash under `--root`). */
+interface Entry {
+  legacy: LegacyDocument;
+  built: BuiltDocument;
+  state: ItemState;
+  fileHash?: string;
 }
 
 /** The rows' owner: every user, one user, or one user for every row. */
@@ -561,8 +569,10 @@ async function fillVectors(
     return { kept, embedded, rejected };
   }
   const vectors = new Map<string, Float32Array>();
+  // Rejections are keyed by item key in `embedMisses`; documents of several users may share one, so each
+  // document goes in under its (unique) doc id.
   const rows = {
-    upserts: built.map((b) => ({ doc: b.doc, chunks: b.chunks })),
+    upserts: built.map((b) => ({ doc: { ...b.doc, item_key: b.doc.doc_id }, chunks: b.chunks })),
     replaceDocIds: [],
     states: [],
     texts,
@@ -570,7 +580,7 @@ async function fillVectors(
   await embedMisses(embedder, rows, [...texts.keys()], vectors, rejected, signal);
   let embedded = 0;
   for (const b of built) {
-    if (rejected.has(b.doc.item_key)) continue;
+    if (rejected.has(b.doc.doc_id)) continue;
     for (const c of b.chunks) {
       const legacy = b.legacyVectors.get(c.ordinal);
       if (legacy) c.vector = legacy;
@@ -585,16 +595,16 @@ async function fillVectors(
 
 function keptOfRejected(built: readonly BuiltDocument[], rejected: Map<string, ItemFailure>): number {
   let n = 0;
-  for (const b of built) if (rejected.has(b.doc.item_key)) n += b.legacyVectors.size;
+  for (const b of built) if (rejected.has(b.doc.doc_id)) n += b.legacyVectors.size;
   return n;
 }
 
 /** Writes batches with the sync's protocol, under the writer lock, refusing a store replaced meanwhile. */
 interface Writer {
+  /** Writes documents of any users in one store batch (their journal items per user, around it). */
   write(
-    userId: string,
     sourceName: string,
-    docs: ReadonlyArray<{ doc: DocumentRow; chunks: ChunkRow[]; state: ItemState }>,
+    docs: ReadonlyArray<{ userId: string; doc: DocumentRow; chunks: ChunkRow[]; state: ItemState }>,
     batch: number,
   ): Promise<void>;
   finish(): Promise<void>;
@@ -623,13 +633,21 @@ async function openWriter(deps: MigrateDeps, signal: AbortSignal | undefined): P
       signal,
     );
   return {
-    async write(userId, sourceName, docs, batch) {
+    async write(sourceName, docs, batch) {
+      const byUser = new Map<string, ItemState[]>();
+      for (const d of docs) {
+        const list = byUser.get(d.userId) ?? [];
+        list.push(d.state);
+        byUser.set(d.userId, list);
+      }
       await exclusive(async () => {
-        journal.markPending(
-          userId,
-          sourceName,
-          docs.map((d) => ({ key: d.state.key, docId: d.state.docId })),
-        );
+        for (const [userId, states] of byUser) {
+          journal.markPending(
+            userId,
+            sourceName,
+            states.map((st) => ({ key: st.key, docId: st.docId })),
+          );
+        }
         hook?.("pending-marked", batch);
         await store.applyBatch({
           upserts: docs.map((d) => ({ doc: d.doc, chunks: d.chunks })),
@@ -637,17 +655,14 @@ async function openWriter(deps: MigrateDeps, signal: AbortSignal | undefined): P
           deleteDocIds: [],
         });
         hook?.("batch-applied", batch);
-        journal.commitItems(
-          userId,
-          sourceName,
-          docs.map((d) => d.state),
-          [],
-        );
-        journal.clearFailures(
-          userId,
-          sourceName,
-          docs.map((d) => d.state.key),
-        );
+        for (const [userId, states] of byUser) {
+          journal.commitItems(userId, sourceName, states, []);
+          journal.clearFailures(
+            userId,
+            sourceName,
+            states.map((st) => st.key),
+          );
+        }
         hook?.("batch-committed", batch);
       });
       wrote = true;
