@@ -252,6 +252,8 @@ async function runMigration(deps: MigrateDeps, options: MigrateOptions): Promise
     // Pass 1: keys only, grouped into documents in order of first appearance.
     const docs = new Map<string, LegacyDocument>();
     const badUsers = new Set<string>();
+    // Row ids seen (when the table has an id column): a repeated one is a duplicated row, wherever it is.
+    const seenIds = new Set<string>();
     for await (const page of reader.scanKeys(mapping)) {
       options.signal?.throwIfAborted();
       for (const row of page) {
@@ -275,6 +277,13 @@ async function runMigration(deps: MigrateDeps, options: MigrateOptions): Promise
           badUsers.add(userId);
           skip(report.skipped, "invalid_user_id", row);
           continue;
+        }
+        if (row.id !== null) {
+          if (seenIds.has(row.id)) {
+            skip(report.skipped, "duplicate_chunk_id", row);
+            continue;
+          }
+          seenIds.add(row.id);
         }
         const legacyKey = mapping.doc !== undefined ? row.doc : (row.id ?? `row-${row.rowId}`);
         if (legacyKey === null || legacyKey.trim() === "") {

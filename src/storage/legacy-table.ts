@@ -304,7 +304,8 @@ function scalarText(v: unknown): string | null {
 function toVector(v: unknown): Float32Array | null {
   if (v === null || v === undefined) return null;
   const arr = (v as { toArray?: () => ArrayLike<number> }).toArray?.() ?? (v as ArrayLike<number>);
-  return Float32Array.from(arr, Number);
+  // A copy: the Arrow buffer is shared by the whole batch.
+  return arr instanceof Float32Array ? arr.slice() : Float32Array.from(arr);
 }
 
 /** An Arrow value as plain JSON-able data (structs and maps become objects, lists arrays). */

@@ -310,6 +310,8 @@ describe("migrate: bad rows, scopes, dry run, safety", () => {
       { ...base, id: "bad-empty", doc_id: "y.md", text: "   ", chunk_index: 0 },
       { ...base, id: "bad-dup", text: "a duplicate of chunk 0" },
       { ...base, id: "bad-meta", doc_id: "z.md", chunk_index: 5, metadata: "{not json" },
+      // The same row id again, in another document: a duplicated row.
+      { ...(rows[1] as ChunkTableRow), doc_id: "copy.md" },
     ];
     await writeTable(legacy, "legacy_chunks", [...rows, ...extra] as never, chunkTableSchema());
     // A vector of another width needs a variable-length list column (`embedding`, detected as the vector).
@@ -331,11 +333,15 @@ describe("migrate: bad rows, scopes, dry run, safety", () => {
     expect(r.json.skipped).toEqual({
       no_user_id: { count: 1, examples: ["bad-no-user"] },
       empty_text: { count: 1, examples: ["bad-empty"] },
-      duplicate_chunk_id: { count: 1, examples: [expect.stringMatching(/^(bad-dup|r-0-0-0)$/)] },
+      duplicate_chunk_id: {
+        count: 2,
+        examples: expect.arrayContaining([(await chunkTableRows(1, 3, "same"))[1]?.id]),
+      },
       unparseable_metadata: { count: 1, examples: ["bad-meta"] },
       wrong_vector_width: { count: 1, examples: ["bad-width"] },
     });
-    expect(r.json.source_rows).toBe(good + 5);
+    expect(r.json.skipped.duplicate_chunk_id.examples).toHaveLength(2);
+    expect(r.json.source_rows).toBe(good + 6);
     expect(r.json.rows_migrated).toBe(good);
     expectCountsAddUp(r);
     const chunks = await readAll(s.env.LANCEDB_URI, "document_chunks");

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { dryRunMigration, type MigrateOptions, type MigrateReport, migrateTable } from "../../app/migrate.js";
-import { checkConfigPaths, loadConfig } from "../../config/load-config.js";
+import { loadConfig } from "../../config/load-config.js";
 import { SyncError } from "../../errors/sync-error.js";
 import { createProgress } from "../progress.js";
 import { EXIT, printJson, runCommand, runPlain } from "../run-command.js";
@@ -61,7 +61,6 @@ export function registerMigrateCommand(program: Command): void {
         return;
       }
       await runCommand(opts.json, async (ctx) => {
-        checkConfigPaths(ctx.config);
         const progress = createProgress("migrating");
         try {
           const r = await migrateTable(ctx, { ...options, onProgress: progress.update });
