@@ -7,7 +7,7 @@ import type { Embedder } from "../core/embedder.js";
 import { hashContent } from "../core/ids.js";
 import { type ItemState, type Journal, retypeError, type SourceRecord } from "../core/journal.js";
 import type { ItemFailure } from "../core/prepare-item.js";
-import { describeError, SyncError } from "../errors/sync-error.js";
+import { describeError, isSyncError, SyncError } from "../errors/sync-error.js";
 import { createEmbedder } from "../pipeline/embed/create-embedder.js";
 import { toKey } from "../sources/local-filesystem/fs-paths.js";
 import { fingerprintOf } from "../sources/local-filesystem/fs-source.js";
@@ -194,9 +194,19 @@ async function runMigration(deps: MigrateDeps, options: MigrateOptions): Promise
   const sourceType = root === undefined ? "migrated" : "local_filesystem";
   const checkpointKey = `${CHECKPOINT_PREFIX}${JSON.stringify([from, table, sourceName, scope.label])}`;
   const checkpoint = readCheckpoint(journal, checkpointKey);
-  const resumed = checkpoint !== undefined && !checkpoint.finished;
-
-  const reader = await LegacyTableReader.open(from, table, resumed ? checkpoint.version : undefined);
+  let resumed = checkpoint !== undefined && !checkpoint.finished;
+  const problems: string[] = [];
+  let reader: LegacyTableReader;
+  try {
+    reader = await LegacyTableReader.open(from, table, resumed ? checkpoint?.version : undefined);
+  } catch (err) {
+    if (!resumed || !isSyncError(err, "SYNC_E_NOT_FOUND") || !/no version/.test(err.message)) throw err;
+    // The pinned version was cleaned up in the legacy database: start over at its newest (ids are stable, so
+    // what the killed run wrote is recognised, not duplicated).
+    problems.push(`${err.message}; migrated from the newest version instead`);
+    resumed = false;
+    reader = await LegacyTableReader.open(from, table);
+  }
   try {
     if (reader.writtenByLanceDbSync && sameDatabase(from, config.lancedbUri)) {
       throw new SyncError(
@@ -245,7 +255,7 @@ async function runMigration(deps: MigrateDeps, options: MigrateOptions): Promise
       users: 0,
       per_user: [],
       root: root === undefined ? null : { path: root, found: 0, newer: 0, missing: 0 },
-      problems: [],
+      problems,
       duration_ms: 0,
     };
 
@@ -333,6 +343,8 @@ async function runMigration(deps: MigrateDeps, options: MigrateOptions): Promise
       return p;
     };
     const ingestedAt = new Date().toISOString();
+    // Vectors that are not kept are not read.
+    const readMapping: LegacyMapping = keep ? mapping : { ...mapping, vector: undefined };
     const all = [...docs.values()];
     const maxDocs = Math.max(1, config.writeBatchDocs);
     const maxRows = Math.max(READ_ROWS, config.writeBatchChunks);
@@ -350,7 +362,7 @@ async function runMigration(deps: MigrateDeps, options: MigrateOptions): Promise
       }
       const fetched = await reader.take(
         group.flatMap((d) => d.rows.map((r) => r.rowId)),
-        mapping,
+        readMapping,
       );
       const byRowId = new Map(fetched.map((r) => [r.rowId, r]));
       const entries: Entry[] = [];

@@ -201,3 +201,16 @@ export async function tableVersions(uri: string): Promise<number[]> {
     db.close();
   }
 }
+
+/** Removes every version of a table but the newest (LanceDB `optimize` with clean-up of all older versions). */
+export async function cleanupOldVersions(uri: string, name: string): Promise<void> {
+  const db = await lancedb.connect(uri);
+  try {
+    const t = await db.openTable(name);
+    await new Promise((r) => setTimeout(r, 50));
+    await t.optimize({ cleanupOlderThan: new Date(), deleteUnverified: true });
+    t.close();
+  } finally {
+    db.close();
+  }
+}

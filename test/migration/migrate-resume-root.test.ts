@@ -9,6 +9,7 @@ import {
   appendRows,
   chunkTableRows,
   chunkTableSchema,
+  cleanupOldVersions,
   DIMS,
   EMBEDDER_ID,
   readAll,
@@ -86,6 +87,37 @@ describe("migrate: resume after SIGKILL", () => {
       expect(after.json).toMatchObject({ resumed: false, version: 2, source_rows: 37, documents: 10 });
       expect(after.json.written_documents).toBe(1);
     }
+  });
+});
+
+describe("migrate: a resumed run whose pinned version is gone", () => {
+  it("starts over at the newest version, says so, and duplicates nothing", async () => {
+    const s = setup({ WRITE_BATCH_DOCS: "2" });
+    const rows = await chunkTableRows(3, 4, "same");
+    await writeTable(s.legacy, "legacy_chunks", rows as never, chunkTableSchema());
+    const args = [
+      "migrate",
+      "--from",
+      s.legacy,
+      "--table",
+      "legacy_chunks",
+      "--all-users",
+      "--legacy-embedder",
+      EMBEDDER_ID,
+    ];
+    const killed = await s.cli(args, { LANCEDB_SYNC_CRASH_AT: "batch-applied:1" });
+    expect(killed.signal, show(killed)).toBe("SIGKILL");
+    await appendRows(s.legacy, "legacy_chunks", [
+      { ...rows[0], id: "late", doc_id: "late.md", text: "late row" },
+    ]);
+    await cleanupOldVersions(s.legacy, "legacy_chunks");
+    const r = await s.cli(args);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.json).toMatchObject({ resumed: false, source_rows: 37, documents: 10, chunks: 37 });
+    expect(r.json.problems.join(" ")).toContain("no version 1");
+    const chunks = await readAll(s.env.LANCEDB_URI, "document_chunks");
+    expect(chunks).toHaveLength(37);
+    expect(new Set(chunks.map((c) => c.chunk_id)).size).toBe(37);
   });
 });
 
