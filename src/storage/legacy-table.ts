@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Connection, Table } from "@lancedb/lancedb";
 import type { Table as ArrowTable } from "apache-arrow";
@@ -174,10 +175,15 @@ export class LegacyTableReader {
   ) {}
 
   /**
-   * Opens `name` in the database at `uri` at `version` (default: the newest). `SYNC_E_NOT_FOUND` when the
-   * database has no such table (naming the tables it has) or no such version.
+   * Opens `name` in the database at `uri` at `version` (default: the newest). `SYNC_E_NOT_FOUND` when a local
+   * `uri` does not exist (nothing is created), or the database has no such table (naming the tables it has) or
+   * no such version.
    */
   static async open(uri: string, name: string, version?: number): Promise<LegacyTableReader> {
+    // Connecting creates a missing local directory: a mistyped path must not leave one behind.
+    if (!uri.includes("://") && !existsSync(uri)) {
+      throw new SyncError("SYNC_E_NOT_FOUND", `there is no LanceDB database at ${uri}`);
+    }
     const lancedb = await loadLanceDb();
     const conn = await wrap(`connect ${uri}`, () => lancedb.connect(uri));
     try {

@@ -430,6 +430,17 @@ describe("migrate: bad rows, scopes, dry run, safety", () => {
     const missing = await s.migrate(["--table", "no_such", "--all-users"]);
     expect(missing.json.error.code).toBe("SYNC_E_NOT_FOUND");
     expect(missing.json.error.message).toContain("legacy_chunks");
+    const typo = join(s.dir, "no-such-db");
+    const nowhere = await runCli(
+      ["migrate", "--from", typo, "--table", "t", "--all-users", "--dry-run", "--json"],
+      {
+        cwd: s.dir,
+        env: s.env,
+      },
+    );
+    expect(nowhere.code, show(nowhere)).toBe(1);
+    expect(nowhere.json.error.code).toBe("SYNC_E_NOT_FOUND");
+    expect(existsSync(typo)).toBe(false);
   });
 
   it("a migrated source lists what the journal holds: its sync changes and deletes nothing; a delete removes one document", async () => {
