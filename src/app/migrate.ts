@@ -18,6 +18,7 @@ import {
   sameRoots,
 } from "../sources/local-filesystem/local-filesystem-type.js";
 import { validateId } from "../storage/filter.js";
+import { acquireLock, type HeldLock, runLockName } from "../storage/lease-lock.js";
 import {
   type LegacyMapping,
   type LegacyRow,
@@ -197,6 +198,7 @@ async function runMigration(deps: MigrateDeps, options: MigrateOptions): Promise
   let resumed = checkpoint !== undefined && !checkpoint.finished;
   const problems: string[] = [];
   let reader: LegacyTableReader;
+  let keeper: SourceKeeper | undefined;
   try {
     reader = await LegacyTableReader.open(from, table, resumed ? checkpoint?.version : undefined);
   } catch (err) {
@@ -325,6 +327,7 @@ async function runMigration(deps: MigrateDeps, options: MigrateOptions): Promise
 
     const writer = dryRun ? undefined : await openWriter(deps, options.signal);
     const sources = new SourceKeeper(deps, { sourceName, sourceType, from, table, root, dryRun });
+    keeper = sources;
     const perUser = new Map<string, MigrateUserPlan>();
     const plan = (userId: string): MigrateUserPlan => {
       let p = perUser.get(userId);
@@ -390,7 +393,7 @@ async function runMigration(deps: MigrateDeps, options: MigrateOptions): Promise
       const toWrite: Entry[] = [];
       for (const e of entries) {
         const userId = e.legacy.userId;
-        sources.ensure(userId);
+        await sources.ensure(userId, options.signal);
         const p = plan(userId);
         const prev = journal?.getItem(userId, sourceName, e.state.key);
         // Unchanged: migrated before with the same content, or (under --root) the file is indexed as it is now
@@ -468,6 +471,7 @@ async function runMigration(deps: MigrateDeps, options: MigrateOptions): Promise
     report.duration_ms = Math.round(performance.now() - t0);
     return report;
   } finally {
+    keeper?.release();
     reader.close();
   }
 }
@@ -700,9 +704,13 @@ async function openWriter(deps: MigrateDeps, signal: AbortSignal | undefined): P
   };
 }
 
-/** Registers (once per user) the target source, or checks that an existing one can take the documents. */
+/**
+ * Registers (once per user) the target source, or checks that an existing one can take the documents; outside a
+ * dry run, holds the source's run lock until {@link release}, so that no sync of it runs meanwhile.
+ */
 class SourceKeeper {
   private readonly done = new Set<string>();
+  private readonly locks: HeldLock[] = [];
 
   constructor(
     private readonly deps: MigrateDeps,
@@ -716,11 +724,23 @@ class SourceKeeper {
     },
   ) {}
 
-  ensure(userId: string): void {
+  async ensure(userId: string, signal: AbortSignal | undefined): Promise<void> {
     if (this.done.has(userId)) return;
     this.done.add(userId);
     const { sourceName: name, sourceType: type, root, dryRun } = this.target;
     const journal = this.deps.journal;
+    if (!dryRun && journal) {
+      const { config } = this.deps;
+      this.locks.push(
+        await acquireLock(journal, runLockName(userId, name), {
+          purpose: `migrate into ${userId}/${name}`,
+          leaseMs: config.lockLeaseSeconds * 1000,
+          waitMs: config.lockWaitSeconds * 1000,
+          busyCode: "SYNC_E_SOURCE_BUSY",
+          signal,
+        }),
+      );
+    }
     const existing = journal?.getSource(userId, name);
     if (existing && existing.type !== type) throw retypeError({ userId, name, type }, existing.type);
     let config: Record<string, unknown>;
@@ -748,5 +768,10 @@ class SourceKeeper {
     }
     if (dryRun || !journal) return;
     journal.upsertSource({ userId, name, type, config });
+  }
+
+  /** Releases the run locks taken by {@link ensure}. */
+  release(): void {
+    for (const l of this.locks.splice(0)) l.release();
   }
 }
