@@ -13,6 +13,7 @@ export { type ApiAppOptions, createApiApp } from "./api/create-api-app.js";
 export type { StatusReport } from "./app/collect-status.js";
 export type { CompactResult } from "./app/compact-tables.js";
 export type { DeleteResult, IngestInput, IngestResult } from "./app/documents.js";
+export type { MigrateOptions, MigrateReport, MigrateUserPlan } from "./app/migrate.js";
 export type { SourceRunResult } from "./app/run-source.js";
 export type { AddSourceInput, RemoveSourceResult, SourceView, UpdateSourceInput } from "./app/sources.js";
 export {

@@ -1,4 +1,4 @@
-import { ID_PATTERN } from "../storage/filter.js";
+import { ID_PATTERN, USER_ID_PATTERN } from "../storage/filter.js";
 
 /**
  * JSON schemas shared by the routes: inputs are closed (`additionalProperties: false`, so an unknown field is a
@@ -11,7 +11,8 @@ export const ID = { type: "string", pattern: ID_PATTERN.source } as const;
 
 /** A user id an admin key names (user keys may only name their own). */
 export const USER_ID = {
-  ...ID,
+  type: "string",
+  pattern: USER_ID_PATTERN.source,
   description: "Admin keys: the user to act for. User keys may omit it or give their own id (else 403).",
 } as const;
 

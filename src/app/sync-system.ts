@@ -20,6 +20,7 @@ import {
   type IngestResult,
   ingestDocument,
 } from "./documents.js";
+import { type MigrateOptions, type MigrateReport, migrateTable } from "./migrate.js";
 import {
   handleNotionWebhook,
   type NotionWebhookInput,
@@ -190,6 +191,11 @@ export interface SyncSystem {
     deliver(input: NotionWebhookInput): Promise<NotionWebhookResult>;
     verificationToken(): Promise<string | null>;
   };
+  /**
+   * Brings a LanceDB table of another application into this store (see `migrateTable`): stable ids, resumable,
+   * vectors kept only under their own embedder; `dryRun` writes nothing.
+   */
+  migrate(options: MigrateOptions): Promise<MigrateReport>;
 }
 
 /** Runs that wrote after which the store's handles are reopened (see `System.maybeRecycle`). */
@@ -504,6 +510,11 @@ class System implements SyncSystem {
     },
     verificationToken: async (): Promise<string | null> => storedNotionWebhookToken(this.ctx),
   };
+  async migrate(options: MigrateOptions): Promise<MigrateReport> {
+    this.live();
+    const signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
+    return this.track(migrateTable(this.ctx, { ...options, signal }));
+  }
 
   /** Throws `SYNC_E_SHUTTING_DOWN` once `stop` was called. */
   private live(): void {

@@ -7,6 +7,7 @@ import { registerDoctorCommand } from "./commands/doctor-command.js";
 import { registerDocumentsCommand } from "./commands/documents-command.js";
 import { registerIngestCommand } from "./commands/ingest-command.js";
 import { registerKeysCommand } from "./commands/keys-command.js";
+import { registerMigrateCommand } from "./commands/migrate-command.js";
 import { registerResetCommand } from "./commands/reset-command.js";
 import { registerSearchCommand } from "./commands/search-command.js";
 import { registerServeCommand } from "./commands/serve-command.js";
@@ -42,6 +43,7 @@ for (const register of [
   registerKeysCommand,
   registerServeCommand,
   registerDoctorCommand,
+  registerMigrateCommand,
 ]) {
   register(program);
 }

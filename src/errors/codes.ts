@@ -124,6 +124,17 @@ export const ERROR_CODES = {
     retryable: true,
     message: "the lancedb-sync service could not be reached",
   },
+  SYNC_E_MIGRATION_MAPPING: {
+    status: 400,
+    retryable: false,
+    message:
+      "the legacy table's columns cannot be mapped (a column is missing, ambiguous or of the wrong type)",
+  },
+  SYNC_E_MIGRATION_SELF: {
+    status: 400,
+    retryable: false,
+    message: "refused: the legacy table is one of this store's own tables",
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 /** One of the stable `SYNC_E_*` codes. */

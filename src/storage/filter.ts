@@ -2,18 +2,33 @@ import { type ChunkFilters, parseMetadata } from "../core/document-store.js";
 import { SyncError } from "../errors/sync-error.js";
 
 /**
- * Pattern every user id and source name must match: letters, digits, `.`, `_`, `@`, `-`, `|`, `+`, `:`
- * (ids of identity providers: `auth0|5f7c…`, `google-oauth2|1234`, `ann+work@example.com`); 1–128 chars.
- * Every value is also escaped where it reaches a filter (`sqlString`), so the pattern is a second line.
+ * Pattern every source name and document id must match: letters, digits, `.`, `_`, `@`, `-`, `|`, `+`, `:`;
+ * 1–128 chars. Every value is also escaped where it reaches a filter (`sqlString`), so the pattern is a second line.
  */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@|+:-]{0,127}$/;
 
-/** Returns `value` when it is a valid user id / source name; throws `SYNC_E_INVALID_ID` naming `field`. */
+/**
+ * Pattern every user id must match: the ids of identity providers as they come (`auth0|5f7c…`,
+ * `google-oauth2|1234`, `ann+work@example.com`, UUIDs, `o'brien@example.com`, `"quoted"@example.com`): 1–256
+ * characters, none of them a control character, `/`, `\` or whitespace other than an inner space, and not
+ * starting with `-` (it would read as a command-line flag). Quotes are allowed: a user id reaches a filter only through `sqlString`, which
+ * keeps any value one literal (proven against LanceDB's parser in test/integration/filter-lancedb.test.ts).
+ */
+export const USER_ID_PATTERN = /^(?![- ])(?:[^\s\p{Cc}/\\]| ){1,256}(?<! )$/u;
+
+/**
+ * Returns `value` when it is valid for `field` (a user id when `field` is `"user id"`: {@link USER_ID_PATTERN};
+ * otherwise a source name or document id: {@link ID_PATTERN}); throws `SYNC_E_INVALID_ID` naming `field`.
+ */
 export function validateId(field: string, value: string): string {
-  if (typeof value !== "string" || !ID_PATTERN.test(value)) {
+  const user = field === "user id";
+  if (typeof value !== "string" || !(user ? USER_ID_PATTERN : ID_PATTERN).test(value)) {
     throw new SyncError(
       "SYNC_E_INVALID_ID",
-      `${field} ${JSON.stringify(value)} is not valid: use 1-128 letters, digits, ".", "_", "@", "-", "|", "+" or ":"`,
+      user
+        ? `${field} ${JSON.stringify(value)} is not valid: use 1-256 characters without control ` +
+            'characters, "/", "\\", tabs or line breaks, not starting with "-" and not starting or ending with a space'
+        : `${field} ${JSON.stringify(value)} is not valid: use 1-128 letters, digits, ".", "_", "@", "-", "|", "+" or ":"`,
     );
   }
   return value;

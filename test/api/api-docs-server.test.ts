@@ -28,6 +28,7 @@ const ROUTES = [
   "post /api/v1/search",
   "post /api/v1/maintenance/cleanup-failed",
   "post /api/v1/maintenance/compact",
+  "post /api/v1/maintenance/migrate",
   "get /metrics",
   "post /api/v1/webhooks/notion",
   "get /api/v1/webhooks/notion/verification-token",

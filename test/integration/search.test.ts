@@ -116,15 +116,22 @@ describe("search is scoped to one user", () => {
   });
 
   for (const user of INJECTIONS.slice(0, 2)) {
-    it(`a filter-injection user id (${user}) exits 1 with SYNC_E_INVALID_ID and no hits`, async () => {
+    it(`a filter-injection user id (${user}) is one literal: no hits, nobody's rows`, async () => {
       for (const mode of ["vector", "fts", "hybrid"]) {
         const r = await search("lighthouse", user, "--mode", mode);
-        expect(r.code, show(r)).toBe(1);
-        expect(r.json).toEqual({ error: expect.objectContaining({ code: "SYNC_E_INVALID_ID" }) });
+        expect(r.code, show(r)).toBe(0);
         expect(r.stdout).not.toContain("lighthouse keeper");
       }
     });
   }
+
+  it("a user id that cannot be one (a path, a control character) exits 1 with SYNC_E_INVALID_ID", async () => {
+    for (const user of ["a/b", "alice\nbob"]) {
+      const r = await search("lighthouse", user, "--mode", "vector");
+      expect(r.code, show(r)).toBe(1);
+      expect(r.json).toEqual({ error: expect.objectContaining({ code: "SYNC_E_INVALID_ID" }) });
+    }
+  });
 
   it("status --user counts only that user's rows", async () => {
     const { chunks } = await readTables(env.LANCEDB_URI);
@@ -140,9 +147,16 @@ describe("search is scoped to one user", () => {
     }
   });
 
-  it("status and cleanup-failed reject an injection user id too", async () => {
+  it("status and cleanup-failed take an injection user id as one literal, and reject an invalid one", async () => {
+    const status = await runCli(["status", "--user", INJECTIONS[0] as string, "--json"], {
+      cwd: tmp.path,
+      env,
+    });
+    expect(status.code, show(status)).toBe(0);
+    expect(status.json.documents).toBe(0);
+    expect(status.json.chunks).toBe(0);
     for (const args of [["status"], ["cleanup-failed"], ["cleanup-failed", "--source", "x"]]) {
-      const r = await runCli([...args, "--user", INJECTIONS[0] as string, "--json"], { cwd: tmp.path, env });
+      const r = await runCli([...args, "--user", "a/b", "--json"], { cwd: tmp.path, env });
       expect(r.code, show(r)).toBe(1);
       expect(r.json.error.code).toBe("SYNC_E_INVALID_ID");
     }
@@ -154,7 +168,7 @@ describe("search is scoped to one user", () => {
     expect(bad.json.error.code).toBe("SYNC_E_INVALID_ID");
   });
 
-  it("searchChunks itself rejects an injection user id before querying", async () => {
+  it("searchChunks itself takes an injection user id as one literal (no hits), and rejects an invalid one before querying", async () => {
     const store = new LanceDbStore({
       uri: env.LANCEDB_URI,
       documentsTable: "processed_documents",
@@ -167,6 +181,14 @@ describe("search is scoped to one user", () => {
       expect(ok.length).toBeGreaterThan(0);
       for (const h of ok) expect(aliceDocs.has(h.doc_id)).toBe(true);
       for (const userId of INJECTIONS) {
+        for (const mode of ["vector", "fts", "hybrid"] as const) {
+          expect(
+            await searchChunks(store, embedder, { query: "lighthouse", userId, mode }),
+            `${mode} ${userId}`,
+          ).toEqual([]);
+        }
+      }
+      for (const userId of ["a/b", " alice", "alice\n"]) {
         for (const mode of ["vector", "fts", "hybrid"] as const) {
           let caught: unknown;
           try {

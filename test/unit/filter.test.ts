@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { isSyncError } from "../../src/errors/sync-error.js";
-import { and, eq, ID_PATTERN, inList, sqlString, userFilter, validateId } from "../../src/storage/filter.js";
+import {
+  and,
+  eq,
+  ID_PATTERN,
+  inList,
+  sqlString,
+  USER_ID_PATTERN,
+  userFilter,
+  validateId,
+} from "../../src/storage/filter.js";
 import { thrown } from "../helpers/caught.js";
 
 describe("filter helpers", () => {
@@ -8,6 +17,51 @@ describe("filter helpers", () => {
     for (const id of ["alice", "a", "user@example.com", "team-1_x.y", "A".repeat(128), "0abc"]) {
       expect(validateId("user id", id)).toBe(id);
     }
+  });
+
+  it("validateId accepts user ids of identity providers, quotes included, and refuses them as source names", () => {
+    const ids = [
+      "auth0|5f3c8e2b9a1d4c0012345678",
+      "google-oauth2|103456789012345678901",
+      "ann+work@example.com",
+      "550e8400-e29b-41d4-a716-446655440000",
+      "o'brien@example.com",
+      '"quoted"@example.com',
+      "x' OR '1'='1",
+      ".hidden",
+      "U".repeat(256),
+    ];
+    for (const id of ids) {
+      expect(validateId("user id", id)).toBe(id);
+      expect(USER_ID_PATTERN.test(id)).toBe(true);
+    }
+    for (const id of ["o'brien@example.com", "x' OR '1'='1"]) {
+      expect(
+        isSyncError(
+          thrown(() => validateId("source id", id)),
+          "SYNC_E_INVALID_ID",
+        ),
+      ).toBe(true);
+    }
+  });
+
+  it.each([
+    [""],
+    ["/"],
+    ["a/b"],
+    ["a\\b"],
+    ["U".repeat(257)],
+    [" alice"],
+    ["alice "],
+    ["alice\n"],
+    ["a\tb"],
+    ["-x"],
+    ["a\0b"],
+  ])("validateId rejects the user id %j with SYNC_E_INVALID_ID naming the field", (bad) => {
+    const err = thrown(() => validateId("user id", bad));
+    expect(isSyncError(err, "SYNC_E_INVALID_ID")).toBe(true);
+    expect((err as Error).message).toContain("user id");
+    expect(USER_ID_PATTERN.test(bad)).toBe(false);
   });
 
   it.each([
@@ -25,10 +79,10 @@ describe("filter helpers", () => {
     ["al ice"],
     ["ali'ce"],
     ['ali"ce'],
-  ])("validateId rejects %j with SYNC_E_INVALID_ID naming the field", (bad) => {
-    const err = thrown(() => validateId("user id", bad));
+  ])("validateId rejects the source name %j with SYNC_E_INVALID_ID naming the field", (bad) => {
+    const err = thrown(() => validateId("source name", bad));
     expect(isSyncError(err, "SYNC_E_INVALID_ID")).toBe(true);
-    expect((err as Error).message).toContain("user id");
+    expect((err as Error).message).toContain("source name");
     expect(ID_PATTERN.test(bad)).toBe(false);
   });
 
@@ -73,12 +127,13 @@ describe("filter helpers", () => {
     ).toBe(true);
   });
 
-  it("userFilter scopes to a valid user and refuses an injection", () => {
+  it("userFilter scopes to one user, escaping quotes in the id", () => {
     expect(userFilter("alice")).toBe("user_id = 'alice'");
     expect(userFilter("bob@example.com")).toBe("user_id = 'bob@example.com'");
+    expect(userFilter("x' OR '1'='1")).toBe("user_id = 'x'' OR ''1''=''1'");
     expect(
       isSyncError(
-        thrown(() => userFilter("x' OR '1'='1")),
+        thrown(() => userFilter("a/b")),
         "SYNC_E_INVALID_ID",
       ),
     ).toBe(true);

@@ -301,8 +301,11 @@ function openError(path: string, err: unknown, guarded: boolean): SyncError {
   }
 }
 
-/** `size:mtime µs:ctime µs:inode`: ctime catches edits that restore the old mtime (git's racily-clean rule). */
-function fingerprintOf(st: Stats): string {
+/**
+ * The fingerprint this source lists a file under: `size:mtime µs:ctime µs:inode` (ctime catches edits that
+ * restore the old mtime: git's racily-clean rule). `migrate --root` records it so the next sync reads nothing.
+ */
+export function fingerprintOf(st: Stats): string {
   return `${st.size}:${Math.round(st.mtimeMs * 1000)}:${Math.round(st.ctimeMs * 1000)}:${st.ino}`;
 }
 
