@@ -1,8 +1,14 @@
 import { createHistogram } from "node:perf_hooks";
 import type { Command } from "commander";
+import type { AppContext } from "../../app/app-context.js";
 import { syncFolders } from "../../app/sync-folders.js";
+import type { RunRecord } from "../../core/journal.js";
+import { describeError } from "../../errors/sync-error.js";
+import { listenForInterrupt, SIGNAL_EXIT } from "../interrupt.js";
+import { plural } from "../plural.js";
 import { createProgress } from "../progress.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
+import { markShown } from "../terminal.js";
 
 /** `lancedb-sync sync <path...> --user <id>`: one incremental sync of local folders. */
 export function registerSyncCommand(program: Command): void {
@@ -26,6 +32,8 @@ export function registerSyncCommand(program: Command): void {
         const progress = createProgress("syncing");
         const t0 = performance.now();
         const loop = watchEventLoop();
+        const interrupt = listenForInterrupt();
+        let done = { done: 0, total: 0 };
         try {
           const result = await syncFolders(ctx, {
             userId: opts.user,
@@ -34,8 +42,12 @@ export function registerSyncCommand(program: Command): void {
             patterns: opts.pattern,
             allowMassDelete: opts.allowMassDelete,
             allowEmptyRoots: opts.allowEmptyRoot,
-            onProgress: progress.update,
+            onProgress: (p) => {
+              done = p;
+              progress.update(p);
+            },
             followSymlinks: opts.followSymlinks,
+            signal: interrupt.signal,
           });
           progress.stop();
           const delay = loop.stop();
@@ -55,7 +67,14 @@ export function registerSyncCommand(program: Command): void {
           if (opts.json) printJson(out);
           else printSummary(out);
           return exitCode;
+        } catch (err) {
+          const signal = interrupt.received();
+          if (signal === undefined) throw err;
+          progress.stop();
+          reportInterrupted(ctx, opts.user, signal, done, opts.json, err);
+          return SIGNAL_EXIT[signal];
         } finally {
+          interrupt.dispose();
           loop.stop();
           progress.stop();
         }
@@ -102,10 +121,52 @@ function printSummary(r: Awaited<ReturnType<typeof syncFolders>> & { peak_rss_mb
     `source ${r.source}: ${r.listed} listed, ${r.added} added, ${r.updated} updated, ${r.moved} moved, ` +
       `${r.deleted} deleted, ${r.unchanged} unchanged, ${r.failed} failed` +
       (r.repaired > 0 ? `, ${r.repaired} repaired` : ""),
-    `embedded ${r.embedded_chunks} chunks (${r.reused_chunks} reused) in ${r.duration_ms} ms`,
+    `embedded ${plural(r.embedded_chunks, "chunk")} (${r.reused_chunks} reused) in ${r.duration_ms} ms`,
   ];
   for (const f of r.failures) lines.push(`  failed: ${f.error} [${f.code}]`);
   for (const w of r.warnings) lines.push(`  warning: ${w}`);
-  if (r.given_up > 0) lines.push(`  ${r.given_up} items gave up after repeated failures (see status)`);
+  markShown(...r.failures.map((f) => f.error), ...r.warnings);
+  if (r.given_up > 0) {
+    lines.push(`  ${plural(r.given_up, "item")} gave up after repeated failures (see status)`);
+  }
   process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+/**
+ * Says what an interrupted sync did: the run this process recorded as `interrupted` (its figures), how far
+ * the progress got, and that the next sync goes on from there.
+ */
+function reportInterrupted(
+  ctx: AppContext,
+  userId: string,
+  signal: keyof typeof SIGNAL_EXIT,
+  progress: { done: number; total: number },
+  json: boolean,
+  err: unknown,
+): void {
+  let run: RunRecord | undefined;
+  try {
+    run = ctx.journal.lastRuns(5, userId).find((r) => r.status === "interrupted");
+  } catch {
+    run = undefined;
+  }
+  const s = run?.stats;
+  const written = s
+    ? `${s.added} added, ${s.updated} updated, ${s.moved} moved, ${s.deleted} deleted, ${s.failed} failed`
+    : "nothing recorded";
+  const message =
+    `interrupted by ${signal}: ${progress.done} of ${plural(progress.total, "item")} processed (${written}); ` +
+    `${run ? `run #${run.runId} of source ${run.sourceName} is recorded as interrupted` : "no run was started"}; ` +
+    "what was written stays, the rest is synced by the next `lancedb-sync sync`";
+  process.stderr.write(`lancedb-sync: ${message}\n`);
+  markShown(describeError(err));
+  if (json) {
+    printJson({
+      error: { code: "SYNC_E_INTERRUPTED", message },
+      run_id: run?.runId ?? null,
+      source: run?.sourceName ?? null,
+      ...(s ?? {}),
+      exit_code: SIGNAL_EXIT[signal],
+    });
+  }
 }
