@@ -18,6 +18,11 @@ import { registerUnlockCommand } from "./commands/unlock-command.js";
 
 // LanceDB's native log: hybrid queries print a deprecation warning we cannot avoid in 0.31.0.
 process.env.LANCEDB_LOG ??= "error";
+// `lancedb-sync search … | head`: a reader that stops reading ends the output, not with a stack trace.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw err;
+});
 
 const program = new Command()
   .name("lancedb-sync")

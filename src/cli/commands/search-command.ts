@@ -18,6 +18,7 @@ export function registerSearchCommand(program: Command): void {
     .option("--doc <id...>", "only these documents, by doc id (repeatable)")
     .option("--meta <key=value...>", "only documents whose metadata has key = value, exactly (repeatable)")
     .option("--json", "print one JSON object { hits: [...] }, each hit with its metadata and url", false)
+    .addHelpText("after", SCORE_HELP)
     .action(async (query: string, opts) => {
       await runCommand(opts.json, async (ctx) => {
         const mode = opts.mode as SearchMode;
@@ -43,6 +44,17 @@ export function registerSearchCommand(program: Command): void {
       });
     });
 }
+
+/** What each mode's score means (`search --help`; README says the same). */
+export const SCORE_HELP = `
+Scores (higher is better; compare them within one search, not across searches):
+  vector  cosine similarity of the query's and the chunk's vectors, -1..1 (1 - cosine distance)
+  fts     BM25 relevance of the chunk's words to the query's, 0 and up (unbounded)
+  hybrid  0..1: 0.5 x (BM25 / the best BM25 of this search) + 0.5 x (similarity / the best
+          similarity of this search); a chunk one half did not find gets 0 for that half.
+          1 means the best hit of both halves.
+The default mode, hybrid, ranks best of the three on the labelled questions about the bundled
+samples with the default (lexical, hashing) embedder: npm run bench:quality measures it.`;
 
 /** The filters of `--source`, `--doc` and `--meta`, or undefined when none was given. */
 export function searchFilters(opts: {
