@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { Config } from "../config/load-config.js";
 import type { ContentProcessor } from "../core/content-processor.js";
@@ -171,6 +172,8 @@ export function openAppContext(
       if (open) return open;
     }
     reader ??= (async () => {
+      // A local store that was never created has no tables: connecting would create its directory.
+      if (!config.lancedbUri.includes("://") && !existsSync(config.lancedbUri)) return undefined;
       const s = await newStore();
       if (await s.openExisting()) return s;
       await s.close();

@@ -1,4 +1,5 @@
 import { type AppContext, openAppContext } from "../app/app-context.js";
+import { configWarnings } from "../config/config-warnings.js";
 import { checkConfigPaths, loadConfig } from "../config/load-config.js";
 import { describeError, isSyncError } from "../errors/sync-error.js";
 import { createLogger, FILE_ONLY } from "../logging/create-logger.js";
@@ -65,6 +66,7 @@ export async function runCommand(
     async () => {
       const config = loadConfig();
       checkConfigPaths(config);
+      warnAboutConfig();
       const log = createLogger({
         level: config.logLevel,
         file: config.logFile,
@@ -112,6 +114,11 @@ function rawError(err: unknown): Record<string, unknown> {
     cur = cur instanceof Error ? cur.cause : undefined;
   }
   return { code: isSyncError(err) ? err.code : "SYNC_E_INTERNAL", chain };
+}
+
+/** Prints the configuration's warnings (unknown `.env` keys, deprecated names) on stderr, one line each. */
+export function warnAboutConfig(envFile?: string): void {
+  for (const w of configWarnings(envFile)) process.stderr.write(`lancedb-sync: warning: ${w}\n`);
 }
 
 /** Prints a fatal error: a line on stderr, and a JSON object on stdout when `--json` was given. */

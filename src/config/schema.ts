@@ -59,10 +59,10 @@ export const ENV_VARS = {
     default: "4",
     doc: "Searches run at once by a long-lived process (service, library); more wait their turn. Each brute-force vector scan holds the vectors it reads, so this bounds search memory.",
   },
-  CHUNK_SIZE_MB: {
+  READ_CHUNK_MB: {
     schema: num(0.0625, 256),
     default: "4",
-    doc: "Files are read in pieces of this size (MB), yielding between pieces; the whole file is still held in memory while it is hashed and parsed (at most MAX_FILE_SIZE_MB).",
+    doc: "Files are read from disk in pieces of this size (MB), yielding between pieces — an I/O setting, not the text chunk size (that is TEXT_CHUNK_SIZE); the whole file is still held in memory while it is hashed and parsed (at most MAX_FILE_SIZE_MB). Formerly CHUNK_SIZE_MB, still accepted with a warning.",
   },
   MAX_FILE_SIZE_MB: {
     schema: num(0.001, 4096),
@@ -309,7 +309,11 @@ export const ENV_VARS = {
     doc: "Region of the backup bucket.",
   },
   LOG_LEVEL: {
-    schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    schema: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .pipe(z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])),
     default: "info",
     doc: "pino log level (logs go to stderr).",
   },
@@ -318,3 +322,6 @@ export const ENV_VARS = {
 
 /** Name of a documented environment variable. */
 export type EnvVarName = keyof typeof ENV_VARS;
+
+/** Old names still accepted for a setting, with a warning: old name → current name. */
+export const DEPRECATED_ENV_VARS: Readonly<Record<string, EnvVarName>> = { CHUNK_SIZE_MB: "READ_CHUNK_MB" };

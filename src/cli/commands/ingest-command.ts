@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import type { IngestResult } from "../../app/documents.js";
 import { systemOn } from "../../app/sync-system.js";
 import { describeError, isSyncError, SyncError } from "../../errors/sync-error.js";
+import { plural } from "../plural.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 
 /** `lancedb-sync ingest <file...> --user U`: push documents as a host application would. */
@@ -59,7 +60,8 @@ export function registerIngestCommand(program: Command): void {
               sourceId: opts.source,
             });
             documents.push({ file, ...r });
-            if (!opts.json) process.stdout.write(`${r.status} ${file} → ${r.doc_id} (${r.chunks} chunks)\n`);
+            if (!opts.json)
+              process.stdout.write(`${r.status} ${file} → ${r.doc_id} (${plural(r.chunks, "chunk")})\n`);
           } catch (err) {
             const code = isSyncError(err) ? err.code : "SYNC_E_INTERNAL";
             failed.push({ file, code, message: describeError(err) });

@@ -1,8 +1,9 @@
 import type { Command } from "commander";
-import { searchDocuments } from "../../app/search-documents.js";
+import { indexedChunks, searchDocuments } from "../../app/search-documents.js";
 import type { ChunkFilters } from "../../core/document-store.js";
 import { SyncError } from "../../errors/sync-error.js";
 import type { SearchHit, SearchMode } from "../../search/search-chunks.js";
+import { collect, intOption } from "../parse-options.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 
 /** `lancedb-sync search "<query>" --user <id>`: search one user's chunks. */
@@ -13,10 +14,14 @@ export function registerSearchCommand(program: Command): void {
     .argument("<query>", "what to look for")
     .requiredOption("-u, --user <id>", "whose documents to search")
     .option("-m, --mode <mode>", "vector | fts | hybrid", "hybrid")
-    .option("-l, --limit <n>", "number of hits", "10")
-    .option("--source <name...>", "only these sources (repeatable)")
-    .option("--doc <id...>", "only these documents, by doc id (repeatable)")
-    .option("--meta <key=value...>", "only documents whose metadata has key = value, exactly (repeatable)")
+    .option("-l, --limit <n>", "number of hits, 1 to 1000", intOption(1, 1000), 10)
+    .option("--source <name>", "only this source (repeat the flag for more)", collect)
+    .option("--doc <id>", "only this document, by doc id (repeat the flag for more)", collect)
+    .option(
+      "--meta <key=value>",
+      "only documents whose metadata has key = value, exactly (repeatable)",
+      collect,
+    )
     .option("--json", "print one JSON object { hits: [...] }, each hit with its metadata and url", false)
     .addHelpText("after", SCORE_HELP)
     .action(async (query: string, opts) => {
@@ -28,7 +33,7 @@ export function registerSearchCommand(program: Command): void {
             `--mode ${JSON.stringify(opts.mode)}: expected vector, fts or hybrid`,
           );
         }
-        const limit = Number(opts.limit);
+        const limit: number = opts.limit;
         const filters = searchFilters(opts);
         const hits = await searchDocuments(ctx, {
           query,
@@ -38,8 +43,14 @@ export function registerSearchCommand(program: Command): void {
           ...(filters ? { filters } : {}),
           onFallback: (reason) => process.stderr.write(`lancedb-sync: note: ${reason}\n`),
         });
-        if (opts.json) printJson({ query, mode, hits });
-        else printHits(hits);
+        // No hits: say whether nothing matched or nothing is indexed for this user at all.
+        const note =
+          hits.length === 0 && (await indexedChunks(ctx, opts.user)) === 0
+            ? `nothing indexed for user ${opts.user}; run \`lancedb-sync sync <folder> --user ${opts.user}\` first`
+            : undefined;
+        if (note) process.stderr.write(`lancedb-sync: note: ${note}\n`);
+        if (opts.json) printJson({ query, mode, hits, ...(note ? { note } : {}) });
+        else if (!note) printHits(hits);
         return EXIT.OK;
       });
     });

@@ -5,6 +5,7 @@ import { syncFolders } from "../../app/sync-folders.js";
 import type { RunRecord } from "../../core/journal.js";
 import { describeError } from "../../errors/sync-error.js";
 import { listenForInterrupt, SIGNAL_EXIT } from "../interrupt.js";
+import { collect } from "../parse-options.js";
 import { plural } from "../plural.js";
 import { createProgress } from "../progress.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
@@ -18,7 +19,11 @@ export function registerSyncCommand(program: Command): void {
     .argument("[paths...]", "folders or files; may be omitted for a source synced before (--source)")
     .requiredOption("-u, --user <id>", "user the documents belong to")
     .option("-s, --source <name>", "source name (default: derived from the paths)")
-    .option("-p, --pattern <glob...>", "only files matching these globs (relative to each folder)")
+    .option(
+      "-p, --pattern <glob>",
+      "only files matching this glob, relative to each folder (repeat the flag for more: -p '*.md' -p '*.txt')",
+      collect,
+    )
     .option("--allow-mass-delete", "apply deletions even when they exceed MASS_DELETE_THRESHOLD", false)
     .option(
       "--allow-empty-root",
