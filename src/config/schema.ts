@@ -315,7 +315,7 @@ export const ENV_VARS = {
       .toLowerCase()
       .pipe(z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])),
     default: "info",
-    doc: "pino log level (logs go to stderr).",
+    doc: "pino log level of LOG_FILE and of `serve`'s stderr (case-insensitive). One-shot commands print only warnings and errors on stderr (on a terminal: once, after the progress bar), everything at `debug` or `trace`.",
   },
   LOG_FILE: { schema: z.string().trim(), default: "", doc: "Also append logs here, e.g. `sync_system.log`." },
 } as const;

@@ -3,7 +3,7 @@ import { indexedChunks, searchDocuments } from "../../app/search-documents.js";
 import type { ChunkFilters } from "../../core/document-store.js";
 import { SyncError } from "../../errors/sync-error.js";
 import type { SearchHit, SearchMode } from "../../search/search-chunks.js";
-import { collect, intOption } from "../parse-options.js";
+import { intOption } from "../parse-options.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 
 /** `lancedb-sync search "<query>" --user <id>`: search one user's chunks. */
@@ -15,13 +15,9 @@ export function registerSearchCommand(program: Command): void {
     .requiredOption("-u, --user <id>", "whose documents to search")
     .option("-m, --mode <mode>", "vector | fts | hybrid", "hybrid")
     .option("-l, --limit <n>", "number of hits, 1 to 1000", intOption(1, 1000), 10)
-    .option("--source <name>", "only this source (repeat the flag for more)", collect)
-    .option("--doc <id>", "only this document, by doc id (repeat the flag for more)", collect)
-    .option(
-      "--meta <key=value>",
-      "only documents whose metadata has key = value, exactly (repeatable)",
-      collect,
-    )
+    .option("--source <name...>", "only these sources (repeatable)")
+    .option("--doc <id...>", "only these documents, by doc id (repeatable)")
+    .option("--meta <key=value...>", "only documents whose metadata has key = value, exactly (repeatable)")
     .option("--json", "print one JSON object { hits: [...] }, each hit with its metadata and url", false)
     .addHelpText("after", SCORE_HELP)
     .action(async (query: string, opts) => {

@@ -3,13 +3,14 @@ import type { Command } from "commander";
 import type { AppContext } from "../../app/app-context.js";
 import { syncFolders } from "../../app/sync-folders.js";
 import type { RunRecord } from "../../core/journal.js";
-import { describeError } from "../../errors/sync-error.js";
+import { describeError, SyncError } from "../../errors/sync-error.js";
 import { listenForInterrupt, SIGNAL_EXIT } from "../interrupt.js";
 import { collect } from "../parse-options.js";
 import { plural } from "../plural.js";
 import { createProgress } from "../progress.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 import { markShown } from "../terminal.js";
+import { syncAll } from "./sync-all.js";
 
 /** `lancedb-sync sync <path...> --user <id>`: one incremental sync of local folders. */
 export function registerSyncCommand(program: Command): void {
@@ -17,7 +18,11 @@ export function registerSyncCommand(program: Command): void {
     .command("sync")
     .description("sync local folders (or files) into the knowledge base of one user")
     .argument("[paths...]", "folders or files; may be omitted for a source synced before (--source)")
-    .requiredOption("-u, --user <id>", "user the documents belong to")
+    .option("-u, --user <id>", "user the documents belong to (required, except with --all)")
+    .option(
+      "--all",
+      "sync every registered source of every user (of --user when given), e.g. after reset --yes",
+    )
     .option("-s, --source <name>", "source name (default: derived from the paths)")
     .option(
       "-p, --pattern <glob>",
@@ -34,6 +39,36 @@ export function registerSyncCommand(program: Command): void {
     .option("--json", "print one JSON object with the run's figures on stdout", false)
     .action(async (paths: string[], opts) => {
       await runCommand(opts.json, async (ctx) => {
+        if (opts.all) {
+          if (paths.length > 0 || opts.source !== undefined) {
+            throw new SyncError(
+              "SYNC_E_INVALID_ARGUMENT",
+              "--all syncs registered sources: give no paths nor --source",
+            );
+          }
+          const interrupt = listenForInterrupt();
+          try {
+            return await syncAll(ctx, {
+              userId: opts.user,
+              allowMassDelete: opts.allowMassDelete,
+              json: opts.json,
+              interrupt,
+            });
+          } catch (err) {
+            const signal = interrupt.received();
+            if (signal === undefined) throw err;
+            reportInterrupted(ctx, opts.user, signal, { done: 0, total: 0 }, opts.json, err);
+            return SIGNAL_EXIT[signal];
+          } finally {
+            interrupt.dispose();
+          }
+        }
+        if (opts.user === undefined) {
+          throw new SyncError(
+            "SYNC_E_INVALID_ARGUMENT",
+            "required option '-u, --user <id>' not specified (or --all: every registered source)",
+          );
+        }
         const progress = createProgress("syncing");
         const t0 = performance.now();
         const loop = watchEventLoop();
@@ -143,7 +178,7 @@ function printSummary(r: Awaited<ReturnType<typeof syncFolders>> & { peak_rss_mb
  */
 function reportInterrupted(
   ctx: AppContext,
-  userId: string,
+  userId: string | undefined,
   signal: keyof typeof SIGNAL_EXIT,
   progress: { done: number; total: number },
   json: boolean,
