@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { Config } from "../config/load-config.js";
 import type { ContentProcessor } from "../core/content-processor.js";
@@ -173,7 +173,7 @@ export function openAppContext(
     }
     reader ??= (async () => {
       // A local store that was never created has no tables: connecting would create its directory.
-      if (!config.lancedbUri.includes("://") && !existsSync(config.lancedbUri)) return undefined;
+      if (!config.lancedbUri.includes("://") && neverCreated(config.lancedbUri)) return undefined;
       const s = await newStore();
       if (await s.openExisting()) return s;
       await s.close();
@@ -273,4 +273,14 @@ export function openAppContext(
 function forgetOnFailure<T>(promise: Promise<T>, forget: () => void): Promise<T> {
   promise.catch(forget);
   return promise;
+}
+
+/** Whether a local store directory plainly does not exist (ENOENT; a path under a file is not "never created"). */
+function neverCreated(path: string): boolean {
+  try {
+    statSync(path);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT";
+  }
 }
