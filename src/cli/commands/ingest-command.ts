@@ -49,7 +49,10 @@ export function registerIngestCommand(program: Command): void {
         for (const file of files) {
           try {
             const bytes = await readFile(file).catch((err) => {
-              throw new SyncError("SYNC_E_READ_FAILED", `${file}: ${describeError(err)}`, { cause: err });
+              const code = (err as NodeJS.ErrnoException).code;
+              const why =
+                code === "ENOENT" ? "does not exist" : code === "EISDIR" ? "is a folder" : describeError(err);
+              throw new SyncError("SYNC_E_READ_FAILED", `${file} ${why}`);
             });
             const r = await system.ingestDocument({
               userId: opts.user,
