@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { Config } from "../config/load-config.js";
 import type { ContentProcessor } from "../core/content-processor.js";
@@ -171,6 +172,8 @@ export function openAppContext(
       if (open) return open;
     }
     reader ??= (async () => {
+      // A local store that was never created has no tables: connecting would create its directory.
+      if (!config.lancedbUri.includes("://") && neverCreated(config.lancedbUri)) return undefined;
       const s = await newStore();
       if (await s.openExisting()) return s;
       await s.close();
@@ -270,4 +273,14 @@ export function openAppContext(
 function forgetOnFailure<T>(promise: Promise<T>, forget: () => void): Promise<T> {
   promise.catch(forget);
   return promise;
+}
+
+/** Whether a local store directory plainly does not exist (ENOENT; a path under a file is not "never created"). */
+function neverCreated(path: string): boolean {
+  try {
+    statSync(path);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT";
+  }
 }

@@ -1,7 +1,9 @@
 import { accessSync, constants, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { type Config, checkConfigPaths } from "../config/load-config.js";
+import type { Embedder } from "../core/embedder.js";
 import { describeError } from "../errors/sync-error.js";
+import { createEmbedder } from "../pipeline/embed/create-embedder.js";
 import { storeOptions } from "./app-context.js";
 
 /** One check of {@link checkEnvironment}. */
@@ -13,8 +15,9 @@ export interface EnvironmentCheck {
 }
 
 /**
- * Checks that lancedb-sync can run here: data directories writable, LanceDB opens, and — only when
- * `S3_BUCKET` is set — the bucket answers a HeadBucket. Never throws; every problem is a failed check.
+ * Checks that lancedb-sync can run here: data directories writable, LanceDB opens, the configured embedder
+ * answers with vectors of the expected width, and — only when `S3_BUCKET` is set — the bucket answers a
+ * HeadBucket. Never throws; every problem is a failed check.
  */
 export async function checkEnvironment(config: Config, signal?: AbortSignal): Promise<EnvironmentCheck[]> {
   const checks: EnvironmentCheck[] = [];
@@ -46,9 +49,44 @@ export async function checkEnvironment(config: Config, signal?: AbortSignal): Pr
   } finally {
     await store.close();
   }
+  checks.push(await checkEmbedder(config, signal));
   if (config.s3.bucket) checks.push(await checkS3(config, signal));
   else checks.push({ name: "s3 reachable", ok: true, detail: "S3_BUCKET not set: backup disabled" });
   return checks;
+}
+
+/**
+ * Creates the configured embedder and embeds one text: the server is reached, the model answers, and its
+ * vectors have the width the tables need (`EMBEDDING_DIMENSIONS` when set).
+ */
+async function checkEmbedder(config: Config, signal?: AbortSignal): Promise<EnvironmentCheck> {
+  const e = config.embedding;
+  const what =
+    e.provider === "hashing" ? "hashing (offline)" : `${e.provider} model ${e.model} at ${e.baseUrl}`;
+  const abort = signal ?? AbortSignal.timeout(Math.min(e.deadlineMs, 60_000));
+  let embedder: Embedder | undefined;
+  try {
+    embedder = await createEmbedder(e, abort);
+    const [vector] = await embedder.embed(["lancedb-sync setup: embedder check"], abort);
+    const width = vector?.length ?? 0;
+    const expected = e.dimensions ?? embedder.dimensions;
+    if (width !== expected) {
+      return {
+        name: "embedder answers",
+        ok: false,
+        detail: `${what}: answered with ${width}-dimensional vectors, expected ${expected} (EMBEDDING_DIMENSIONS)`,
+      };
+    }
+    return {
+      name: "embedder answers",
+      ok: true,
+      detail: `${what}: ${width}-dimensional vectors (${embedder.id})`,
+    };
+  } catch (err) {
+    return { name: "embedder answers", ok: false, detail: `${what}: ${describeError(err)}` };
+  } finally {
+    await embedder?.close?.();
+  }
 }
 
 async function checkS3(config: Config, signal?: AbortSignal): Promise<EnvironmentCheck> {

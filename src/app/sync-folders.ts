@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
+import { stat } from "node:fs/promises";
 import type { SourceRecord } from "../core/journal.js";
 import { retypeError } from "../core/journal.js";
-import { SyncError } from "../errors/sync-error.js";
+import { describeError, SyncError } from "../errors/sync-error.js";
 import {
   canonicalRoot,
   type LocalFilesystemConfig,
@@ -45,7 +46,9 @@ export interface SyncFoldersOptions extends Omit<RunSourceOptions, "keys"> {
  *   source and add it again to change its roots);
  * - paths given for a source of another type (`SYNC_E_SOURCE_TYPE`);
  * - a new source whose roots overlap those of another source of the same user (`SYNC_E_INVALID_ARGUMENT`
- *   naming that source and both roots: the same files would be indexed twice).
+ *   naming that source and both roots: the same files would be indexed twice);
+ * - a new source whose roots do not all exist (`SYNC_E_SOURCE_UNAVAILABLE` naming each missing one; nothing
+ *   is registered).
  */
 export async function syncFolders(ctx: AppContext, options: SyncFoldersOptions): Promise<SourceRunResult> {
   const userId = validateId("user id", options.userId);
@@ -89,6 +92,7 @@ export async function syncFolders(ctx: AppContext, options: SyncFoldersOptions):
           : `source "${name}" of user "${userId}" is not registered; give the paths to sync`,
       );
     }
+    await requireRoots(paths);
     name ??= `fs-${createHash("sha256")
       .update([...paths].sort().join("\0"))
       .digest("hex")
@@ -107,6 +111,30 @@ export async function syncFolders(ctx: AppContext, options: SyncFoldersOptions):
   journal.upsertSource({ userId, name: name as string, type: LOCAL, config: { ...config } });
   const record = journal.getSource(userId, name as string) as SourceRecord;
   return runSource(ctx, record, ctx.sourceOf(record), options);
+}
+
+/**
+ * Refuses a new source whose roots are not all there, before anything is registered: a first sync of a
+ * mistyped path must not leave behind a source that shows unhealthy forever. Names every missing root.
+ */
+async function requireRoots(paths: readonly string[]): Promise<void> {
+  const problems: string[] = [];
+  for (const path of paths) {
+    try {
+      await stat(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problems.push(
+        `${path} ${code === "ENOENT" ? "does not exist" : `cannot be read (${code ?? describeError(err)})`}`,
+      );
+    }
+  }
+  if (problems.length > 0) {
+    throw new SyncError(
+      "SYNC_E_SOURCE_UNAVAILABLE",
+      `${problems.join("; ")}: nothing was registered or synced; check the path${paths.length > 1 ? "s" : ""}`,
+    );
+  }
 }
 
 function recordedRoots(source: SourceRecord): string[] {

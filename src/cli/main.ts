@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command } from "commander";
+import { Command, type CommanderError } from "commander";
 import { registerCleanupFailedCommand } from "./commands/cleanup-failed-command.js";
 import { registerCompactCommand } from "./commands/compact-command.js";
 import { registerDemoCommand } from "./commands/demo-command.js";
@@ -19,12 +19,19 @@ import { registerUnlockCommand } from "./commands/unlock-command.js";
 
 // LanceDB's native log: hybrid queries print a deprecation warning we cannot avoid in 0.31.0.
 process.env.LANCEDB_LOG ??= "error";
+// `lancedb-sync search … | head`: a reader that stops reading ends the output, not with a stack trace.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw err;
+});
 
 const program = new Command()
   .name("lancedb-sync")
   .description("Keep a LanceDB knowledge base in step with your documents.")
   .version("0.1.0")
+  .configureOutput({ outputError: (text, write) => write(argumentErrorLine(text)) })
   .exitOverride((err) => {
+    if (err.exitCode !== 0) reportArgumentError(err);
     process.exit(err.exitCode === 0 ? 0 : 1);
   });
 for (const register of [
@@ -48,3 +55,15 @@ for (const register of [
   register(program);
 }
 await program.parseAsync(process.argv);
+
+/** commander's `error: …` line in the CLI's own form: `lancedb-sync: SYNC_E_INVALID_ARGUMENT: …`. */
+function argumentErrorLine(text: string): string {
+  return `lancedb-sync: SYNC_E_INVALID_ARGUMENT: ${text.replace(/^error: /, "")}`;
+}
+
+/** With `--json` anywhere on the command line, an argument error is also `{"error":{…}}` on stdout. */
+function reportArgumentError(err: CommanderError): void {
+  if (!process.argv.slice(2).includes("--json")) return;
+  const message = err.message.replace(/^error: /, "");
+  process.stdout.write(`${JSON.stringify({ error: { code: "SYNC_E_INVALID_ARGUMENT", message } })}\n`);
+}

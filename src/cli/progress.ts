@@ -14,7 +14,11 @@ export function createProgress(label: string): Progress {
     update({ done, total }) {
       if (!bar) {
         bar = new cliProgress.SingleBar(
-          { stream: process.stderr, format: `${label} [{bar}] {value}/{total} items | {eta_formatted} left` },
+          {
+            stream: process.stderr,
+            format: `${label} [{bar}] {value}/{total} items | {eta_formatted} left`,
+            clearOnComplete: true,
+          },
           cliProgress.Presets.shades_classic,
         );
         bar.start(total, 0);

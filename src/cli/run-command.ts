@@ -1,4 +1,5 @@
 import { type AppContext, openAppContext } from "../app/app-context.js";
+import { configWarnings } from "../config/config-warnings.js";
 import { checkConfigPaths, loadConfig } from "../config/load-config.js";
 import { describeError, isSyncError } from "../errors/sync-error.js";
 import { createLogger, FILE_ONLY } from "../logging/create-logger.js";
@@ -8,6 +9,7 @@ import {
   journalDamage,
   moveJournalAside,
 } from "../storage/sqlite-journal.js";
+import { consoleLogging, flushWarnings, markShown } from "./terminal.js";
 
 /** Process exit codes of the CLI. */
 export const EXIT = {
@@ -36,7 +38,15 @@ export async function runPlain(
     log?.(err);
     reportError(err, json);
     process.exitCode = EXIT.FATAL;
+  } finally {
+    flushWarnings();
   }
+}
+
+/** Options of {@link runCommand}. */
+export interface RunCommandOptions {
+  /** A long-running command (`serve`): its log lines go to stderr as they come, info lines included. */
+  service?: boolean;
 }
 
 /**
@@ -45,14 +55,23 @@ export async function runPlain(
  * and `PRAGMA quick_check` confirms it, the journal is moved aside and the command runs once more on a fresh
  * one (every command is safe to repeat: writes are idempotent and a sync rebuilds the journal from the tables).
  */
-export async function runCommand(json: boolean, fn: (ctx: AppContext) => Promise<number>): Promise<void> {
+export async function runCommand(
+  json: boolean,
+  fn: (ctx: AppContext) => Promise<number>,
+  options: RunCommandOptions = {},
+): Promise<void> {
   let logger: ReturnType<typeof createLogger> | undefined;
   await runPlain(
     json,
     async () => {
       const config = loadConfig();
       checkConfigPaths(config);
-      const log = createLogger({ level: config.logLevel, file: config.logFile });
+      warnAboutConfig();
+      const log = createLogger({
+        level: config.logLevel,
+        file: config.logFile,
+        ...(options.service ? {} : consoleLogging(config.logLevel)),
+      });
       logger = log;
       for (let attempt = 0; ; attempt++) {
         let failure: unknown;
@@ -97,10 +116,16 @@ function rawError(err: unknown): Record<string, unknown> {
   return { code: isSyncError(err) ? err.code : "SYNC_E_INTERNAL", chain };
 }
 
+/** Prints the configuration's warnings (unknown `.env` keys, deprecated names) on stderr, one line each. */
+export function warnAboutConfig(envFile?: string): void {
+  for (const w of configWarnings(envFile)) process.stderr.write(`lancedb-sync: warning: ${w}\n`);
+}
+
 /** Prints a fatal error: a line on stderr, and a JSON object on stdout when `--json` was given. */
 export function reportError(err: unknown, json: boolean): void {
   const code = isSyncError(err) ? err.code : "SYNC_E_INTERNAL";
   const message = describeError(err);
+  markShown(message);
   process.stderr.write(`lancedb-sync: ${code}: ${message}\n`);
   if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
 }

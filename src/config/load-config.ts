@@ -2,7 +2,7 @@ import { accessSync, constants, readFileSync, type Stats, statfsSync, statSync }
 import { dirname, resolve } from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import { SyncError } from "../errors/sync-error.js";
-import { ENV_VARS, type EnvVarName } from "./schema.js";
+import { DEPRECATED_ENV_VARS, ENV_VARS, type EnvVarName } from "./schema.js";
 
 /** Validated, frozen configuration. Only the CLI and the server build it; the library takes typed options. */
 export interface Config {
@@ -106,8 +106,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? process.env;
   const file = options.envFile ?? ".env";
   const fromFile = readEnvFile(file);
+  const oldName = (name: EnvVarName) =>
+    Object.keys(DEPRECATED_ENV_VARS).find((k) => DEPRECATED_ENV_VARS[k] === name);
   return buildConfig(
-    (name) => env[name] ?? fromFile[name],
+    (name) => {
+      const old = oldName(name);
+      return env[name] ?? fromFile[name] ?? (old === undefined ? undefined : (env[old] ?? fromFile[old]));
+    },
     (name) => name,
   );
 }
@@ -201,6 +206,12 @@ function buildConfig(
       }
     }
   }
+  if (problems.length === 0 && /^[a-z][a-z0-9+.-]*:\/\//i.test(v.LANCEDB_URI as string)) {
+    problems.push(
+      `${label("LANCEDB_URI")}=${JSON.stringify(v.LANCEDB_URI)}: only a local directory is supported, not a remote ` +
+        "store (s3://, gs://, az://, db://); keep the store on a local disk (S3 is for backups: S3_BUCKET)",
+    );
+  }
   if (problems.length === 0 && Boolean(v.TLS_CERT_FILE) !== Boolean(v.TLS_KEY_FILE)) {
     const [set, unset] = v.TLS_CERT_FILE
       ? ["TLS_CERT_FILE", "TLS_KEY_FILE"]
@@ -219,7 +230,7 @@ function buildConfig(
     stateDbPath: v.STATE_DB_PATH,
     maxConcurrentProcessing: v.MAX_CONCURRENT_PROCESSING,
     maxConcurrentSearches: v.MAX_CONCURRENT_SEARCHES,
-    readChunkBytes: Math.round((v.CHUNK_SIZE_MB as number) * MB),
+    readChunkBytes: Math.round((v.READ_CHUNK_MB as number) * MB),
     maxFileBytes: Math.round((v.MAX_FILE_SIZE_MB as number) * MB),
     maxExtractedBytes: Math.round((v.MAX_EXTRACTED_MB as number) * MB),
     parseTimeoutMs: (v.PARSE_TIMEOUT_SECONDS as number) * 1000,

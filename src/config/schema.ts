@@ -59,10 +59,10 @@ export const ENV_VARS = {
     default: "4",
     doc: "Searches run at once by a long-lived process (service, library); more wait their turn. Each brute-force vector scan holds the vectors it reads, so this bounds search memory.",
   },
-  CHUNK_SIZE_MB: {
+  READ_CHUNK_MB: {
     schema: num(0.0625, 256),
     default: "4",
-    doc: "Files are read in pieces of this size (MB), yielding between pieces; the whole file is still held in memory while it is hashed and parsed (at most MAX_FILE_SIZE_MB).",
+    doc: "Files are read from disk in pieces of this size (MB), yielding between pieces — an I/O setting, not the text chunk size (that is TEXT_CHUNK_SIZE); the whole file is still held in memory while it is hashed and parsed (at most MAX_FILE_SIZE_MB). Formerly CHUNK_SIZE_MB, still accepted with a warning.",
   },
   MAX_FILE_SIZE_MB: {
     schema: num(0.001, 4096),
@@ -329,12 +329,19 @@ export const ENV_VARS = {
     doc: "Notion webhook verification token: `X-Notion-Signature` of `POST /api/v1/webhooks/notion` is checked with it (empty: the token Notion sent in its verification request, kept in `notion-webhook-token` beside STATE_DB_PATH, never in the journal or a backup). Never logged.",
   },
   LOG_LEVEL: {
-    schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    schema: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .pipe(z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])),
     default: "info",
-    doc: "pino log level (logs go to stderr).",
+    doc: "pino log level of LOG_FILE and of `serve`'s stderr (case-insensitive). One-shot commands print only warnings and errors on stderr (on a terminal: once, after the progress bar), everything at `debug` or `trace`.",
   },
   LOG_FILE: { schema: z.string().trim(), default: "", doc: "Also append logs here, e.g. `sync_system.log`." },
 } as const;
 
 /** Name of a documented environment variable. */
 export type EnvVarName = keyof typeof ENV_VARS;
+
+/** Old names still accepted for a setting, with a warning: old name → current name. */
+export const DEPRECATED_ENV_VARS: Readonly<Record<string, EnvVarName>> = { CHUNK_SIZE_MB: "READ_CHUNK_MB" };

@@ -104,7 +104,7 @@ export async function applyChanges(deps: SyncDeps, options: ApplyChangesOptions)
     };
   } catch (err) {
     await writer.abandon();
-    journal.finishRun(runId, "failed", stats, describeError(err));
+    journal.finishRun(runId, signal?.aborted ? "interrupted" : "failed", stats, describeError(err));
     throw err;
   }
 }

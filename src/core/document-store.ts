@@ -116,7 +116,7 @@ export interface ChunkHit {
   text: string;
   start: number;
   end: number;
-  /** Higher is better: 1 − cosine distance (vector), BM25 (fts), RRF relevance (hybrid). */
+  /** Higher is better: 1 − cosine distance (vector), BM25 (fts), RRF relevance (a store's hybrid; `searchChunks` fuses by score). */
   score: number;
   /** The document's metadata (an empty object when it has none). */
   metadata: Record<string, unknown>;

@@ -117,8 +117,11 @@ export interface RunRecord {
   sourceName: string;
   startedAt: string;
   finishedAt: string | null;
-  /** `abandoned`: its process died (found `running` with no live run lock by a later run). */
-  status: "running" | "succeeded" | "partial" | "failed" | "abandoned";
+  /**
+   * `abandoned`: its process died (found `running` with no live run lock by a later run); `interrupted`: it
+   * was stopped through its abort signal (Ctrl-C, SIGTERM, a stop), having recorded what it wrote.
+   */
+  status: "running" | "succeeded" | "partial" | "failed" | "abandoned" | "interrupted";
   /** `full`: a reconciliation over a whole listing; `changes`: a partial run over given keys. */
   kind: RunKind;
   stats: RunStats | null;

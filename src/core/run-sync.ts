@@ -196,7 +196,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     };
   } catch (err) {
     await writer.abandon();
-    journal.finishRun(runId, "failed", stats, describeError(err));
+    journal.finishRun(runId, signal?.aborted ? "interrupted" : "failed", stats, describeError(err));
     throw err;
   }
 }

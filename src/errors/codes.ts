@@ -86,6 +86,11 @@ export const ERROR_CODES = {
     message: "file name is not allowed (empty, a path, or control characters)",
   },
   SYNC_E_SHUTTING_DOWN: { status: 503, retryable: true, message: "the system is stopping or stopped" },
+  SYNC_E_INTERRUPTED: {
+    status: 503,
+    retryable: true,
+    message: "the command was interrupted (SIGINT or SIGTERM)",
+  },
   SYNC_E_PARSE_LIMIT: {
     status: 422,
     retryable: false,

@@ -5,6 +5,16 @@ export interface LoggerOptions {
   level: string;
   /** Also append JSON lines to this file when non-empty. */
   file?: string;
+  /**
+   * Where the console's lines go instead of stderr (e.g. a {@link WarningCollector} while a progress bar is
+   * drawn). Lines marked {@link FILE_ONLY} never reach it.
+   */
+  console?: pino.DestinationStream;
+  /**
+   * Lowest level the console gets. Default: `level`, raised to `warn` when stderr is a terminal (people read
+   * the command's own output there).
+   */
+  consoleLevel?: string;
 }
 
 /** Paths redacted from every log line: secrets never reach logs. */
@@ -27,21 +37,27 @@ export const REDACT_PATHS = [
  */
 export const FILE_ONLY = "file_only";
 
-const LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+/** pino's level names, lowest first. */
+export const LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+/** The higher (more quiet) of two level names. */
+export function quieterLevel(a: string, b: string): string {
+  const rank = (l: string) => LEVELS.indexOf(l as (typeof LEVELS)[number]);
+  return rank(a) >= rank(b) ? a : b;
+}
 
 /**
- * A pino logger writing JSON lines to stderr (stdout stays free for `--json` output) and, when `file` is set,
- * appending them to that file. On a terminal, stderr only shows warnings and errors (people read the
- * command's own summary there); the file and a non-terminal stderr get everything at `level`, except lines
- * marked {@link FILE_ONLY}, which only the file gets.
+ * A pino logger writing JSON lines to the console (stderr by default: stdout stays free for `--json`
+ * output) and, when `file` is set, appending them to that file. The file gets everything at `level`; the
+ * console gets lines at `consoleLevel` (see {@link LoggerOptions}) except those marked {@link FILE_ONLY}.
  */
 export function createLogger(options: LoggerOptions): pino.Logger {
   const level = options.level as pino.LevelWithSilent;
-  const quiet = process.stderr.isTTY && LEVELS.indexOf(level) < LEVELS.indexOf("warn");
+  const consoleLevel = options.consoleLevel ?? (process.stderr.isTTY ? quieterLevel(level, "warn") : level);
   const streams: pino.StreamEntry[] = [
     {
-      level: (quiet ? "warn" : level) as pino.Level,
-      stream: skipFileOnly(pino.destination({ fd: 2, sync: true })),
+      level: consoleLevel as pino.Level,
+      stream: skipFileOnly(options.console ?? pino.destination({ fd: 2, sync: true })),
     },
   ];
   if (options.file) {

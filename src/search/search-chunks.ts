@@ -2,8 +2,9 @@ import type { ChunkFilters, ChunkHit, DocumentStore } from "../core/document-sto
 import type { Embedder } from "../core/embedder.js";
 import { SyncError } from "../errors/sync-error.js";
 import { validateId } from "../storage/filter.js";
+import { fuseHits } from "./fuse-hits.js";
 
-/** How to search: by vector, by the store's full-text index, or both fused by reciprocal rank. */
+/** How to search: by vector, by the store's full-text index, or both, fused by weighted scores ({@link fuseHits}). */
 export type SearchMode = "vector" | "fts" | "hybrid";
 
 /** Options of {@link searchChunks}. */
@@ -85,5 +86,13 @@ export async function searchChunks(
   const [vector] = await e.embed([text]);
   if (!vector)
     throw new SyncError("SYNC_E_EMBEDDING_FAILED", "the embedder returned no vector for the query");
-  return store.search({ ...query, vector, embedderId: e.id });
+  if (effective === "vector") return store.search({ ...query, vector, embedderId: e.id });
+  // Hybrid: each half ranks a deeper list than asked for, so that a hit one half ranks low still gets the
+  // other half's score; the halves are fused here, by score, not by LanceDB's reciprocal-rank reranker.
+  const depth = Math.min(1000, Math.max(limit * 4, 50));
+  const [fullText, byVector] = await Promise.all([
+    store.search({ ...query, mode: "fts", limit: depth }),
+    store.search({ ...query, mode: "vector", limit: depth, vector, embedderId: e.id }),
+  ]);
+  return fuseHits(fullText, byVector, limit);
 }

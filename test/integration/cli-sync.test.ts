@@ -151,8 +151,8 @@ describe("sync as a user would run it: mixed formats, failures, edits, moves, co
       expect(t.versions).toBeLessThanOrEqual(t.version);
       expect(t.fragments).toBeGreaterThanOrEqual(1);
       expect(t.fragments, `${t.name}: no empty fragments`).toBeLessThanOrEqual(t.rows);
-      expect(t.smallFragments).toBeGreaterThanOrEqual(1);
-      expect(t.smallFragments).toBeLessThanOrEqual(t.fragments);
+      expect(t.small_fragments).toBeGreaterThanOrEqual(1);
+      expect(t.small_fragments).toBeLessThanOrEqual(t.fragments);
       expect(t.rows).toBe(t.name === "document_chunks" ? chunks.length : good.length);
     }
     expect(s.last_run).toMatchObject({ user_id: "alice", status: "partial" });

@@ -182,7 +182,7 @@ describe("compact", () => {
         // Five syncs each appended to both tables: several small fragments and versions to drop.
         expect(b.versions, name).toBeGreaterThan(2);
         expect(b.fragments, name).toBeGreaterThanOrEqual(5);
-        expect(b.smallFragments, name).toBe(b.fragments);
+        expect(b.small_fragments, name).toBe(b.fragments);
         // Retention 0: every version older than the compaction is gone; at most the pre-compaction head
         // survives next to the versions compaction itself wrote.
         expect(a.versions, name).toBeLessThan(b.versions);
@@ -192,7 +192,7 @@ describe("compact", () => {
         // Compaction merged the small fragments: strictly fewer, and nine rows fit in one.
         expect(a.fragments, name).toBeLessThan(b.fragments);
         expect(a.fragments, name).toBe(1);
-        expect(a.smallFragments, name).toBeLessThanOrEqual(a.fragments);
+        expect(a.small_fragments, name).toBeLessThanOrEqual(a.fragments);
       }
       // The same, read straight from LanceDB rather than through the CLI's report.
       const db = await lancedb.connect(env.LANCEDB_URI);

@@ -18,7 +18,11 @@ const EXPECTED: Record<string, { mimeType: string; title?: string; contains: str
     contains: ["password rotation", "Multi-factor authentication"],
   },
   "it-support-faq.md": { mimeType: "text/markdown", title: "IT Support FAQ", contains: ["reset it?"] },
-  "onboarding-checklist.txt": { mimeType: "text/plain", contains: ["onboarding buddy"] },
+  "onboarding-checklist.txt": {
+    mimeType: "text/plain",
+    title: "Onboarding Checklist for New Employees",
+    contains: ["onboarding buddy"],
+  },
   "release-notes.html": {
     mimeType: "text/html",
     title: "Tidepool Release Notes",
@@ -31,6 +35,7 @@ const EXPECTED: Record<string, { mimeType: string; title?: string; contains: str
   },
   "product-overview.docx": {
     mimeType: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    title: "Tidepool Product Overview",
     contains: ["Tidepool Product Overview", "vector embeddings"],
   },
 };

@@ -130,12 +130,13 @@ describe("extractDocument: happy paths", () => {
     expect(doc.title).toBeUndefined();
   });
 
-  it("extracts docx text", async () => {
+  it("extracts docx text, and its opening title line as the title", async () => {
     const docx = await makeDocx(["Product overview", "The sync engine is incremental."]);
     const doc = await extractDocument(docx, "overview.docx", opts);
     expect(doc).toEqual({
       text: "Product overview\n\nThe sync engine is incremental.",
       mimeType: DOCX_MIME,
+      title: "Product overview",
     });
   });
 

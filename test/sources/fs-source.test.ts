@@ -339,8 +339,18 @@ describe("FsSource messages", () => {
     const err = await errorOf(() => source({ paths: [missing] }).list());
     expect(isSyncError(err, "SYNC_E_SOURCE_UNAVAILABLE")).toBe(true);
     const text = describeError(err);
-    expect(text).toBe(`fs: root ${missing} is not readable: ENOENT (no such file or directory)`);
+    expect(text).toBe(`fs: root ${missing} is missing: ENOENT (no such file or directory)`);
     expect((err as Error).cause).toMatchObject({ code: "ENOENT", syscall: "stat" });
+  });
+
+  it("name every missing root, not only the first", async () => {
+    const [a, b] = [join(tmp.path, "gone-a"), join(tmp.path, "gone-b")];
+    const err = await errorOf(() => source({ paths: [a, b] }).list());
+    expect(isSyncError(err, "SYNC_E_SOURCE_UNAVAILABLE")).toBe(true);
+    expect(describeError(err)).toBe(
+      `fs: root ${a} is missing: ENOENT (no such file or directory); ` +
+        `fs: root ${b} is missing: ENOENT (no such file or directory)`,
+    );
   });
 
   it("a folder beyond PATH_MAX is a short warning and an incomplete prefix; the rest is listed", async () => {

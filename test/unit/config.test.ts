@@ -141,7 +141,7 @@ describe("loadConfig", () => {
   it("parses numbers, booleans and trims whitespace", () => {
     const c = load({
       MAX_CONCURRENT_PROCESSING: " 12 ",
-      CHUNK_SIZE_MB: "0.5",
+      READ_CHUNK_MB: "0.5",
       ENABLE_SOURCE_MONITORING: "no",
       EMBEDDING_DIMENSIONS: "256",
       EMBEDDING_PROVIDER: "openai",
@@ -218,13 +218,23 @@ describe("loadConfig", () => {
 });
 
 describe("env template", () => {
-  it("lists every variable of ENV_VARS with its default and documentation", () => {
+  it("lists every variable of ENV_VARS with its default commented out and its documentation", () => {
     const t = renderEnvTemplate();
     for (const [name, spec] of Object.entries(ENV_VARS)) {
-      const line = spec.default === "" ? `# ${name}=` : `${name}=${spec.default}`;
-      expect(t.split("\n"), name).toContain(line);
+      expect(t.split("\n"), name).toContain(`# ${name}=${spec.default}`);
       expect(t, name).toContain(spec.doc);
     }
+    // Nothing is set: the file states only what the user uncomments.
+    expect(t.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("#"))).toEqual([]);
+  });
+
+  it("has sections, an Ollama example and the re-index note", () => {
+    const t = renderEnvTemplate();
+    expect(t).toContain("# ===== Embedder =====");
+    expect(t).toContain("#   EMBEDDING_BASE_URL=http://127.0.0.1:11434/v1");
+    expect(t).toContain("#   EMBEDDING_MODEL=nomic-embed-text");
+    expect(t).toContain("npx lancedb-sync reset --yes");
+    expect(t.match(/^# ===== /gm)?.length).toBeGreaterThanOrEqual(6);
   });
 
   it("as a .env file it is accepted and gives exactly the defaults", () => {

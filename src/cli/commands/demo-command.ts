@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { searchDocuments } from "../../app/search-documents.js";
 import { syncFolders } from "../../app/sync-folders.js";
+import { plural } from "../plural.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 import { printHits } from "./search-command.js";
 
@@ -35,7 +36,7 @@ export function registerDemoCommand(program: Command): void {
         else {
           process.stdout.write(
             `synced ${SAMPLES_DIR} for user "demo": ${result.added} added, ${result.updated} updated, ` +
-              `${result.unchanged} unchanged, ${result.failed} failed; ${result.embedded_chunks} chunks embedded ` +
+              `${result.unchanged} unchanged, ${result.failed} failed; ${plural(result.embedded_chunks, "chunk")} embedded ` +
               `with ${embedder.id} into ${ctx.config.lancedbUri}\n`,
           );
           for (const s of searches) {

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { systemOn } from "../../app/sync-system.js";
 import { SyncError } from "../../errors/sync-error.js";
+import { plural } from "../plural.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 
 /** `lancedb-sync documents list|show|delete --user U`: one user's indexed documents. */
@@ -30,7 +31,7 @@ export function registerDocumentsCommand(program: Command): void {
         else {
           for (const d of docs) {
             process.stdout.write(
-              `${d.doc_id}  ${d.source_id}  ${d.item_key}  (${d.chunk_count} chunks) ${d.title}\n`,
+              `${d.doc_id}  ${d.source_id}  ${d.item_key}  (${plural(d.chunk_count, "chunk")}) ${d.title}\n`,
             );
           }
         }

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import type { IngestResult } from "../../app/documents.js";
 import { systemOn } from "../../app/sync-system.js";
 import { describeError, isSyncError, SyncError } from "../../errors/sync-error.js";
+import { plural } from "../plural.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 
 /** `lancedb-sync ingest <file...> --user U`: push documents as a host application would. */
@@ -48,7 +49,10 @@ export function registerIngestCommand(program: Command): void {
         for (const file of files) {
           try {
             const bytes = await readFile(file).catch((err) => {
-              throw new SyncError("SYNC_E_READ_FAILED", `${file}: ${describeError(err)}`, { cause: err });
+              const code = (err as NodeJS.ErrnoException).code;
+              const why =
+                code === "ENOENT" ? "does not exist" : code === "EISDIR" ? "is a folder" : describeError(err);
+              throw new SyncError("SYNC_E_READ_FAILED", `${file} ${why}`);
             });
             const r = await system.ingestDocument({
               userId: opts.user,
@@ -59,7 +63,8 @@ export function registerIngestCommand(program: Command): void {
               sourceId: opts.source,
             });
             documents.push({ file, ...r });
-            if (!opts.json) process.stdout.write(`${r.status} ${file} → ${r.doc_id} (${r.chunks} chunks)\n`);
+            if (!opts.json)
+              process.stdout.write(`${r.status} ${file} → ${r.doc_id} (${plural(r.chunks, "chunk")})\n`);
           } catch (err) {
             const code = isSyncError(err) ? err.code : "SYNC_E_INTERNAL";
             failed.push({ file, code, message: describeError(err) });

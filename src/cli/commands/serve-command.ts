@@ -19,91 +19,100 @@ export function registerServeCommand(program: Command): void {
     .option("--port <port>", "port to listen on (default API_PORT, 8000; 0: any free port)")
     .option("--demo", "also register the bundled samples for user 'demo' and keep a demo admin key", false)
     .action(async (opts) => {
-      await runCommand(false, async (ctx) => {
-        const { config, logger } = ctx;
-        const host: string = opts.host ?? config.api.host;
-        const port = parsePort(opts.port ?? String(config.api.port));
-        const keys = new ApiKeyStore(config.api.keysFile);
-        const noKeys = await keys.isEmpty();
-        if (!isLoopback(host) && noKeys) {
-          throw new SyncError(
-            "SYNC_E_CONFIG_INVALID",
-            `invalid configuration: API_HOST=${JSON.stringify(host)}: refusing to listen beyond loopback with no API ` +
-              `keys in ${config.api.keysFile}: create one first (lancedb-sync keys create --admin) or listen on 127.0.0.1`,
-          );
-        }
-        const system = systemOn(ctx);
-        await system.start();
-        if (opts.demo) await registerSamples(system);
-        const shownKey = opts.demo
-          ? await demoKey(keys, config.stateDbPath)
-          : noKeys
-            ? (await keys.create({ admin: true }, "created on first start")).key
-            : undefined;
-        const service = createSyncService({ system, logger });
-        const https =
-          config.api.tlsCertFile && config.api.tlsKeyFile
-            ? { cert: readFileSync(config.api.tlsCertFile), key: readFileSync(config.api.tlsKeyFile) }
-            : undefined;
-        const app = await createApiApp({ system, service, keys, logger: logger as PinoLogger, https });
-        const signal = shutdownSignal();
-        let address: string;
-        try {
-          address = await app.listen({ host, port });
-        } catch (err) {
-          await app.close();
-          throw new SyncError(
-            "SYNC_E_CONFIG_INVALID",
-            `cannot listen on ${host}:${port}: ${(err as Error).message}`,
-            {
-              cause: err,
-            },
-          );
-        }
-        await service.start();
-        const base = address.replace("[::1]", "localhost");
-        const lines = [
-          `lancedb-sync service listening on ${base}`,
-          `  status page  ${base}/`,
-          `  API docs     ${base}/docs`,
-          `  metrics      ${base}/metrics (admin key)`,
-        ];
-        if (shownKey) {
-          lines.push(
-            opts.demo
-              ? `  demo admin key (kept in ${demoKeyFile(config.stateDbPath)}): ${shownKey}`
-              : `  admin key (shown once; only its hash is stored in ${config.api.keysFile}): ${shownKey}`,
-            `  open ${base}/#key=${shownKey}   (the key stays in the page, never in a request URL)`,
-          );
-        }
-        lines.push(`monitoring ${config.enableSourceMonitoring ? "on" : "off"}; stop with Ctrl-C or SIGTERM`);
-        process.stdout.write(`${lines.join("\n")}\n`);
-        const name = await signal;
-        process.stdout.write(
-          `${name}: stopping (runs in flight get up to ${config.shutdownTimeoutSeconds} s)\n`,
-        );
-        // A second signal, or a stop that overruns the deadline, ends the process at once.
-        process.once("SIGINT", () => process.exit(130));
-        process.once("SIGTERM", () => process.exit(143));
-        setTimeout(
-          () => {
-            logger.error(
-              { deadline: config.shutdownTimeoutSeconds },
-              "stop overran SHUTDOWN_TIMEOUT; exiting",
+      await runCommand(
+        false,
+        async (ctx) => {
+          const { config, logger } = ctx;
+          const host: string = opts.host ?? config.api.host;
+          const port = parsePort(opts.port ?? String(config.api.port));
+          const keys = new ApiKeyStore(config.api.keysFile);
+          const noKeys = await keys.isEmpty();
+          if (!isLoopback(host) && noKeys) {
+            throw new SyncError(
+              "SYNC_E_CONFIG_INVALID",
+              `invalid configuration: API_HOST=${JSON.stringify(host)}: refusing to listen beyond loopback with no API ` +
+                `keys in ${config.api.keysFile}: create one first (lancedb-sync keys create --admin) or listen on 127.0.0.1`,
             );
-            process.exit(EXIT.FATAL);
-          },
-          (config.shutdownTimeoutSeconds + 10) * 1000,
-        ).unref();
-        // Requests still open at the deadline (a client trickling an upload in) are cut: app.close() waits for them.
-        const cut = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutSeconds * 1000);
-        cut.unref();
-        await service.stop();
-        await Promise.all([app.close(), system.stop()]);
-        clearTimeout(cut);
-        process.stdout.write("stopped\n");
-        return EXIT.OK;
-      });
+          }
+          const system = systemOn(ctx);
+          await system.start();
+          if (opts.demo) await registerSamples(system);
+          const shownKey = opts.demo
+            ? await demoKey(keys, config.stateDbPath)
+            : noKeys
+              ? (await keys.create({ admin: true }, "created on first start")).key
+              : undefined;
+          const service = createSyncService({ system, logger });
+          const https =
+            config.api.tlsCertFile && config.api.tlsKeyFile
+              ? { cert: readFileSync(config.api.tlsCertFile), key: readFileSync(config.api.tlsKeyFile) }
+              : undefined;
+          const app = await createApiApp({ system, service, keys, logger: logger as PinoLogger, https });
+          const signal = shutdownSignal();
+          let address: string;
+          try {
+            address = await app.listen({ host, port });
+          } catch (err) {
+            await app.close();
+            throw new SyncError(
+              "SYNC_E_CONFIG_INVALID",
+              `cannot listen on ${host}:${port}: ${(err as Error).message}`,
+              {
+                cause: err,
+              },
+            );
+          }
+          await service.start();
+          const base = address.replace("[::1]", "localhost");
+          const lines = [
+            `lancedb-sync service listening on ${base}`,
+            `  status page  ${base}/`,
+            `  API docs     ${base}/docs`,
+            `  metrics      ${base}/metrics (admin key)`,
+          ];
+          if (shownKey) {
+            lines.push(
+              opts.demo
+                ? `  demo admin key (kept in ${demoKeyFile(config.stateDbPath)}): ${shownKey}`
+                : `  admin key (shown once; only its hash is stored in ${config.api.keysFile}): ${shownKey}`,
+              `  open ${base}/#key=${shownKey}   (the key stays in the page, never in a request URL)`,
+            );
+          }
+          lines.push(
+            `monitoring ${config.enableSourceMonitoring ? "on" : "off"}; stop with Ctrl-C or SIGTERM`,
+          );
+          process.stdout.write(`${lines.join("\n")}\n`);
+          const name = await signal;
+          process.stdout.write(
+            `${name}: stopping (runs in flight get up to ${config.shutdownTimeoutSeconds} s)\n`,
+          );
+          // A second signal, or a stop that overruns the deadline, ends the process at once.
+          process.once("SIGINT", () => process.exit(130));
+          process.once("SIGTERM", () => process.exit(143));
+          setTimeout(
+            () => {
+              logger.error(
+                { deadline: config.shutdownTimeoutSeconds },
+                "stop overran SHUTDOWN_TIMEOUT; exiting",
+              );
+              process.exit(EXIT.FATAL);
+            },
+            (config.shutdownTimeoutSeconds + 10) * 1000,
+          ).unref();
+          // Requests still open at the deadline (a client trickling an upload in) are cut: app.close() waits for them.
+          const cut = setTimeout(
+            () => app.server.closeAllConnections(),
+            config.shutdownTimeoutSeconds * 1000,
+          );
+          cut.unref();
+          await service.stop();
+          await Promise.all([app.close(), system.stop()]);
+          clearTimeout(cut);
+          process.stdout.write("stopped\n");
+          return EXIT.OK;
+        },
+        { service: true },
+      );
     });
 }
 

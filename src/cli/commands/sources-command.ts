@@ -3,6 +3,7 @@ import type { SourceRunResult } from "../../app/run-source.js";
 import type { SourceView } from "../../app/sources.js";
 import { systemOn } from "../../app/sync-system.js";
 import { SyncError } from "../../errors/sync-error.js";
+import { plural } from "../plural.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 import { runRemote } from "../service-client.js";
 
@@ -123,7 +124,7 @@ export function registerSourcesCommand(program: Command): void {
             `removed source ${r.user_id}/${r.source_id}: ` +
               (r.kept_documents
                 ? "its documents were kept\n"
-                : `${r.documents} documents and ${r.chunks} chunks deleted\n`),
+                : `${plural(r.documents, "document")} and ${plural(r.chunks, "chunk")} deleted\n`),
           );
         }
         return EXIT.OK;

@@ -1,5 +1,8 @@
 import type { Command } from "commander";
 import { collectStatus, type StatusReport } from "../../app/collect-status.js";
+import type { TableHealth } from "../../core/document-store.js";
+import { type TableHealthJson, tableHealthJson } from "../json-keys.js";
+import { plural } from "../plural.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 import { runRemote } from "../service-client.js";
 
@@ -25,18 +28,25 @@ export function registerStatusCommand(program: Command): void {
       const remote = await runRemote(opts, async (client) => {
         const query = opts.user ? `?user_id=${encodeURIComponent(opts.user)}` : "";
         const s = await client.get<ServiceStatus>(`api/v1/status${query}`);
-        if (opts.json) printJson(s);
+        if (opts.json) printJson(statusJson(s));
         else printStatus(s, client.url);
         return EXIT.OK;
       });
       if (remote) return;
       await runCommand(opts.json, async (ctx) => {
         const s = await collectStatus(ctx, opts.user);
-        if (opts.json) printJson(s);
+        if (opts.json) printJson(statusJson(s));
         else printStatus(s);
         return EXIT.OK;
       });
     });
+}
+
+/** The status report with its tables' keys in snake_case, like the rest of the report. */
+function statusJson<T extends { tables: TableHealth[] }>(
+  s: T,
+): Omit<T, "tables"> & { tables: TableHealthJson[] } {
+  return { ...s, tables: s.tables.map(tableHealthJson) };
 }
 
 function printStatus(s: ServiceStatus, from?: string): void {
@@ -57,7 +67,7 @@ function printStatus(s: ServiceStatus, from?: string): void {
   }
   for (const t of s.tables) {
     out.push(
-      `table ${t.name}: ${t.rows} rows, version ${t.version}, ${t.versions} versions, ${t.fragments} fragments`,
+      `table ${t.name}: ${plural(t.rows, "row")}, version ${t.version}, ${plural(t.versions, "version")}, ${plural(t.fragments, "fragment")}`,
     );
   }
   for (const src of s.sources) {
@@ -80,7 +90,9 @@ function printStatus(s: ServiceStatus, from?: string): void {
     );
   }
   for (const f of s.failures) {
-    out.push(`  failed ${f.user_id}/${f.source} ${f.key}: ${f.error} [${f.code}, ${f.attempts} attempts]`);
+    out.push(
+      `  failed ${f.user_id}/${f.source} ${f.key}: ${f.error} [${f.code}, ${plural(f.attempts, "attempt")}]`,
+    );
   }
   process.stdout.write(`${out.join("\n")}\n`);
 }

@@ -1,8 +1,16 @@
 import { createHistogram } from "node:perf_hooks";
 import type { Command } from "commander";
+import type { AppContext } from "../../app/app-context.js";
 import { syncFolders } from "../../app/sync-folders.js";
+import type { RunRecord } from "../../core/journal.js";
+import { describeError, SyncError } from "../../errors/sync-error.js";
+import { listenForInterrupt, SIGNAL_EXIT } from "../interrupt.js";
+import { collect } from "../parse-options.js";
+import { plural } from "../plural.js";
 import { createProgress } from "../progress.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
+import { markShown } from "../terminal.js";
+import { syncAll } from "./sync-all.js";
 
 /** `lancedb-sync sync <path...> --user <id>`: one incremental sync of local folders. */
 export function registerSyncCommand(program: Command): void {
@@ -10,9 +18,17 @@ export function registerSyncCommand(program: Command): void {
     .command("sync")
     .description("sync local folders (or files) into the knowledge base of one user")
     .argument("[paths...]", "folders or files; may be omitted for a source synced before (--source)")
-    .requiredOption("-u, --user <id>", "user the documents belong to")
+    .option("-u, --user <id>", "user the documents belong to (required, except with --all)")
+    .option(
+      "--all",
+      "sync every registered source of every user (of --user when given), e.g. after reset --yes",
+    )
     .option("-s, --source <name>", "source name (default: derived from the paths)")
-    .option("-p, --pattern <glob...>", "only files matching these globs (relative to each folder)")
+    .option(
+      "-p, --pattern <glob>",
+      "only files matching this glob, relative to each folder (repeat the flag for more: -p '*.md' -p '*.txt')",
+      collect,
+    )
     .option("--allow-mass-delete", "apply deletions even when they exceed MASS_DELETE_THRESHOLD", false)
     .option(
       "--allow-empty-root",
@@ -23,9 +39,41 @@ export function registerSyncCommand(program: Command): void {
     .option("--json", "print one JSON object with the run's figures on stdout", false)
     .action(async (paths: string[], opts) => {
       await runCommand(opts.json, async (ctx) => {
+        if (opts.all) {
+          if (paths.length > 0 || opts.source !== undefined) {
+            throw new SyncError(
+              "SYNC_E_INVALID_ARGUMENT",
+              "--all syncs registered sources: give no paths nor --source",
+            );
+          }
+          const interrupt = listenForInterrupt();
+          try {
+            return await syncAll(ctx, {
+              userId: opts.user,
+              allowMassDelete: opts.allowMassDelete,
+              json: opts.json,
+              interrupt,
+            });
+          } catch (err) {
+            const signal = interrupt.received();
+            if (signal === undefined) throw err;
+            reportInterrupted(ctx, opts.user, signal, { done: 0, total: 0 }, opts.json, err);
+            return SIGNAL_EXIT[signal];
+          } finally {
+            interrupt.dispose();
+          }
+        }
+        if (opts.user === undefined) {
+          throw new SyncError(
+            "SYNC_E_INVALID_ARGUMENT",
+            "required option '-u, --user <id>' not specified (or --all: every registered source)",
+          );
+        }
         const progress = createProgress("syncing");
         const t0 = performance.now();
         const loop = watchEventLoop();
+        const interrupt = listenForInterrupt();
+        let done = { done: 0, total: 0 };
         try {
           const result = await syncFolders(ctx, {
             userId: opts.user,
@@ -34,8 +82,12 @@ export function registerSyncCommand(program: Command): void {
             patterns: opts.pattern,
             allowMassDelete: opts.allowMassDelete,
             allowEmptyRoots: opts.allowEmptyRoot,
-            onProgress: progress.update,
+            onProgress: (p) => {
+              done = p;
+              progress.update(p);
+            },
             followSymlinks: opts.followSymlinks,
+            signal: interrupt.signal,
           });
           progress.stop();
           const delay = loop.stop();
@@ -55,7 +107,14 @@ export function registerSyncCommand(program: Command): void {
           if (opts.json) printJson(out);
           else printSummary(out);
           return exitCode;
+        } catch (err) {
+          const signal = interrupt.received();
+          if (signal === undefined) throw err;
+          progress.stop();
+          reportInterrupted(ctx, opts.user, signal, done, opts.json, err);
+          return SIGNAL_EXIT[signal];
         } finally {
+          interrupt.dispose();
           loop.stop();
           progress.stop();
         }
@@ -102,10 +161,52 @@ function printSummary(r: Awaited<ReturnType<typeof syncFolders>> & { peak_rss_mb
     `source ${r.source}: ${r.listed} listed, ${r.added} added, ${r.updated} updated, ${r.moved} moved, ` +
       `${r.deleted} deleted, ${r.unchanged} unchanged, ${r.failed} failed` +
       (r.repaired > 0 ? `, ${r.repaired} repaired` : ""),
-    `embedded ${r.embedded_chunks} chunks (${r.reused_chunks} reused) in ${r.duration_ms} ms`,
+    `embedded ${plural(r.embedded_chunks, "chunk")} (${r.reused_chunks} reused) in ${r.duration_ms} ms`,
   ];
   for (const f of r.failures) lines.push(`  failed: ${f.error} [${f.code}]`);
   for (const w of r.warnings) lines.push(`  warning: ${w}`);
-  if (r.given_up > 0) lines.push(`  ${r.given_up} items gave up after repeated failures (see status)`);
+  markShown(...r.failures.map((f) => f.error), ...r.warnings);
+  if (r.given_up > 0) {
+    lines.push(`  ${plural(r.given_up, "item")} gave up after repeated failures (see status)`);
+  }
   process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+/**
+ * Says what an interrupted sync did: the run this process recorded as `interrupted` (its figures), how far
+ * the progress got, and that the next sync goes on from there.
+ */
+function reportInterrupted(
+  ctx: AppContext,
+  userId: string | undefined,
+  signal: keyof typeof SIGNAL_EXIT,
+  progress: { done: number; total: number },
+  json: boolean,
+  err: unknown,
+): void {
+  let run: RunRecord | undefined;
+  try {
+    run = ctx.journal.lastRuns(5, userId).find((r) => r.status === "interrupted");
+  } catch {
+    run = undefined;
+  }
+  const s = run?.stats;
+  const written = s
+    ? `${s.added} added, ${s.updated} updated, ${s.moved} moved, ${s.deleted} deleted, ${s.failed} failed`
+    : "nothing recorded";
+  const message =
+    `interrupted by ${signal}: ${progress.done} of ${plural(progress.total, "item")} processed (${written}); ` +
+    `${run ? `run #${run.runId} of source ${run.sourceName} is recorded as interrupted` : "no run was started"}; ` +
+    "what was written stays, the rest is synced by the next `lancedb-sync sync`";
+  process.stderr.write(`lancedb-sync: ${message}\n`);
+  markShown(describeError(err));
+  if (json) {
+    printJson({
+      error: { code: "SYNC_E_INTERRUPTED", message },
+      run_id: run?.runId ?? null,
+      source: run?.sourceName ?? null,
+      ...(s ?? {}),
+      exit_code: SIGNAL_EXIT[signal],
+    });
+  }
 }

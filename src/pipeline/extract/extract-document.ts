@@ -5,6 +5,7 @@ import { DEFAULT_MAX_EXTRACTED_BYTES, extractDocx } from "./extract-docx.js";
 import { extractHtml } from "./extract-html.js";
 import { extractPdf } from "./extract-pdf.js";
 import type { ExtractedDocument } from "./extracted-document.js";
+import { plainTextTitle } from "./plain-text-title.js";
 
 /** Limits for {@link extractDocument}. */
 export interface ExtractOptions {
@@ -84,7 +85,7 @@ export function markdownTitle(text: string): string | undefined {
 /**
  * Extracts the text of one item: detects its type ({@link detectType}), decodes text formats
  * ({@link decodeText}), converts HTML, PDF and DOCX. Markdown keeps its markup; its title is the first
- * `# heading`; plain text has no title. An empty .txt/.md/.html gives text "" (no chunks), an empty .pdf or
+ * `# heading`; plain text and DOCX take an obvious title line ({@link plainTextTitle}). An empty .txt/.md/.html gives text "" (no chunks), an empty .pdf or
  * .docx is corrupt. `fileName` is used for the type (its extension) and in error messages.
  *
  * @throws SyncError `SYNC_E_FILE_TOO_LARGE` when `bytes.length > options.maxBytes` (a second guard: callers
@@ -116,7 +117,10 @@ export async function extractDetected(
   switch (kind) {
     case "txt": {
       const d = decodeText(bytes, fileName);
-      return { text: d.text, mimeType, ...decoded(d) };
+      const title = plainTextTitle(d.text);
+      return title === undefined
+        ? { text: d.text, mimeType, ...decoded(d) }
+        : { text: d.text, mimeType, ...decoded(d), title };
     }
     case "md": {
       const d = decodeText(bytes, fileName);
@@ -140,7 +144,8 @@ export async function extractDetected(
       const { text } = await extractDocx(bytes, fileName, {
         maxExtractedBytes: options.maxExtractedBytes ?? DEFAULT_MAX_EXTRACTED_BYTES,
       });
-      return { text, mimeType };
+      const title = plainTextTitle(text);
+      return title === undefined ? { text, mimeType } : { text, mimeType, title };
     }
   }
 }

@@ -70,18 +70,22 @@ export class FsSource implements Source {
 
   async list(signal?: AbortSignal): Promise<SourceListing> {
     signal?.throwIfAborted();
-    const stats = await Promise.all(
-      this.roots.map(async (root) => {
-        try {
-          return { root, st: await stat(root), real: await realpath(root) };
-        } catch (err) {
-          throw new SyncError(
-            "SYNC_E_SOURCE_UNAVAILABLE",
-            `fs: root ${shortPath(toKey(root))} is not readable: ${describeFsError(err)}`,
-            { cause: fsCause(err) },
-          );
-        }
-      }),
+    const settled = await Promise.allSettled(
+      this.roots.map(async (root) => ({ root, st: await stat(root), real: await realpath(root) })),
+    );
+    const broken = settled.flatMap((r, i) =>
+      r.status === "rejected" ? [{ root: this.roots[i] as string, err: r.reason as unknown }] : [],
+    );
+    if (broken.length > 0) {
+      // Every root that is missing or unreadable is named, not only the first.
+      throw new SyncError(
+        "SYNC_E_SOURCE_UNAVAILABLE",
+        broken.map(({ root, err }) => `fs: root ${shortPath(toKey(root))} ${rootProblem(err)}`).join("; "),
+        { cause: fsCause(broken[0]?.err) },
+      );
+    }
+    const stats = settled.map(
+      (r) => (r as PromiseFulfilledResult<{ root: string; st: Stats; real: string }>).value,
     );
     signal?.throwIfAborted();
     this.rootReals = stats.map((s) => s.real);
@@ -321,4 +325,10 @@ function kindOf(st: Stats): string {
 
 function mb(bytes: number): string {
   return (bytes / (1024 * 1024)).toFixed(1);
+}
+
+/** What is wrong with a root that could not be opened (the errno said once: the cause does not repeat it). */
+function rootProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return `${code === "ENOENT" ? "is missing" : "is not readable"}: ${describeFsError(err)}`;
 }

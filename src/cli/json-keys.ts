@@ -1,0 +1,23 @@
+import type { TableHealth } from "../core/document-store.js";
+
+/** A table's health as the CLI prints it with `--json`: every key in snake_case, as in every other output. */
+export interface TableHealthJson {
+  name: string;
+  rows: number;
+  version: number;
+  versions: number;
+  fragments: number;
+  small_fragments: number;
+}
+
+/** {@link TableHealth} with snake_case keys (`smallFragments` → `small_fragments`). */
+export function tableHealthJson(t: TableHealth): TableHealthJson {
+  return {
+    name: t.name,
+    rows: t.rows,
+    version: t.version,
+    versions: t.versions,
+    fragments: t.fragments,
+    small_fragments: t.smallFragments,
+  };
+}
