@@ -1,4 +1,7 @@
 import { EventEmitter } from "node:events";
+import type { BackupTarget } from "../backup/backup-target.js";
+import type { PruneReport } from "../backup/prune-snapshots.js";
+import type { VerifyReport } from "../backup/verify-snapshot.js";
 import { type Config, type ConfigOptions, resolveConfig } from "../config/load-config.js";
 import type { SourceRecord } from "../core/journal.js";
 import type { Logger } from "../core/logger.js";
@@ -9,8 +12,18 @@ import type { SearchHit, SearchOptions } from "../search/search-chunks.js";
 import type { SourceRegistry } from "../sources/registry.js";
 import { validateId } from "../storage/filter.js";
 import { type AppContext, openAppContext } from "./app-context.js";
+import {
+  type BackupResult,
+  configuredBackupTargets,
+  listBackups,
+  pruneBackups,
+  runBackup,
+  type SnapshotSummary,
+  verifyBackups,
+} from "./backups.js";
 import { collectStatus, type StatusReport } from "./collect-status.js";
 import { type CompactResult, compactTables } from "./compact-tables.js";
+import { crashHook } from "./crash-hook.js";
 import {
   type DeleteResult,
   type DocumentView,
@@ -20,6 +33,7 @@ import {
   type IngestResult,
   ingestDocument,
 } from "./documents.js";
+import { type DrillResult, restoreDrill } from "./restore-drill.js";
 import { type RunSourceOptions, runSource, type SourceRunResult } from "./run-source.js";
 import { searchDocuments } from "./search-documents.js";
 import {
@@ -39,6 +53,8 @@ export interface SyncSystemOptions extends ConfigOptions {
   logger?: Logger;
   /** Source types; default: the built-in ones (`local_filesystem`, `upload`). */
   registry?: SourceRegistry;
+  /** Where backups go (primary first, then a replica); default: the targets the config describes. */
+  backupTargets?: readonly BackupTarget[];
 }
 
 /** A search of one user's documents (the CLI's `search`): query, mode, limit, filters. */
@@ -177,6 +193,21 @@ export interface SyncSystem {
   cleanupFailed(input?: { userId?: string; sourceId?: string }): Promise<number>;
   /** Compacts both tables and removes versions older than `retentionHours` (default `VERSION_RETENTION_HOURS`). */
   compact(input?: { retentionHours?: number }): Promise<CompactResult>;
+  /** Backups of the store and journal (see `runBackup`, `restoreDrill`); `SYNC_E_BACKUP_NOT_CONFIGURED` without a target. */
+  backups: {
+    /** Takes a consistent, incremental snapshot now (syncs go on meanwhile). */
+    run(input?: { signal?: AbortSignal }): Promise<BackupResult>;
+    /** Complete snapshots on the primary target, oldest first. */
+    list(): Promise<SnapshotSummary[]>;
+    /** Checks every snapshot on every target; `deep` re-reads each object and checks its SHA-256. */
+    verify(input?: { deep?: boolean }): Promise<VerifyReport[]>;
+    /** Deletes snapshots outside the policy and every object no kept snapshot references. */
+    prune(input: { keepLast: number; keepDays: number }): Promise<PruneReport[]>;
+    /** Restores a snapshot into a temporary directory and checks it (counts, checksums, a sample search). */
+    drill(input?: { snapshotId?: string }): Promise<DrillResult>;
+    /** The configured targets (primary first). */
+    targets(): readonly BackupTarget[];
+  };
 }
 
 /** Runs that wrote after which the store's handles are reopened (see `System.maybeRecycle`). */
@@ -210,19 +241,19 @@ interface Waiting<T> {
  * {@link SyncSystem.stop} when done. Throws `SYNC_E_CONFIG_INVALID` naming a bad option and its value.
  */
 export function createSyncSystem(options: SyncSystemOptions = {}): SyncSystem {
-  const { logger: givenLogger, registry, ...settings } = options;
+  const { logger: givenLogger, registry, backupTargets, ...settings } = options;
   const config = resolveConfig(settings);
   const logger = givenLogger ?? createLogger({ level: config.logLevel, file: config.logFile });
   const ctx = openAppContext(config, logger, registry);
-  return new System(ctx, true);
+  return new System(ctx, true, backupTargets);
 }
 
 /**
  * A {@link SyncSystem} over an open context (the CLI's): `stop` then leaves the context open for its owner to
  * close.
  */
-export function systemOn(ctx: AppContext): SyncSystem {
-  return new System(ctx, false);
+export function systemOn(ctx: AppContext, backupTargets?: readonly BackupTarget[]): SyncSystem {
+  return new System(ctx, false, backupTargets);
 }
 
 class System implements SyncSystem {
@@ -238,10 +269,14 @@ class System implements SyncSystem {
   private stopping: Promise<void> | undefined;
   private writesSinceRecycle = 0;
 
+  private readonly backupTargets: readonly BackupTarget[];
+
   constructor(
     private readonly ctx: AppContext,
     private readonly ownsContext: boolean,
+    backupTargets?: readonly BackupTarget[],
   ) {
+    this.backupTargets = backupTargets ?? configuredBackupTargets(ctx.config);
     this.gate = createSemaphore(ctx.config.maxConcurrentProcessing);
     this.searchGate = createSemaphore(ctx.config.maxConcurrentSearches);
     // An "error" event without listeners would throw; run failures are also reported to the caller.
@@ -481,6 +516,33 @@ class System implements SyncSystem {
     this.live();
     return this.track(compactTables(this.ctx, input.retentionHours ?? this.ctx.config.versionRetentionHours));
   }
+
+  readonly backups = {
+    run: async (input: { signal?: AbortSignal } = {}): Promise<BackupResult> => {
+      this.live();
+      const signal = input.signal ? AbortSignal.any([input.signal, this.abort.signal]) : this.abort.signal;
+      return this.track(
+        runBackup(this.ctx, this.backupTargets, { signal, onStep: crashHook(this.ctx.config) }),
+      );
+    },
+    list: async (): Promise<SnapshotSummary[]> => {
+      this.live();
+      return this.track(listBackups(this.backupTargets));
+    },
+    verify: async (input: { deep?: boolean } = {}): Promise<VerifyReport[]> => {
+      this.live();
+      return this.track(verifyBackups(this.ctx, this.backupTargets, { deep: input.deep === true }));
+    },
+    prune: async (input: { keepLast: number; keepDays: number }): Promise<PruneReport[]> => {
+      this.live();
+      return this.track(pruneBackups(this.ctx, this.backupTargets, input));
+    },
+    drill: async (input: { snapshotId?: string } = {}): Promise<DrillResult> => {
+      this.live();
+      return this.track(restoreDrill(this.ctx.config, this.backupTargets, this.ctx.logger, input));
+    },
+    targets: (): readonly BackupTarget[] => this.backupTargets,
+  };
 
   /** Throws `SYNC_E_SHUTTING_DOWN` once `stop` was called. */
   private live(): void {

@@ -66,6 +66,12 @@ export interface Config {
   /** Scheduled compaction thresholds (service). */
   compactAfterVersions: number;
   compactAfterFragments: number;
+  /** Seconds between scheduled backups (service); 0: none on a timer. */
+  backupIntervalSeconds: number;
+  /** Quiet seconds after syncs that wrote before the service backs up; 0: none after activity. */
+  backupDebounceSeconds: number;
+  /** Files moved at once by a backup, restore or verify. */
+  backupConcurrency: number;
   /** The HTTP service. */
   api: {
     host: string;
@@ -258,6 +264,9 @@ function buildConfig(
     watchDebounceMs: v.WATCH_DEBOUNCE_MS,
     compactAfterVersions: v.COMPACT_AFTER_VERSIONS,
     compactAfterFragments: v.COMPACT_AFTER_FRAGMENTS,
+    backupIntervalSeconds: v.BACKUP_INTERVAL,
+    backupDebounceSeconds: v.BACKUP_DEBOUNCE_SECONDS,
+    backupConcurrency: v.BACKUP_CONCURRENCY,
     api: {
       host: v.API_HOST,
       port: v.API_PORT,

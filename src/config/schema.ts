@@ -245,6 +245,21 @@ export const ENV_VARS = {
     default: "64",
     doc: "…or this many small fragments.",
   },
+  BACKUP_INTERVAL: {
+    schema: int(0, 31_536_000),
+    default: "3600",
+    doc: "Seconds between scheduled backups in the service (0: only after sync activity and on request).",
+  },
+  BACKUP_DEBOUNCE_SECONDS: {
+    schema: int(0, 86_400),
+    default: "60",
+    doc: "The service backs up once syncs that wrote have been quiet for this long (0: no backup after activity).",
+  },
+  BACKUP_CONCURRENCY: {
+    schema: int(1, 64),
+    default: "4",
+    doc: "Files uploaded or downloaded at once by a backup, restore or verify.",
+  },
   API_HOST: {
     schema: str,
     default: "127.0.0.1",

@@ -508,6 +508,20 @@ export class SqliteJournal implements Journal {
     }
   }
 
+  /**
+   * Copies the journal to `path` with SQLite's online backup API: a consistent copy of every committed
+   * transaction, taken while other connections keep reading and writing. `path` is replaced.
+   */
+  async backupTo(path: string): Promise<void> {
+    try {
+      await this.db.backup(path);
+    } catch (err) {
+      throw new SyncError("SYNC_E_JOURNAL", `journal: online backup to ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
   /** The file of the journal. */
   get path(): string {
     return this.db.name;

@@ -1,0 +1,77 @@
+import { mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { mapConcurrent } from "../core/map-concurrent.js";
+import { SyncError } from "../errors/sync-error.js";
+import { BackupObjectNotFound, type BackupTarget } from "./backup-target.js";
+import { hashFile } from "./lance-table-files.js";
+import { objectKey, type SnapshotManifest } from "./snapshot-manifest.js";
+
+/** Where {@link downloadSnapshot} puts a snapshot: a LanceDB directory and a journal file. */
+export interface StagingPaths {
+  /** Directory that receives `<table>.lance/` of each table. */
+  lancedbDir: string;
+  /** File that receives the journal copy. */
+  journalFile: string;
+}
+
+/** Outcome of {@link downloadSnapshot}. */
+export interface DownloadResult {
+  files: number;
+  bytes: number;
+}
+
+/**
+ * Downloads every file of `manifest` from `target` into `paths` (at most `concurrency` at once) and checks each
+ * one's size and SHA-256 against the manifest. Throws `SYNC_E_BACKUP_OBJECT_MISSING` or
+ * `SYNC_E_BACKUP_CORRUPT` naming the object and the table file it holds; the caller removes the staging
+ * directory then. Nothing is written outside `paths`.
+ */
+export async function downloadSnapshot(
+  target: BackupTarget,
+  manifest: SnapshotManifest,
+  paths: StagingPaths,
+  concurrency: number,
+): Promise<DownloadResult> {
+  const jobs: Array<{ sha256: string; size: number; dest: string; what: string }> = [
+    { ...manifest.journal, dest: paths.journalFile, what: "the journal copy" },
+  ];
+  for (const t of manifest.tables) {
+    for (const f of t.files) {
+      jobs.push({
+        sha256: f.sha256,
+        size: f.size,
+        dest: join(paths.lancedbDir, `${t.name}.lance`, ...f.path.split("/")),
+        what: `${t.name}.lance/${f.path}`,
+      });
+    }
+  }
+  const dirs = new Set(jobs.map((j) => dirname(j.dest)));
+  for (const d of dirs) await mkdir(d, { recursive: true });
+  let bytes = 0;
+  await mapConcurrent(jobs, concurrency, async (j) => {
+    const key = objectKey(j.sha256);
+    try {
+      await target.download(key, j.dest);
+    } catch (err) {
+      if (err instanceof BackupObjectNotFound) {
+        throw new SyncError(
+          "SYNC_E_BACKUP_OBJECT_MISSING",
+          `snapshot ${manifest.snapshot_id}: object ${key} (${j.what}) is missing from ${target.location}`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    const got = await hashFile(j.dest);
+    if (got.size !== j.size || got.sha256 !== j.sha256) {
+      throw new SyncError(
+        "SYNC_E_BACKUP_CORRUPT",
+        `snapshot ${manifest.snapshot_id}: object ${key} (${j.what}) on ${target.location} is corrupt: ` +
+          `${got.size} bytes with SHA-256 ${got.sha256.slice(0, 12)}…, expected ${j.size} bytes with ` +
+          `${j.sha256.slice(0, 12)}…`,
+      );
+    }
+    bytes += got.size;
+  });
+  return { files: jobs.length, bytes };
+}
