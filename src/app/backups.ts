@@ -68,7 +68,8 @@ export type BackupStep = "backup-captured" | "backup-hashed" | "backup-file" | "
 /** Options of {@link runBackup}. */
 export interface RunBackupOptions {
   signal?: AbortSignal;
-  onStep?(step: BackupStep, n: number): void;
+  /** Called at each step (test crash points, tests); awaited. */
+  onStep?(step: BackupStep, n: number): void | Promise<void>;
 }
 
 /** The backup targets the config describes (primary first, then a replica); none when backups are off. */
@@ -148,7 +149,7 @@ export async function runBackup(
           },
           signal,
         );
-        options.onStep?.("backup-captured", 0);
+        await options.onStep?.("backup-captured", 0);
         const { manifest, targets: sent } = await uploadSnapshot(point, targets, {
           concurrency: config.backupConcurrency,
           rowsAt: async (table, version) => (await tableRowsAt(config.lancedbUri, table, version)).rows,

@@ -34,8 +34,8 @@ export interface UploadSnapshotOptions {
   concurrency: number;
   /** Rows of a table at a version (read through LanceDB by the caller). */
   rowsAt(table: string, version: number): Promise<number>;
-  /** Called at each step (test crash points). */
-  onStep?(step: SnapshotStep, n: number): void;
+  /** Called at each step (test crash points, tests); awaited. */
+  onStep?(step: SnapshotStep, n: number): void | Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -102,7 +102,7 @@ export async function uploadSnapshot(
     tables.push({ role: t.role, name: t.name, version: t.version, rows, files });
   }
   const journal = await hashFile(point.journalFile);
-  options.onStep?.("backup-hashed", 0);
+  await options.onStep?.("backup-hashed", 0);
 
   const manifest: SnapshotManifest = {
     format: MANIFEST_FORMAT,
@@ -150,10 +150,10 @@ export async function uploadSnapshot(
       if (outcome === "created") {
         result.files_uploaded++;
         result.bytes_uploaded += u.size;
-        options.onStep?.("backup-file", ++stored);
+        await options.onStep?.("backup-file", ++stored);
       } else result.files_skipped++;
     });
-    options.onStep?.("backup-manifest", stored);
+    await options.onStep?.("backup-manifest", stored);
     const body = new TextEncoder().encode(`${JSON.stringify(manifest, null, 1)}\n`);
     await target.putIfAbsent(manifestKey(manifest.snapshot_id), { bytes: body });
     results.push(result);
