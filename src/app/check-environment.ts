@@ -52,12 +52,9 @@ export async function checkEnvironment(config: Config, signal?: AbortSignal): Pr
 }
 
 async function checkS3(config: Config, signal?: AbortSignal): Promise<EnvironmentCheck> {
-  const { S3Client, HeadBucketCommand } = await import("@aws-sdk/client-s3");
-  const client = new S3Client({
-    region: config.s3.region,
-    ...(config.s3.endpoint ? { endpoint: config.s3.endpoint, forcePathStyle: true } : {}),
-    maxAttempts: 2,
-  });
+  const { HeadBucketCommand } = await import("@aws-sdk/client-s3");
+  const { createS3Client } = await import("../backup/s3-client.js");
+  const client = createS3Client({ region: config.s3.region, endpoint: config.s3.endpoint, maxAttempts: 2 });
   try {
     await client.send(new HeadBucketCommand({ Bucket: config.s3.bucket }), {
       abortSignal: signal ?? AbortSignal.timeout(10_000),

@@ -319,9 +319,9 @@ export const ENV_VARS = {
     schema: z
       .string()
       .trim()
-      .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, "expected a region such as us-east-1"),
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "expected a region name such as us-east-1 or auto"),
     default: "us-east-1",
-    doc: "Region of the backup bucket.",
+    doc: "Region of the backup bucket: any name the store accepts (S3-compatible stores use names such as `auto`).",
   },
   LOG_LEVEL: {
     schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),

@@ -4,8 +4,11 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BackupObjectNotFound, type BackupTarget } from "../../src/backup/backup-target.js";
 import { LocalDirTarget } from "../../src/backup/local-dir-target.js";
+import { createS3Client } from "../../src/backup/s3-client.js";
+import { S3Target } from "../../src/backup/s3-target.js";
 import { isSyncError } from "../../src/errors/sync-error.js";
 import { rejection } from "../helpers/caught.js";
+import { S3_TEST_CREDENTIALS, S3_TEST_REGION, startS3Server } from "../helpers/s3-server.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
 /** One implementation under test: opened once per suite, a fresh empty target per test. */
@@ -23,6 +26,31 @@ const cases: TargetCase[] = [
       return {
         fresh: () => new LocalDirTarget(join(dir.path, `t${n++}`, "backups")),
         close: async () => dir.cleanup(),
+      };
+    },
+  },
+  {
+    name: "S3 (s3rver)",
+    async open() {
+      const server = await startS3Server({ buckets: ["backup"] });
+      const client = createS3Client({
+        region: S3_TEST_REGION,
+        endpoint: server.endpoint,
+        credentials: { ...S3_TEST_CREDENTIALS },
+      });
+      let n = 0;
+      return {
+        fresh: () =>
+          new S3Target({
+            client,
+            bucket: "backup",
+            prefix: `t${n++}/lancedb-sync/`,
+            endpoint: server.endpoint,
+          }),
+        close: async () => {
+          client.destroy();
+          await server.close();
+        },
       };
     },
   },
