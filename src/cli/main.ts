@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from "commander";
+import { registerBackupCommand } from "./commands/backup-command.js";
 import { registerCleanupFailedCommand } from "./commands/cleanup-failed-command.js";
 import { registerCompactCommand } from "./commands/compact-command.js";
 import { registerDemoCommand } from "./commands/demo-command.js";
@@ -8,6 +9,7 @@ import { registerDocumentsCommand } from "./commands/documents-command.js";
 import { registerIngestCommand } from "./commands/ingest-command.js";
 import { registerKeysCommand } from "./commands/keys-command.js";
 import { registerResetCommand } from "./commands/reset-command.js";
+import { registerRestoreCommand } from "./commands/restore-command.js";
 import { registerSearchCommand } from "./commands/search-command.js";
 import { registerServeCommand } from "./commands/serve-command.js";
 import { registerSetupCommand } from "./commands/setup-command.js";
@@ -42,6 +44,8 @@ for (const register of [
   registerKeysCommand,
   registerServeCommand,
   registerDoctorCommand,
+  registerBackupCommand,
+  registerRestoreCommand,
 ]) {
   register(program);
 }
