@@ -402,7 +402,7 @@ class System implements SyncSystem {
 
   async status(input: { userId?: string } = {}): Promise<StatusReport> {
     this.live();
-    return this.track(collectStatus(this.ctx, input.userId));
+    return this.track(collectStatus(this.ctx, input.userId, this.backupTargets.length > 0));
   }
 
   readonly sources = {

@@ -127,11 +127,26 @@ describe("backups on a real S3 protocol server (s3rver)", () => {
     expect(during.updated).toBe(1);
     const down = await rejection(sys.backups.run());
     expect(isSyncError(down, "SYNC_E_BACKUP_UNAVAILABLE")).toBe(true);
+    const outage = (await sys.status()).backup;
+    expect(outage).toMatchObject({
+      configured: true,
+      s3_sync_available: 0,
+      last_backup: { ok: false, code: "SYNC_E_BACKUP_UNAVAILABLE" },
+      recovery_point: { snapshot_id: first.snapshot_id },
+    });
+    // Two syncs that wrote since the first snapshot: each table has versions not backed up yet.
+    expect(outage?.pending_syncs).toBeGreaterThanOrEqual(4);
 
     await server.restart();
     expect(await listSnapshotIds(target)).toEqual([first.snapshot_id]);
     const next = await sys.backups.run();
     expect(await listSnapshotIds(target)).toEqual([first.snapshot_id, next.snapshot_id]);
+    expect((await sys.status()).backup).toMatchObject({
+      s3_sync_available: 1,
+      pending_syncs: 0,
+      last_backup: { ok: true, snapshot_id: next.snapshot_id, bytes_uploaded: next.bytes_uploaded },
+      recovery_point: { snapshot_id: next.snapshot_id },
+    });
     // The two objects stored before the outage were found and skipped, not uploaded again.
     expect(next.files_skipped).toBeGreaterThanOrEqual(2);
     const [report] = await sys.backups.verify({ deep: true });

@@ -60,7 +60,20 @@ describe("backup and restore (local directory target)", () => {
     const synced = await sys.syncSource({ userId: "alice", sourceId: "notes" });
     expect(synced.added).toBe(30);
 
+    const unprotected = (await sys.status()).backup;
+    expect(unprotected).toMatchObject({
+      configured: true,
+      s3_sync_available: null,
+      recovery_point: null,
+      last_backup: null,
+    });
+    expect(unprotected?.pending_syncs).toBeGreaterThan(0);
     const backup = await sys.backups.run();
+    expect((await sys.status()).backup).toMatchObject({
+      pending_syncs: 0,
+      s3_sync_available: 1,
+      recovery_point: { snapshot_id: backup.snapshot_id, created_at: backup.created_at },
+    });
     expect(backup.snapshot_id).toMatch(/^\d{8}T\d{9}Z-[0-9a-f]{6}$/);
     expect(backup.files_uploaded).toBe(backup.total_files);
     expect(backup.files_skipped).toBe(0);
