@@ -28,6 +28,10 @@ const ROUTES = [
   "post /api/v1/search",
   "post /api/v1/maintenance/cleanup-failed",
   "post /api/v1/maintenance/compact",
+  "get /api/v1/backup/status",
+  "post /api/v1/backup",
+  "get /api/v1/backup/snapshots",
+  "post /api/v1/backup/drill",
   "get /metrics",
 ];
 
