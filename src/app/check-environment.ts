@@ -54,7 +54,8 @@ export async function checkEnvironment(config: Config, signal?: AbortSignal): Pr
 async function checkS3(config: Config, signal?: AbortSignal): Promise<EnvironmentCheck> {
   const { HeadBucketCommand } = await import("@aws-sdk/client-s3");
   const { createS3Client } = await import("../backup/s3-client.js");
-  const client = createS3Client({ region: config.s3.region, endpoint: config.s3.endpoint, maxAttempts: 2 });
+  const { s3ClientSettings } = await import("../backup/create-backup-targets.js");
+  const client = createS3Client({ ...s3ClientSettings(config), maxAttempts: 2 });
   try {
     await client.send(new HeadBucketCommand({ Bucket: config.s3.bucket }), {
       abortSignal: signal ?? AbortSignal.timeout(10_000),

@@ -62,12 +62,15 @@ const MiB = 1024 * 1024;
  */
 export class S3Target implements BackupTarget {
   readonly location: string;
-  private readonly client: S3Client;
+  /** The client the target sends with (lifecycle rules, status checks may reuse it). */
+  readonly client: S3Client;
+  readonly bucket: string;
+  /** Key prefix of every object: empty or ending in `/`. */
+  readonly prefix: string;
+  /** The endpoint as messages show it (`AWS`, or scheme + host without user info). */
+  readonly endpoint: string;
+  readonly sse: S3Sse | undefined;
   private readonly ownsClient: boolean;
-  private readonly bucket: string;
-  private readonly prefix: string;
-  private readonly endpoint: string;
-  private readonly sse: S3Sse | undefined;
   private readonly multipartThreshold: number;
   private readonly partSize: number;
   private readonly partConcurrency: number;

@@ -79,7 +79,7 @@ describe("loadConfig", () => {
       deadlineMs: 180000,
       allowInsecureHttp: false,
     });
-    expect(c.s3).toEqual({ bucket: "", prefix: "lancedb-sync/", endpoint: "", region: "us-east-1" });
+    expect(c.s3).toMatchObject({ bucket: "", prefix: "lancedb-sync/", endpoint: "", region: "us-east-1" });
   });
 
   it("rejects equal table names, LANCE_CPU_THREADS below 2 and a malformed crash hook, naming each", () => {
