@@ -1,9 +1,8 @@
-import type { Config } from "../config/load-config.js";
 import { probeStore } from "../storage/probe-store.js";
 import type { AppContext } from "./app-context.js";
 import {
   type BackupOutcome,
-  configuredBackupTargets,
+  backupConfigured,
   LAST_BACKUP_KEY,
   LAST_GOOD_BACKUP_KEY,
   readBackupOutcome,
@@ -39,11 +38,6 @@ export interface BackupStatus {
     error: string | null;
     code: string | null;
   } | null;
-}
-
-/** Whether the config names a backup target (no store is contacted). */
-export function backupConfigured(config: Config): boolean {
-  return configuredBackupTargets(config).length > 0;
 }
 
 /**

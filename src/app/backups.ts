@@ -1,6 +1,7 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { BackupTarget } from "../backup/backup-target.js";
+import { createBackupTargets } from "../backup/create-backup-targets.js";
 import { type TargetUploadResult, uploadSnapshot } from "../backup/create-snapshot.js";
 import { listTableFiles } from "../backup/lance-table-files.js";
 import { type PruneReport, pruneSnapshots } from "../backup/prune-snapshots.js";
@@ -72,9 +73,25 @@ export interface RunBackupOptions {
   onStep?(step: BackupStep, n: number): void | Promise<void>;
 }
 
-/** The backup targets the config describes (primary first, then a replica); none when backups are off. */
-export function configuredBackupTargets(_config: Config): BackupTarget[] {
-  return [];
+/** Backup targets made from the config, and how to release them (S3 clients hold sockets). */
+export interface ConfiguredTargets {
+  /** Primary first, then the replica; empty when no target is configured. */
+  targets: BackupTarget[];
+  close(): void;
+}
+
+/** The backup targets the config describes (`S3_BUCKET` or `BACKUP_DIR`, and `S3_REPLICA_*`); sends nothing. */
+export function configuredBackupTargets(config: Config): ConfiguredTargets {
+  const made = createBackupTargets(config);
+  return {
+    targets: [made.primary, made.replica].filter((t): t is BackupTarget => t !== undefined),
+    close: () => made.close(),
+  };
+}
+
+/** Whether the config names a backup target (nothing is created or contacted). */
+export function backupConfigured(config: Config): boolean {
+  return config.s3.bucket !== "" || config.backupDir !== "";
 }
 
 /** Throws `SYNC_E_BACKUP_NOT_CONFIGURED` when there is no target; returns the primary. */
@@ -125,7 +142,12 @@ export async function runBackup(
     },
     async (lease: HeldLock) => {
       const signal = options.signal ? AbortSignal.any([options.signal, lease.signal]) : lease.signal;
-      const tmp = await mkdtemp(join(dirname(config.stateDbPath), ".backup-"));
+      // Copies left by a backup that was killed: this one holds the lease, so they are nobody's.
+      const stateDir = dirname(config.stateDbPath);
+      for (const e of await readdir(stateDir).catch(() => [] as string[])) {
+        if (e.startsWith(".backup-")) await rm(join(stateDir, e), { recursive: true, force: true });
+      }
+      const tmp = await mkdtemp(join(stateDir, ".backup-"));
       try {
         const point = await ctx.withWriterLock(
           "backup (consistent point)",

@@ -95,6 +95,15 @@ export async function restoreBackup(
     if (live) lock = await holdDestination(live, config);
     refuseLiveData(dest, manifest, live, options.force === true);
 
+    // Staging and moved-aside copies left by a restore that was killed (this one holds the destination).
+    for (const [dir, name] of [
+      [dirname(dest.lancedbUri), basename(dest.lancedbUri)],
+      [dirname(dest.stateDbPath), basename(dest.stateDbPath)],
+    ] as const) {
+      for (const e of existsSync(dir) ? readdirSync(dir) : []) {
+        if (e.startsWith(`.${name}.restore-`)) await rm(join(dir, e), { recursive: true, force: true });
+      }
+    }
     const tag = `${manifest.snapshot_id}-${process.pid}`;
     const stagingDb = join(dirname(dest.lancedbUri), `.${basename(dest.lancedbUri)}.restore-${tag}`);
     const stagingJournal = join(dirname(dest.stateDbPath), `.${basename(dest.stateDbPath)}.restore-${tag}`);

@@ -270,13 +270,20 @@ class System implements SyncSystem {
   private writesSinceRecycle = 0;
 
   private readonly backupTargets: readonly BackupTarget[];
+  /** Releases the targets this system made from the config (not given ones). */
+  private readonly closeTargets: () => void = () => undefined;
 
   constructor(
     private readonly ctx: AppContext,
     private readonly ownsContext: boolean,
     backupTargets?: readonly BackupTarget[],
   ) {
-    this.backupTargets = backupTargets ?? configuredBackupTargets(ctx.config);
+    if (backupTargets) this.backupTargets = backupTargets;
+    else {
+      const made = configuredBackupTargets(ctx.config);
+      this.backupTargets = made.targets;
+      this.closeTargets = made.close;
+    }
     this.gate = createSemaphore(ctx.config.maxConcurrentProcessing);
     this.searchGate = createSemaphore(ctx.config.maxConcurrentSearches);
     // An "error" event without listeners would throw; run failures are also reported to the caller.
@@ -340,6 +347,7 @@ class System implements SyncSystem {
         lane.changes?.reject(err);
       }
       if (this.ownsContext) await this.ctx.close();
+      this.closeTargets();
       this.state = "stopped";
     })();
     return this.stopping;

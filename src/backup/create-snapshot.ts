@@ -25,7 +25,7 @@ export interface CapturedPoint {
   tables: Array<ListedTable & { role: "documents" | "chunks" }>;
 }
 
-/** Where the upload is; `n` counts files stored so far (test crash points). */
+/** Where the upload is: files hashed, the `n`-th file stored by this backup, the manifest about to be written (n = 0). */
 export type SnapshotStep = "backup-hashed" | "backup-file" | "backup-manifest";
 
 /** Options of {@link uploadSnapshot}. */
@@ -153,7 +153,7 @@ export async function uploadSnapshot(
         await options.onStep?.("backup-file", ++stored);
       } else result.files_skipped++;
     });
-    await options.onStep?.("backup-manifest", stored);
+    await options.onStep?.("backup-manifest", 0);
     const body = new TextEncoder().encode(`${JSON.stringify(manifest, null, 1)}\n`);
     await target.putIfAbsent(manifestKey(manifest.snapshot_id), { bytes: body });
     results.push(result);

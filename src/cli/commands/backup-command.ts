@@ -1,5 +1,7 @@
 import type { Command } from "commander";
+import { requireTargets } from "../../app/backups.js";
 import { systemOn } from "../../app/sync-system.js";
+import { applyLifecycle, type LifecycleResult } from "../../backup/lifecycle.js";
 import { SyncError } from "../../errors/sync-error.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 
@@ -44,7 +46,9 @@ export function registerBackupCommand(program: Command): void {
       "print { snapshots: [{ snapshot_id, created_at, tables, total_files, total_bytes }] }",
       false,
     )
-    .action(async (opts) => {
+    .action(async (own, cmd: Command) => {
+      // `--json` after the subcommand may be taken by `backup` itself: read both.
+      const opts = { ...own, json: own.json === true || cmd.parent?.opts().json === true };
       await runCommand(opts.json, async (ctx) => {
         const snapshots = await systemOn(ctx).backups.list();
         if (opts.json) printJson({ snapshots });
@@ -65,7 +69,9 @@ export function registerBackupCommand(program: Command): void {
     .description("check that every object of every snapshot is present with its size (both targets)")
     .option("--deep", "also read every object back and check its SHA-256", false)
     .option("--json", "print { targets: [{ location, snapshots, objects_checked, problems }] }", false)
-    .action(async (opts) => {
+    .action(async (own, cmd: Command) => {
+      // `--json` after the subcommand may be taken by `backup` itself: read both.
+      const opts = { ...own, json: own.json === true || cmd.parent?.opts().json === true };
       await runCommand(opts.json, async (ctx) => {
         const targets = await systemOn(ctx).backups.verify({ deep: opts.deep === true });
         const problems = targets.reduce((n, t) => n + t.problems.length, 0);
@@ -93,7 +99,9 @@ export function registerBackupCommand(program: Command): void {
       "print { targets: [{ location, kept, removed_snapshots, removed_objects, removed_bytes }] }",
       false,
     )
-    .action(async (opts) => {
+    .action(async (own, cmd: Command) => {
+      // `--json` after the subcommand may be taken by `backup` itself: read both.
+      const opts = { ...own, json: own.json === true || cmd.parent?.opts().json === true };
       await runCommand(opts.json, async (ctx) => {
         const keepLast = whole("--keep-last", opts.keepLast);
         const keepDays = Number(opts.keepDays);
@@ -110,6 +118,52 @@ export function registerBackupCommand(program: Command): void {
             process.stdout.write(
               `${t.location}: kept ${t.kept.length} snapshots, removed ${t.removed_snapshots.length} snapshots and ` +
                 `${t.removed_objects} objects (${mb(t.removed_bytes)})\n`,
+            );
+          }
+        }
+        return EXIT.OK;
+      });
+    });
+
+  registerLifecycle(backup);
+}
+
+/** `backup lifecycle --apply`: bucket lifecycle rules for the backup prefix (S3 targets). */
+function registerLifecycle(backup: Command): void {
+  backup
+    .command("lifecycle")
+    .description(
+      "write S3 lifecycle rules for the backup prefix: expire noncurrent versions, abort stale multipart uploads",
+    )
+    .option("--apply", "write the rules (without it nothing is changed)", false)
+    .option("--noncurrent-days <d>", "remove versions no longer current after D days", "30")
+    .option("--abort-multipart-days <d>", "abort unfinished multipart uploads after D days", "7")
+    .option("--json", "print { targets: [{ location, applied, rules | reason }] }", false)
+    .action(async (own, cmd: Command) => {
+      // `--json` after the subcommand may be taken by `backup` itself: read both.
+      const opts = { ...own, json: own.json === true || cmd.parent?.opts().json === true };
+      await runCommand(opts.json, async (ctx) => {
+        if (!opts.apply) {
+          throw new SyncError(
+            "SYNC_E_INVALID_ARGUMENT",
+            "backup lifecycle changes the bucket's rules: pass --apply",
+          );
+        }
+        const options = {
+          noncurrentDays: whole("--noncurrent-days", opts.noncurrentDays),
+          abortMultipartDays: whole("--abort-multipart-days", opts.abortMultipartDays),
+        };
+        const targets = systemOn(ctx).backups.targets();
+        requireTargets(targets);
+        const out: Array<{ location: string } & LifecycleResult> = [];
+        for (const t of targets) out.push({ location: t.location, ...(await applyLifecycle(t, options)) });
+        if (opts.json) printJson({ targets: out });
+        else {
+          for (const r of out) {
+            process.stdout.write(
+              r.applied
+                ? `${r.location}: ${r.rules.length} lifecycle rules written (${r.keptRules} other rules kept)\n`
+                : `${r.location}: not applied: ${r.reason}\n`,
             );
           }
         }
