@@ -71,7 +71,9 @@ describe("lancedb-sync backup / restore (CLI, s3rver)", () => {
     const done = await cli(["backup", "--json"]);
     expect(done.code, show(done)).toBe(0);
     // The journal copies the killed backups left are gone.
-    expect(readdirSync(dirname(env.STATE_DB_PATH as string)).filter((n) => n.startsWith(".backup-"))).toEqual([]);
+    expect(readdirSync(dirname(env.STATE_DB_PATH as string)).filter((n) => n.startsWith(".backup-"))).toEqual(
+      [],
+    );
     const m = await readManifest(target, done.json.snapshot_id);
     const needed = referencedKeys(m);
     const missing = [...needed].filter((k) => !present.has(k));
