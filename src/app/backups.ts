@@ -1,5 +1,8 @@
+import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
 import type { BackupTarget } from "../backup/backup-target.js";
 import { createBackupTargets } from "../backup/create-backup-targets.js";
 import { type TargetUploadResult, uploadSnapshot } from "../backup/create-snapshot.js";
@@ -162,7 +165,7 @@ export async function runBackup(
               snapshotId: newSnapshotId(createdAt),
               createdAt: createdAt.toISOString(),
               storeId: readBinding(journal)?.storeId ?? null,
-              journalFile,
+              journalFile: `${journalFile}.gz`,
               tables: [
                 { ...docs, role: "documents" as const },
                 { ...chunks, role: "chunks" as const },
@@ -170,6 +173,12 @@ export async function runBackup(
             };
           },
           signal,
+        );
+        // The journal is uploaded whole each time: compressed (SQLite pages shrink several times over).
+        await pipeline(
+          createReadStream(point.journalFile.slice(0, -3)),
+          createGzip(),
+          createWriteStream(point.journalFile),
         );
         await options.onStep?.("backup-captured", 0);
         const { manifest, targets: sent } = await uploadSnapshot(point, targets, {

@@ -130,7 +130,7 @@ export async function restoreBackup(
       await swapIntoPlace(dest, stagingDb, stagingJournal, names, tag);
     } finally {
       await rm(stagingDb, { recursive: true, force: true });
-      for (const s of ["", "-wal", "-shm"]) await rm(stagingJournal + s, { force: true });
+      for (const s of ["", "-wal", "-shm", ".gz"]) await rm(stagingJournal + s, { force: true });
     }
     return {
       snapshot_id: manifest.snapshot_id,

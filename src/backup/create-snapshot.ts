@@ -20,7 +20,7 @@ export interface CapturedPoint {
   snapshotId: string;
   createdAt: string;
   storeId: string | null;
-  /** The journal copy (a temporary file the caller removes afterwards). */
+  /** The journal copy, gzip-compressed (a temporary file the caller removes afterwards). */
   journalFile: string;
   tables: Array<ListedTable & { role: "documents" | "chunks" }>;
 }
@@ -101,7 +101,7 @@ export async function uploadSnapshot(
     const rows = await options.rowsAt(t.name, t.version);
     tables.push({ role: t.role, name: t.name, version: t.version, rows, files });
   }
-  const journal = await hashFile(point.journalFile);
+  const journal = { ...(await hashFile(point.journalFile)), encoding: "gzip" as const };
   await options.onStep?.("backup-hashed", 0);
 
   const manifest: SnapshotManifest = {
@@ -141,7 +141,7 @@ export async function uploadSnapshot(
       const dir = (point.tables[ti] as ListedTable).dir;
       for (const f of t.files) plan({ sha256: f.sha256, size: f.size, file: join(dir, f.path) });
     }
-    plan({ ...journal, file: point.journalFile });
+    plan({ sha256: journal.sha256, size: journal.size, file: point.journalFile });
     await mapConcurrent(uploads, options.concurrency, async (u) => {
       options.signal?.throwIfAborted();
       const key = objectKey(u.sha256);

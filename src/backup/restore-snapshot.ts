@@ -1,5 +1,8 @@
-import { mkdir } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
 import { mapConcurrent } from "../core/map-concurrent.js";
 import { SyncError } from "../errors/sync-error.js";
 import { BackupObjectNotFound, type BackupTarget } from "./backup-target.js";
@@ -32,8 +35,14 @@ export async function downloadSnapshot(
   paths: StagingPaths,
   concurrency: number,
 ): Promise<DownloadResult> {
+  const gzipped = manifest.journal.encoding === "gzip";
   const jobs: Array<{ sha256: string; size: number; dest: string; what: string }> = [
-    { ...manifest.journal, dest: paths.journalFile, what: "the journal copy" },
+    {
+      sha256: manifest.journal.sha256,
+      size: manifest.journal.size,
+      dest: gzipped ? `${paths.journalFile}.gz` : paths.journalFile,
+      what: "the journal copy",
+    },
   ];
   for (const t of manifest.tables) {
     for (const f of t.files) {
@@ -73,5 +82,13 @@ export async function downloadSnapshot(
     }
     bytes += got.size;
   });
+  if (gzipped) {
+    await pipeline(
+      createReadStream(`${paths.journalFile}.gz`),
+      createGunzip(),
+      createWriteStream(paths.journalFile),
+    );
+    await rm(`${paths.journalFile}.gz`, { force: true });
+  }
   return { files: jobs.length, bytes };
 }

@@ -50,8 +50,11 @@ export interface SnapshotManifest {
   /** Store id of the tables (from the journal's store binding); null when none was ever recorded. */
   store_id: string | null;
   tables: SnapshotTable[];
-  /** The journal copy (SQLite online backup), taken before the table versions were read. */
-  journal: { size: number; sha256: string };
+  /**
+   * The journal copy (SQLite online backup), taken before the table versions were read; `size` and `sha256`
+   * are of the stored object, gzip-compressed when `encoding` is `gzip`.
+   */
+  journal: { size: number; sha256: string; encoding?: "gzip" };
   /** Files and bytes the snapshot references (tables + journal). */
   total_files: number;
   total_bytes: number;
@@ -142,6 +145,9 @@ function manifestProblem(m: unknown): string | undefined {
   if (typeof o.snapshot_id !== "string" || !SNAPSHOT_ID.test(o.snapshot_id)) return "bad snapshot_id";
   if (typeof o.created_at !== "string" || Number.isNaN(Date.parse(o.created_at))) return "bad created_at";
   if (!isDigest(o.journal)) return "bad journal entry";
+  const encoding = (o.journal as { encoding?: unknown }).encoding;
+  if (encoding !== undefined && encoding !== "gzip")
+    return `journal encoding ${String(encoding)} is not gzip`;
   if (!Array.isArray(o.tables) || o.tables.length !== 2) return "expected two tables";
   for (const t of o.tables as unknown[]) {
     const tt = t as Record<string, unknown>;

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { restoreBackup } from "../../src/app/restore-backup.js";
@@ -183,11 +184,14 @@ describe("backup and restore (local directory target)", () => {
     await sys.syncSource({ userId: "alice", sourceId: "notes" });
     const b = await sys.backups.run();
     const m = await readManifest(localTarget(backups), b.snapshot_id);
-    const journalBytes = readFileSync(join(backups, objectKey(m.journal.sha256)));
+    expect(m.journal.encoding).toBe("gzip");
+    const journalBytes = gunzipSync(readFileSync(join(backups, objectKey(m.journal.sha256))));
     // The check can fail: the journal copy holds the source's configured root.
     expect(journalBytes.includes(Buffer.from(root))).toBe(true);
     for (const key of targetObjects(backups).keys()) {
-      expect(readFileSync(join(backups, key)).includes(Buffer.from(secret)), key).toBe(false);
+      const stored = readFileSync(join(backups, key));
+      const plain = key === objectKey(m.journal.sha256) ? gunzipSync(stored) : stored;
+      expect(plain.includes(Buffer.from(secret)), key).toBe(false);
     }
     const db = new Database(join(live, "state.db"), { readonly: true });
     expect(JSON.stringify(db.prepare("SELECT * FROM meta").all())).not.toContain(secret);
