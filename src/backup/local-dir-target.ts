@@ -17,6 +17,7 @@ import { SyncError } from "../errors/sync-error.js";
 import { assertBackupKey, assertBackupPrefix, PARTIAL_SUFFIX } from "./backup-key.js";
 import {
   type BackupBody,
+  type BackupCallOptions,
   type BackupObjectInfo,
   BackupObjectNotFound,
   type BackupTarget,
@@ -29,6 +30,7 @@ import {
  * then hard-linked to its key (which fails if the key exists, so nothing is overwritten) — an interrupted
  * write leaves only a partial file that `list` never shows. Where the file system has no hard links it falls
  * back to check-then-rename. The directory is created on the first write; a missing one lists as empty.
+ * An abort signal is checked between file-system steps (a local copy is not interrupted half-way).
  */
 export class LocalDirTarget implements BackupTarget {
   readonly location: string;
@@ -40,12 +42,14 @@ export class LocalDirTarget implements BackupTarget {
     this.location = `file://${this.root}/`;
   }
 
-  async list(prefix: string): Promise<BackupObjectInfo[]> {
+  async list(prefix: string, options: BackupCallOptions = {}): Promise<BackupObjectInfo[]> {
     assertBackupPrefix(prefix);
+    const signal = options.signal;
     const slash = prefix.lastIndexOf("/");
     const startRel = slash < 0 ? "" : prefix.slice(0, slash);
     const out: BackupObjectInfo[] = [];
     const walk = async (rel: string): Promise<void> => {
+      signal?.throwIfAborted();
       let entries: Dirent[];
       try {
         entries = await readdir(rel ? join(this.root, rel) : this.root, { withFileTypes: true });
@@ -70,8 +74,9 @@ export class LocalDirTarget implements BackupTarget {
     return out;
   }
 
-  async head(key: string): Promise<BackupObjectInfo> {
+  async head(key: string, options: BackupCallOptions = {}): Promise<BackupObjectInfo> {
     const path = this.pathOf(key);
+    options.signal?.throwIfAborted();
     try {
       const st = await stat(path);
       if (!st.isFile()) throw new BackupObjectNotFound(key, this.location);
@@ -81,30 +86,34 @@ export class LocalDirTarget implements BackupTarget {
     }
   }
 
-  async get(key: string): Promise<Uint8Array> {
+  async get(key: string, options: BackupCallOptions = {}): Promise<Uint8Array> {
     const path = this.pathOf(key);
+    options.signal?.throwIfAborted();
     try {
-      return new Uint8Array(await readFile(path));
+      return new Uint8Array(await readFile(path, options.signal ? { signal: options.signal } : {}));
     } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason;
       throw this.mapError(key, "get", err);
     }
   }
 
-  async download(key: string, path: string): Promise<void> {
+  async download(key: string, path: string, options: BackupCallOptions = {}): Promise<void> {
     const from = this.pathOf(key);
-    await this.head(key);
+    await this.head(key, options);
     const to = resolve(path);
     const temp = `${to}.${randomBytes(6).toString("hex")}${PARTIAL_SUFFIX}`;
     try {
       await mkdir(dirname(to), { recursive: true });
       await copyFile(from, temp);
+      options.signal?.throwIfAborted();
       await rename(temp, to);
     } catch (err) {
       await unlink(temp).catch(() => {});
+      if (options.signal?.aborted) throw options.signal.reason;
       if (isCode(err, "ENOENT") && !(await exists(from))) throw new BackupObjectNotFound(key, this.location);
       throw new SyncError(
         "SYNC_E_BACKUP_UNAVAILABLE",
-        `download ${key} from ${this.location} to ${to} failed`,
+        `download ${key} from ${this.location} to ${to} failed: ${(err as Error).message}`,
         {
           cause: err,
         },
@@ -112,8 +121,9 @@ export class LocalDirTarget implements BackupTarget {
     }
   }
 
-  async putIfAbsent(key: string, body: BackupBody): Promise<PutResult> {
+  async putIfAbsent(key: string, body: BackupBody, options: BackupCallOptions = {}): Promise<PutResult> {
     const path = this.pathOf(key);
+    options.signal?.throwIfAborted();
     if (await this.isFile(key, path)) return "exists";
     const dir = dirname(path);
     const temp = join(dir, `.${randomBytes(8).toString("hex")}${PARTIAL_SUFFIX}`);
@@ -141,16 +151,19 @@ export class LocalDirTarget implements BackupTarget {
       }
     }
     try {
+      options.signal?.throwIfAborted();
       return await this.publish(temp, path);
     } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason;
       throw this.unavailable(`put ${key}`, err);
     } finally {
       await unlink(temp).catch(() => {});
     }
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, options: BackupCallOptions = {}): Promise<void> {
     const path = this.pathOf(key);
+    options.signal?.throwIfAborted();
     try {
       await unlink(path);
     } catch (err) {

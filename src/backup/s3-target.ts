@@ -7,8 +7,10 @@ import { pipeline } from "node:stream/promises";
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   HeadBucketCommand,
   HeadObjectCommand,
+  type HeadObjectCommandOutput,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   PutObjectCommand,
@@ -20,6 +22,7 @@ import { SyncError } from "../errors/sync-error.js";
 import { assertBackupKey, assertBackupPrefix, PARTIAL_SUFFIX } from "./backup-key.js";
 import {
   type BackupBody,
+  type BackupCallOptions,
   type BackupObjectInfo,
   BackupObjectNotFound,
   type BackupTarget,
@@ -94,19 +97,25 @@ export class S3Target implements BackupTarget {
     this.location = `s3://${this.bucket}/${this.prefix}`;
   }
 
-  async list(prefix: string): Promise<BackupObjectInfo[]> {
+  async list(prefix: string, options: BackupCallOptions = {}): Promise<BackupObjectInfo[]> {
     assertBackupPrefix(prefix);
+    const { signal } = options;
     const out: BackupObjectInfo[] = [];
     let token: string | undefined;
     do {
-      const page: ListObjectsV2CommandOutput = await this.send(
-        `list ${JSON.stringify(prefix)}`,
-        new ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: this.prefix + prefix,
-          ContinuationToken: token,
-        }),
-      );
+      let page: ListObjectsV2CommandOutput;
+      try {
+        page = await this.call(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.prefix + prefix,
+            ContinuationToken: token,
+          }),
+          signal,
+        );
+      } catch (err) {
+        throw this.unavailable(`list ${JSON.stringify(prefix)}`, err, signal);
+      }
       for (const o of page.Contents ?? []) {
         if (!o.Key?.startsWith(this.prefix)) continue;
         out.push({
@@ -121,11 +130,13 @@ export class S3Target implements BackupTarget {
     return out;
   }
 
-  async head(key: string): Promise<BackupObjectInfo> {
+  async head(key: string, options: BackupCallOptions = {}): Promise<BackupObjectInfo> {
     assertBackupKey(key);
+    const { signal } = options;
     try {
-      const res = await this.client.send(
+      const res: HeadObjectCommandOutput = await this.call(
         new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }),
+        signal,
       );
       this.bucketSeen = true;
       return {
@@ -134,39 +145,43 @@ export class S3Target implements BackupTarget {
         ...(res.LastModified ? { modifiedAt: res.LastModified.toISOString() } : {}),
       };
     } catch (err) {
-      if (isNotFound(err)) {
+      if (!signal?.aborted && isNotFound(err)) {
         // HEAD has no body, so a missing bucket is a bare 404 too: tell the two apart once.
-        await this.ensureBucket();
+        await this.ensureBucket(signal);
         throw new BackupObjectNotFound(key, this.location, { cause: err });
       }
-      throw this.unavailable(`head ${key}`, err);
+      throw this.unavailable(`head ${key}`, err, signal);
     }
   }
 
-  async get(key: string): Promise<Uint8Array> {
+  async get(key: string, options: BackupCallOptions = {}): Promise<Uint8Array> {
     assertBackupKey(key);
+    const { signal } = options;
     try {
-      const res = await this.client.send(
+      const res: GetObjectCommandOutput = await this.call(
         new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }),
+        signal,
       );
       if (!res.Body) throw new Error("the response has no body");
       return await res.Body.transformToByteArray();
     } catch (err) {
-      throw this.mapKeyError(key, "get", err);
+      throw this.mapKeyError(key, "get", err, signal);
     }
   }
 
-  async download(key: string, path: string): Promise<void> {
+  async download(key: string, path: string, options: BackupCallOptions = {}): Promise<void> {
     assertBackupKey(key);
+    const { signal } = options;
     const to = resolve(path);
     const temp = `${to}.${randomBytes(6).toString("hex")}${PARTIAL_SUFFIX}`;
     try {
-      const res = await this.client.send(
+      const res: GetObjectCommandOutput = await this.call(
         new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }),
+        signal,
       );
       if (!res.Body) throw new Error("the response has no body");
       await mkdir(dirname(to), { recursive: true });
-      await pipeline(res.Body as Readable, createWriteStream(temp));
+      await pipeline(res.Body as Readable, createWriteStream(temp), ...(signal ? [{ signal }] : []));
       const written = (await stat(temp)).size;
       if (res.ContentLength !== undefined && written !== res.ContentLength) {
         throw new Error(`the transfer ended after ${written} of ${res.ContentLength} bytes`);
@@ -174,36 +189,34 @@ export class S3Target implements BackupTarget {
       await rename(temp, to);
     } catch (err) {
       await unlink(temp).catch(() => {});
-      throw this.mapKeyError(key, "download", err);
+      throw this.mapKeyError(key, "download", err, signal);
     }
   }
 
-  async putIfAbsent(key: string, body: BackupBody): Promise<PutResult> {
+  async putIfAbsent(key: string, body: BackupBody, options: BackupCallOptions = {}): Promise<PutResult> {
     assertBackupKey(key);
-    if (await this.exists(key)) return "exists";
+    const { signal } = options;
+    if (await this.exists(key, signal)) return "exists";
     const size = "bytes" in body ? body.bytes.length : await fileSize(key, body.file);
     const base: PutObjectCommandInput = { Bucket: this.bucket, Key: this.prefix + key, ...this.sseParams() };
     for (;;) {
       const conditional = this.conditionalPut ? { IfNoneMatch: "*" } : {};
       try {
         if ("file" in body && size > this.multipartThreshold) {
-          await new Upload({
-            client: this.client,
-            params: { ...base, ...conditional, Body: createReadStream(body.file) },
-            partSize: this.partSize,
-            queueSize: this.partConcurrency,
-            leavePartsOnError: false,
-          }).done();
+          await this.upload({ ...base, ...conditional, Body: createReadStream(body.file) }, signal);
         } else {
           // Small files are sent from memory, so the SDK can retry the request (a stream cannot be replayed).
           const bytes = "bytes" in body ? body.bytes : await readBody(key, body.file);
-          await this.client.send(
+          await this.call(
             new PutObjectCommand({ ...base, ...conditional, Body: bytes, ContentLength: bytes.length }),
+            signal,
           );
         }
         this.bucketSeen = true;
         return "created";
       } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        if (err instanceof SyncError) throw err;
         const status = httpStatus(err);
         if (status === 412 || errorName(err) === "PreconditionFailed") return "exists";
         if (this.conditionalPut && rejectsConditional(err)) {
@@ -211,19 +224,20 @@ export class S3Target implements BackupTarget {
           continue;
         }
         // 409 ConditionalRequestConflict: another conditional write of this key is in flight.
-        if (status === 409 && (await this.exists(key))) return "exists";
-        throw this.unavailable(`put ${key}`, err);
+        if (status === 409 && (await this.exists(key, signal))) return "exists";
+        throw this.unavailable(`put ${key}`, err, signal);
       }
     }
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, options: BackupCallOptions = {}): Promise<void> {
     assertBackupKey(key);
+    const { signal } = options;
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      await this.call(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), signal);
     } catch (err) {
-      if (isNotFound(err) && errorName(err) !== "NoSuchBucket") return;
-      throw this.unavailable(`delete ${key}`, err);
+      if (!signal?.aborted && isNotFound(err) && errorName(err) !== "NoSuchBucket") return;
+      throw this.unavailable(`delete ${key}`, err, signal);
     }
   }
 
@@ -232,9 +246,41 @@ export class S3Target implements BackupTarget {
     if (this.ownsClient) this.client.destroy();
   }
 
-  private async exists(key: string): Promise<boolean> {
+  /** A multipart upload (lib-storage) that `signal` aborts; an aborted or failed one is aborted at the store. */
+  private async upload(params: PutObjectCommandInput, signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
+    const abortController = new AbortController();
+    const onAbort = () => abortController.abort(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      await this.head(key);
+      await new Upload({
+        client: this.client,
+        params,
+        partSize: this.partSize,
+        queueSize: this.partConcurrency,
+        leavePartsOnError: false,
+        abortController,
+      }).done();
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Sends `command`; when `signal` aborts, rejects with its reason (not the SDK's error). */
+  // biome-ignore lint/suspicious/noExplicitAny: the SDK's command types are too deep to name generically.
+  private async call<T>(command: any, signal: AbortSignal | undefined): Promise<T> {
+    signal?.throwIfAborted();
+    try {
+      return (await this.client.send(command, signal ? { abortSignal: signal } : {})) as T;
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      throw err;
+    }
+  }
+
+  private async exists(key: string, signal: AbortSignal | undefined): Promise<boolean> {
+    try {
+      await this.head(key, { signal });
       return true;
     } catch (err) {
       if (err instanceof BackupObjectNotFound) return false;
@@ -251,41 +297,35 @@ export class S3Target implements BackupTarget {
     };
   }
 
-  private async ensureBucket(): Promise<void> {
+  private async ensureBucket(signal: AbortSignal | undefined): Promise<void> {
     if (this.bucketSeen) return;
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      await this.call(new HeadBucketCommand({ Bucket: this.bucket }), signal);
     } catch (err) {
-      if (isNotFound(err)) {
+      if (!signal?.aborted && isNotFound(err)) {
         throw new SyncError(
           "SYNC_E_BACKUP_UNAVAILABLE",
           `bucket ${this.bucket} does not exist at endpoint ${this.endpoint} (${this.location})`,
           { cause: err, retryable: false },
         );
       }
-      throw this.unavailable("check the bucket", err);
+      throw this.unavailable("check the bucket", err, signal);
     }
     this.bucketSeen = true;
   }
 
-  // biome-ignore lint/suspicious/noExplicitAny: the SDK's command types are too deep to name generically.
-  private async send<T>(what: string, command: any): Promise<T> {
-    try {
-      return (await this.client.send(command)) as T;
-    } catch (err) {
-      throw this.unavailable(what, err);
-    }
-  }
-
-  private mapKeyError(key: string, op: string, err: unknown): Error {
+  private mapKeyError(key: string, op: string, err: unknown, signal: AbortSignal | undefined): unknown {
+    if (signal?.aborted) return signal.reason;
     if (err instanceof SyncError) return err;
     if (isNotFound(err) && errorName(err) !== "NoSuchBucket") {
       return new BackupObjectNotFound(key, this.location, { cause: err });
     }
-    return this.unavailable(`${op} ${key}`, err);
+    return this.unavailable(`${op} ${key}`, err, signal);
   }
 
-  private unavailable(what: string, err: unknown): SyncError {
+  /** `err` as `SYNC_E_BACKUP_UNAVAILABLE`, or the abort reason when `signal` aborted the call. */
+  private unavailable(what: string, err: unknown, signal?: AbortSignal): unknown {
+    if (signal?.aborted) return signal.reason;
     if (err instanceof SyncError) return err;
     const status = httpStatus(err);
     const name = errorName(err);

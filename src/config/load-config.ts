@@ -423,7 +423,7 @@ function readEnvFile(file: string): Record<string, string> {
 
 /**
  * Checks the paths of the configuration before anything is created: `LANCEDB_URI` (a local one) must be a
- * directory or creatable as one, `STATE_DB_PATH` and `LOG_FILE` must not be directories and their folders must
+ * directory or creatable as one (so must `BACKUP_DIR`, when set), `STATE_DB_PATH` and `LOG_FILE` must not be directories and their folders must
  * be creatable — on a real, writable file system (under `/proc` or `/sys` Node's recursive `mkdir` never
  * returns). Throws `SYNC_E_CONFIG_INVALID` naming each bad variable and its value. Creates nothing.
  */
@@ -436,6 +436,7 @@ export function checkConfigPaths(config: Config): void {
   if (!config.lancedbUri.includes("://")) check("LANCEDB_URI", config.lancedbUri, "dir");
   if (config.stateDbPath !== ":memory:") check("STATE_DB_PATH", config.stateDbPath, "file");
   if (config.logFile) check("LOG_FILE", config.logFile, "file");
+  if (config.backupDir) check("BACKUP_DIR", config.backupDir, "dir");
   if (problems.length > 0) {
     throw new SyncError("SYNC_E_CONFIG_INVALID", `invalid configuration: ${problems.join(", ")}`);
   }

@@ -133,6 +133,7 @@ describe.each(cases)("BackupTarget conformance: $name", (tc) => {
     expect(await keysOf("nothing/")).toEqual([]);
     const all = await target.list("");
     for (const [i, key] of keys.entries()) expect(all.find((o) => o.key === key)?.size).toBe(i + 1);
+    for (const o of all) expect(Number.isNaN(Date.parse(o.modifiedAt ?? ""))).toBe(false);
   });
 
   it("list pages through more than 1,000 keys", { timeout: 120_000 }, async () => {
@@ -215,6 +216,30 @@ describe.each(cases)("BackupTarget conformance: $name", (tc) => {
     }
     expect(isSyncError(await rejection(target.list("../")), "SYNC_E_INVALID_ARGUMENT")).toBe(true);
     expect(await target.list("")).toEqual([]);
+  });
+
+  it("an aborted signal rejects every call with its reason (not a SyncError); an aborted put stores nothing", async () => {
+    await target.putIfAbsent("keep", { bytes: bytes("k") });
+    const file = join(scratch.path, "f.bin");
+    writeFileSync(file, "file body");
+    const controller = new AbortController();
+    controller.abort();
+    const signal = controller.signal;
+    for (const call of [
+      () => target.list("", { signal }),
+      () => target.head("keep", { signal }),
+      () => target.get("keep", { signal }),
+      () => target.download("keep", join(scratch.path, "out"), { signal }),
+      () => target.putIfAbsent("new-bytes", { bytes: bytes("n") }, { signal }),
+      () => target.putIfAbsent("new-file", { file }, { signal }),
+      () => target.delete("keep", { signal }),
+    ]) {
+      const err = await rejection(call());
+      expect((err as Error).name).toBe("AbortError");
+      expect(isSyncError(err)).toBe(false);
+    }
+    expect((await target.list("")).map((o) => o.key)).toEqual(["keep"]);
+    expect(existsSync(join(scratch.path, "out"))).toBe(false);
   });
 
   it("racing putIfAbsent calls of one key leave one complete object", async () => {

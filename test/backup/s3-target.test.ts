@@ -138,6 +138,36 @@ describe("S3Target against s3rver", () => {
     expect(sha(await t.get("data/cut.lance"))).toBe(file.sha);
   });
 
+  it("aborting a multipart upload part-way rejects with the abort reason and leaves no object", async () => {
+    const {
+      target: t,
+      sent,
+      client: c,
+    } = target({
+      multipartThresholdBytes: 5 * 1024 * 1024,
+      partSizeBytes: 5 * 1024 * 1024,
+      partConcurrency: 1,
+    });
+    const controller = new AbortController();
+    c.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (context.commandName === "UploadPartCommand") controller.abort();
+        return result;
+      },
+      { step: "initialize", name: "abort-after-first-part" },
+    );
+    const file = bigFile(16 * 1024 * 1024);
+    const err = await rejection(
+      t.putIfAbsent("data/aborted.lance", { file: file.path }, { signal: controller.signal }),
+    );
+    expect((err as Error).name).toBe("AbortError");
+    expect(sent.filter((s) => s.command === "UploadPartCommand").length).toBeLessThan(4);
+    expect(sent.map((s) => s.command)).not.toContain("CompleteMultipartUploadCommand");
+    expect(await rejection(t.head("data/aborted.lance"))).toBeInstanceOf(BackupObjectNotFound);
+    expect(await t.list("")).toEqual([]);
+  });
+
   it("asks for server-side encryption on every upload (AES256, aws:kms with a key id), multipart included", async () => {
     const aes = target({ sse: { mode: "AES256" } });
     await aes.target.putIfAbsent("a.bin", { bytes: new Uint8Array([1, 2, 3]) });
