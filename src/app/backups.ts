@@ -18,6 +18,7 @@ import { type VerifyReport, verifySnapshots } from "../backup/verify-snapshot.js
 import type { Config } from "../config/load-config.js";
 import { SyncError } from "../errors/sync-error.js";
 import { type HeldLock, withLock } from "../storage/lease-lock.js";
+import { referencedBlobsIn } from "../storage/sqlite-journal.js";
 import { tableRowsAt } from "../storage/table-versions.js";
 import type { AppContext } from "./app-context.js";
 import { readBinding } from "./store-binding.js";
@@ -159,6 +160,7 @@ export async function runBackup(
             const journalFile = join(tmp, "journal.db");
             // The journal first, then the tables: a restored journal may lag its tables, never lead them.
             await backupTo(journalFile);
+            const blobs = [...referencedBlobsIn(journalFile)].sort();
             const docs = await listTableFiles(config.lancedbUri, config.documentsTable);
             const chunks = await listTableFiles(config.lancedbUri, config.chunksTable);
             return {
@@ -166,6 +168,7 @@ export async function runBackup(
               createdAt: createdAt.toISOString(),
               storeId: readBinding(journal)?.storeId ?? null,
               journalFile: `${journalFile}.gz`,
+              blobs: { dir: config.uploadDir, hashes: blobs },
               tables: [
                 { ...docs, role: "documents" as const },
                 { ...chunks, role: "chunks" as const },

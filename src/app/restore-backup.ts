@@ -18,7 +18,7 @@ export interface RestoreOptions {
   snapshotId?: string;
   /** Restore the newest snapshot taken at or before this time (ISO 8601). */
   at?: string;
-  /** Restore into this directory (`<dir>/lancedb` and `<dir>/state.db`) instead of the configured paths. */
+  /** Restore into this directory (`<dir>/lancedb`, `<dir>/state.db`, `<dir>/uploads`) instead of the configured paths. */
   targetDir?: string;
   /** Replace live data at the destination. */
   force?: boolean;
@@ -30,6 +30,7 @@ export interface RestoreResult {
   created_at: string;
   lancedb_uri: string;
   state_db_path: string;
+  upload_dir: string;
   files: number;
   bytes: number;
   tables: Array<{ name: string; version: number; rows: number }>;
@@ -43,15 +44,25 @@ export interface RestoreResult {
 export interface RestoreDestination {
   lancedbUri: string;
   stateDbPath: string;
+  /** Pushed documents' blobs go here (added to what is there: they are content-addressed). */
+  uploadDir: string;
 }
 
-/** The destination of a restore: the configured paths, or `<dir>/lancedb` and `<dir>/state.db`. */
+/** The destination of a restore: the configured paths, or `<dir>/lancedb`, `<dir>/state.db`, `<dir>/uploads`. */
 export function restoreDestination(config: Config, targetDir?: string): RestoreDestination {
   if (targetDir !== undefined) {
     const dir = resolve(targetDir);
-    return { lancedbUri: join(dir, "lancedb"), stateDbPath: join(dir, "state.db") };
+    return {
+      lancedbUri: join(dir, "lancedb"),
+      stateDbPath: join(dir, "state.db"),
+      uploadDir: join(dir, "uploads"),
+    };
   }
-  return { lancedbUri: resolve(config.lancedbUri), stateDbPath: resolve(config.stateDbPath) };
+  return {
+    lancedbUri: resolve(config.lancedbUri),
+    stateDbPath: resolve(config.stateDbPath),
+    uploadDir: resolve(config.uploadDir),
+  };
 }
 
 /**
@@ -119,7 +130,7 @@ export async function restoreBackup(
       const got = await downloadSnapshot(
         primary,
         manifest,
-        { lancedbDir: stagingDb, journalFile: stagingJournal },
+        { lancedbDir: stagingDb, journalFile: stagingJournal, blobDir: dest.uploadDir },
         config.backupConcurrency,
       );
       const tables = await checkTables(stagingDb, manifest);
@@ -137,6 +148,7 @@ export async function restoreBackup(
       created_at: manifest.created_at,
       lancedb_uri: dest.lancedbUri,
       state_db_path: dest.stateDbPath,
+      upload_dir: dest.uploadDir,
       files: restored.files,
       bytes: restored.bytes,
       tables: restored.tables,

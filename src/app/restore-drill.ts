@@ -42,7 +42,12 @@ export async function restoreDrill(
     const restored = await restoreBackup(config, targets, { snapshotId: options.snapshotId, targetDir: dir });
     const restoreMs = Date.now() - started;
     const ctx = openAppContext(
-      { ...config, lancedbUri: restored.lancedb_uri, stateDbPath: restored.state_db_path },
+      {
+        ...config,
+        lancedbUri: restored.lancedb_uri,
+        stateDbPath: restored.state_db_path,
+        uploadDir: restored.upload_dir,
+      },
       logger,
     );
     try {

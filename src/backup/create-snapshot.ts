@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { mapConcurrent } from "../core/map-concurrent.js";
 import { isSyncError, SyncError } from "../errors/sync-error.js";
@@ -23,6 +24,8 @@ export interface CapturedPoint {
   /** The journal copy, gzip-compressed (a temporary file the caller removes afterwards). */
   journalFile: string;
   tables: Array<ListedTable & { role: "documents" | "chunks" }>;
+  /** Pushed documents' blobs the journal copy refers to: `<dir>/<hash[0:2]>/<hash>`. */
+  blobs?: { dir: string; hashes: string[] };
 }
 
 /** Where the upload is: files hashed, the `n`-th file stored by this backup, the manifest about to be written (n = 0). */
@@ -102,6 +105,21 @@ export async function uploadSnapshot(
     tables.push({ role: t.role, name: t.name, version: t.version, rows, files });
   }
   const journal = { ...(await hashFile(point.journalFile)), encoding: "gzip" as const };
+  // Blobs are named by the SHA-256 of their bytes: no need to read them (a restore checks them).
+  const blobDir = point.blobs?.dir ?? "";
+  const blobs = await mapConcurrent(point.blobs?.hashes ?? [], options.concurrency, async (sha256) => {
+    const path = join(blobDir, sha256.slice(0, 2), sha256);
+    const s = await stat(path).catch((err: unknown) => {
+      throw new SyncError(
+        "SYNC_E_STORAGE",
+        `backup: pushed document blob ${path}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    });
+    return { sha256, size: s.size };
+  });
   await options.onStep?.("backup-hashed", 0);
 
   const manifest: SnapshotManifest = {
@@ -111,8 +129,12 @@ export async function uploadSnapshot(
     store_id: point.storeId,
     tables,
     journal,
-    total_files: tables.reduce((n, t) => n + t.files.length, 0) + 1,
-    total_bytes: tables.reduce((n, t) => n + t.files.reduce((b, f) => b + f.size, 0), 0) + journal.size,
+    ...(point.blobs ? { blobs } : {}),
+    total_files: tables.reduce((n, t) => n + t.files.length, 0) + 1 + blobs.length,
+    total_bytes:
+      tables.reduce((n, t) => n + t.files.reduce((b, f) => b + f.size, 0), 0) +
+      journal.size +
+      blobs.reduce((n, b) => n + b.size, 0),
   };
 
   const results: TargetUploadResult[] = [];
@@ -141,6 +163,7 @@ export async function uploadSnapshot(
       const dir = (point.tables[ti] as ListedTable).dir;
       for (const f of t.files) plan({ sha256: f.sha256, size: f.size, file: join(dir, f.path) });
     }
+    for (const b of blobs) plan({ ...b, file: join(blobDir, b.sha256.slice(0, 2), b.sha256) });
     plan({ sha256: journal.sha256, size: journal.size, file: point.journalFile });
     await mapConcurrent(uploads, options.concurrency, async (u) => {
       options.signal?.throwIfAborted();

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
@@ -15,6 +15,8 @@ export interface StagingPaths {
   lancedbDir: string;
   /** File that receives the journal copy. */
   journalFile: string;
+  /** Directory that receives pushed documents' blobs (`<hash[0:2]>/<hash>`; existing ones are kept). */
+  blobDir: string;
 }
 
 /** Outcome of {@link downloadSnapshot}. */
@@ -36,7 +38,7 @@ export async function downloadSnapshot(
   concurrency: number,
 ): Promise<DownloadResult> {
   const gzipped = manifest.journal.encoding === "gzip";
-  const jobs: Array<{ sha256: string; size: number; dest: string; what: string }> = [
+  const jobs: Array<{ sha256: string; size: number; dest: string; what: string; blob?: true }> = [
     {
       sha256: manifest.journal.sha256,
       size: manifest.journal.size,
@@ -54,14 +56,22 @@ export async function downloadSnapshot(
       });
     }
   }
+  for (const b of manifest.blobs ?? []) {
+    const dest = join(paths.blobDir, b.sha256.slice(0, 2), b.sha256);
+    if (await isFile(dest, b.size)) continue;
+    jobs.push({ sha256: b.sha256, size: b.size, dest, what: `pushed document blob ${b.sha256}`, blob: true });
+  }
   const dirs = new Set(jobs.map((j) => dirname(j.dest)));
   for (const d of dirs) await mkdir(d, { recursive: true });
   let bytes = 0;
   await mapConcurrent(jobs, concurrency, async (j) => {
     const key = objectKey(j.sha256);
+    // Blobs go straight into the shared upload directory: through a temporary name, so none is ever partial.
+    const into = j.blob ? `${j.dest}.restore-${process.pid}` : j.dest;
     try {
-      await target.download(key, j.dest);
+      await target.download(key, into);
     } catch (err) {
+      if (into !== j.dest) await rm(into, { force: true });
       if (err instanceof BackupObjectNotFound) {
         throw new SyncError(
           "SYNC_E_BACKUP_OBJECT_MISSING",
@@ -71,8 +81,9 @@ export async function downloadSnapshot(
       }
       throw err;
     }
-    const got = await hashFile(j.dest);
+    const got = await hashFile(into);
     if (got.size !== j.size || got.sha256 !== j.sha256) {
+      if (into !== j.dest) await rm(into, { force: true });
       throw new SyncError(
         "SYNC_E_BACKUP_CORRUPT",
         `snapshot ${manifest.snapshot_id}: object ${key} (${j.what}) on ${target.location} is corrupt: ` +
@@ -80,6 +91,7 @@ export async function downloadSnapshot(
           `${j.sha256.slice(0, 12)}…`,
       );
     }
+    if (into !== j.dest) await rename(into, j.dest);
     bytes += got.size;
   });
   if (gzipped) {
@@ -91,4 +103,12 @@ export async function downloadSnapshot(
     await rm(`${paths.journalFile}.gz`, { force: true });
   }
   return { files: jobs.length, bytes };
+}
+
+async function isFile(path: string, size: number): Promise<boolean> {
+  try {
+    return (await stat(path)).size === size;
+  } catch {
+    return false;
+  }
 }

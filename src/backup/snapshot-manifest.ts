@@ -55,6 +55,8 @@ export interface SnapshotManifest {
    * are of the stored object, gzip-compressed when `encoding` is `gzip`.
    */
   journal: { size: number; sha256: string; encoding?: "gzip" };
+  /** Bytes of pushed documents (`UPLOAD_DIR`) the journal's uploads refer to; named by their SHA-256. */
+  blobs?: Array<{ size: number; sha256: string }>;
   /** Files and bytes the snapshot references (tables + journal). */
   total_files: number;
   total_bytes: number;
@@ -93,6 +95,7 @@ export function assertSnapshotId(id: string): string {
 export function referencedKeys(m: SnapshotManifest): Set<string> {
   const keys = new Set<string>([objectKey(m.journal.sha256)]);
   for (const t of m.tables) for (const f of t.files) keys.add(objectKey(f.sha256));
+  for (const b of m.blobs ?? []) keys.add(objectKey(b.sha256));
   return keys;
 }
 
@@ -148,6 +151,8 @@ function manifestProblem(m: unknown): string | undefined {
   const encoding = (o.journal as { encoding?: unknown }).encoding;
   if (encoding !== undefined && encoding !== "gzip")
     return `journal encoding ${String(encoding)} is not gzip`;
+  if (o.blobs !== undefined && (!Array.isArray(o.blobs) || !o.blobs.every(isDigest)))
+    return "bad blobs entry";
   if (!Array.isArray(o.tables) || o.tables.length !== 2) return "expected two tables";
   for (const t of o.tables as unknown[]) {
     const tt = t as Record<string, unknown>;

@@ -579,6 +579,21 @@ export function moveJournalAside(path: string): string {
   return aside;
 }
 
+/** Blobs the uploads of the journal file at `path` refer to (opened read-only: e.g. a backup's copy). */
+export function referencedBlobsIn(path: string): Set<string> {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare("SELECT DISTINCT blob_hash FROM uploads").all() as Array<{ blob_hash: string }>;
+    return new Set(rows.map((r) => r.blob_hash));
+  } catch (err) {
+    throw new SyncError("SYNC_E_JOURNAL", `journal: read uploads of ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  } finally {
+    db.close();
+  }
+}
+
 /** What {@link openJournal} did with a damaged journal. */
 export interface JournalRecovery {
   path: string;

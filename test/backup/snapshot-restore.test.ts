@@ -230,3 +230,33 @@ describe("backup and restore (local directory target)", () => {
     expect(writes(await again.syncSource({ userId: "alice", sourceId: "notes" }))).toBe(0);
   });
 });
+
+describe("pushed documents", () => {
+  it("their bytes (UPLOAD_DIR blobs) are in the snapshot and come back with a restore", async () => {
+    const live = join(tmp.path, "live");
+    const sys = await system(live);
+    const text = "# Pushed\n\nThe cedar ferry leaves the hollow at dawn.\n";
+    const pushed = await sys.ingestDocument({
+      userId: "alice",
+      bytes: new TextEncoder().encode(text),
+      filename: "pushed.md",
+    });
+    expect(pushed.status).toBe("added");
+    const b = await sys.backups.run();
+    const m = await readManifest(localTarget(join(tmp.path, "backups")), b.snapshot_id);
+    expect(m.blobs).toHaveLength(1);
+    await sys.stop();
+
+    const back = join(tmp.path, "back");
+    await restoreBackup(configFor(live), [localTarget(join(tmp.path, "backups"))], { targetDir: back });
+    const sha = m.blobs?.[0]?.sha256 as string;
+    expect(readFileSync(join(back, "uploads", sha.slice(0, 2), sha), "utf8")).toBe(text);
+    const again = await system(back);
+    expect(await again.getDocument({ userId: "alice", docId: pushed.doc_id })).toMatchObject({
+      doc_id: pushed.doc_id,
+    });
+    expect(
+      (await again.search({ userId: "alice", query: "cedar ferry", mode: "vector", limit: 1 }))[0]?.doc_id,
+    ).toBe(pushed.doc_id);
+  });
+});
