@@ -30,7 +30,7 @@ export function registerRestoreCommand(program: Command): void {
     .option("--at <time>", "restore the newest snapshot taken at or before this time (ISO 8601)")
     .option(
       "--target <dir>",
-      "restore into DIR (DIR/lancedb and DIR/state.db) instead of LANCEDB_URI and STATE_DB_PATH",
+      "restore into DIR (DIR/lancedb, DIR/state.db, DIR/uploads) instead of the configured paths",
     )
     .option("--force", "replace the live tables and journal at the destination", false)
     .option(
