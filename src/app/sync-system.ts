@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { BackupTarget } from "../backup/backup-target.js";
 import type { PruneReport } from "../backup/prune-snapshots.js";
@@ -11,6 +12,7 @@ import { createLogger } from "../logging/create-logger.js";
 import type { SearchHit, SearchOptions } from "../search/search-chunks.js";
 import type { SourceRegistry } from "../sources/registry.js";
 import { validateId } from "../storage/filter.js";
+import { acquireLock, type HeldLock } from "../storage/lease-lock.js";
 import { type AppContext, openAppContext } from "./app-context.js";
 import {
   type BackupResult,
@@ -268,6 +270,7 @@ class System implements SyncSystem {
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private writesSinceRecycle = 0;
+  private presence: HeldLock | undefined;
 
   private readonly backupTargets: readonly BackupTarget[];
   /** Releases the targets this system made from the config (not given ones). */
@@ -299,6 +302,13 @@ class System implements SyncSystem {
     this.starting ??= this.track(
       (async () => {
         const { journal } = this.ctx;
+        // Says "this process uses the store" for as long as the system runs: a restore refuses meanwhile.
+        this.presence ??= await acquireLock(journal, `process:${randomUUID()}`, {
+          purpose: "a running lancedb-sync system",
+          leaseMs: this.ctx.config.lockLeaseSeconds * 1000,
+          waitMs: 0,
+          busyCode: "SYNC_E_STORE_BUSY",
+        });
         journal.abandonRuns();
         for (const s of journal.listSources()) {
           if (s.type !== "upload") continue;
@@ -346,6 +356,7 @@ class System implements SyncSystem {
         lane.full?.reject(err);
         lane.changes?.reject(err);
       }
+      this.presence?.release();
       if (this.ownsContext) await this.ctx.close();
       this.closeTargets();
       this.state = "stopped";

@@ -105,6 +105,7 @@ describe("backup faults", () => {
       expect.objectContaining({ key: gone.key, holds: gone.holds, problem: "missing" }),
     ]);
     const before = await snapshotOfTables(join(live, "lancedb"));
+    await sys.stop();
     const err = await rejection(
       restoreBackup(resolveConfig(dataDir(live)), [localTarget(backups)], { force: true }),
     );
@@ -114,10 +115,12 @@ describe("backup faults", () => {
     // The forced restore failed before the swap: the live store is as it was.
     expect(await snapshotOfTables(join(live, "lancedb"))).toEqual(before);
 
-    const next = await sys.backups.run();
+    const reopened = await openSystem(live, [localTarget(backups)]);
+    systems.push(reopened);
+    const next = await reopened.backups.run();
     expect(next.files_uploaded).toBeGreaterThanOrEqual(1);
     expect(
-      (await sys.backups.verify({ deep: true }))[0]?.problems.filter(
+      (await reopened.backups.verify({ deep: true }))[0]?.problems.filter(
         (p) => p.snapshot_id === next.snapshot_id,
       ),
     ).toEqual([]);

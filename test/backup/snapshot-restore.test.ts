@@ -207,10 +207,14 @@ describe("backup and restore (local directory target)", () => {
     await sys.syncSource({ userId: "alice", sourceId: "notes" });
     const b = await sys.backups.run();
     const targets = [localTarget(join(tmp.path, "backups"))];
+    // A running system (a service, a host app) holds the store even when idle: even a forced restore is refused.
+    const running = await rejection(restoreBackup(configFor(live), targets, { force: true }));
+    expect(isSyncError(running, "SYNC_E_RESTORE_REFUSED")).toBe(true);
+    expect((running as Error).message).toContain(`a running lancedb-sync system (process ${process.pid}`);
+    await sys.stop();
     const refused = await rejection(restoreBackup(configFor(live), targets, {}));
     expect(isSyncError(refused, "SYNC_E_RESTORE_REFUSED")).toBe(true);
     expect((refused as Error).message).toContain("--force");
-    await sys.stop();
     // Another process's writer lock (a sync in flight) refuses even a forced restore.
     const other = new SqliteJournal(join(live, "state.db"));
     const held = await acquireLock(other, WRITER_LOCK, {
