@@ -10,10 +10,14 @@
 
 export { ApiKeyStore, type ApiKeyView, type CreatedApiKey, type Principal } from "./api/api-keys.js";
 export { type ApiAppOptions, createApiApp } from "./api/create-api-app.js";
+export type { BackupStatus } from "./app/backup-status.js";
+export type { BackupResult, SnapshotSummary } from "./app/backups.js";
 export type { StatusReport } from "./app/collect-status.js";
 export type { CompactResult } from "./app/compact-tables.js";
 export type { DeleteResult, IngestInput, IngestResult } from "./app/documents.js";
 export type { MigrateOptions, MigrateReport, MigrateUserPlan } from "./app/migrate.js";
+export { type RestoreOptions, type RestoreResult, restoreBackup } from "./app/restore-backup.js";
+export type { DrillResult } from "./app/restore-drill.js";
 export type { SourceRunResult } from "./app/run-source.js";
 export type { AddSourceInput, RemoveSourceResult, SourceView, UpdateSourceInput } from "./app/sources.js";
 export {
@@ -26,6 +30,7 @@ export {
   type SyncSystemEvents,
   type SyncSystemOptions,
 } from "./app/sync-system.js";
+export type { BackupTarget } from "./backup/backup-target.js";
 export { type Config, type ConfigOptions, resolveConfig } from "./config/load-config.js";
 export type { DocumentRow } from "./core/document-store.js";
 export type { Logger } from "./core/logger.js";

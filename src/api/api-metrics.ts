@@ -10,7 +10,7 @@ export interface ServiceGauges {
   /** Items whose last sync failed (failure records). */
   failed_syncs: number;
   local_db_available: 0 | 1;
-  /** 0 until S3 backup exists (a later release). */
+  /** 1 when a backup target is configured and answered the last backup (or none was tried yet). */
   s3_sync_available: 0 | 1;
   /** Sources with a live schedule or watcher. */
   sources_monitored: number;
@@ -31,7 +31,7 @@ export function serviceGauges(
     pending_syncs: activity.running.length + activity.queued.length,
     failed_syncs: report.failed,
     local_db_available: report.local_db_available ? 1 : 0,
-    s3_sync_available: 0,
+    s3_sync_available: report.backup?.configured && report.backup.s3_sync_available !== 0 ? 1 : 0,
     sources_monitored: monitored,
   };
 }
@@ -64,9 +64,24 @@ export function createApiMetrics(system: SyncSystem, service: SyncServiceView): 
     local_db_available: gauge("local_db_available", "1 when the local LanceDB could be read at scrape time."),
     s3_sync_available: gauge(
       "s3_sync_available",
-      "1 when S3 backup is configured and reachable (0: none yet).",
+      "1 when a backup target is configured and answered the last backup (0: none configured, or unreachable).",
     ),
     sources_monitored: gauge("sources_monitored", "Sources with a live schedule or watcher."),
+  };
+  const backupGauges = {
+    pending: gauge(
+      "lancedb_sync_backup_pending_versions",
+      "Table versions committed since the newest complete snapshot.",
+    ),
+    age: gauge(
+      "lancedb_sync_backup_recovery_point_age_seconds",
+      "Age of the newest complete snapshot (-1: none).",
+    ),
+    lastOk: gauge(
+      "lancedb_sync_backup_last_success",
+      "1 when the last backup attempt succeeded (-1: none yet).",
+    ),
+    lastBytes: gauge("lancedb_sync_backup_last_bytes_uploaded", "Bytes the last successful backup uploaded."),
   };
   const tableRows = gauge("lancedb_sync_table_rows", "Rows of a LanceDB table.", ["table"]);
   const tableVersions = gauge("lancedb_sync_table_versions", "Versions a LanceDB table keeps.", ["table"]);
@@ -137,6 +152,11 @@ export function createApiMetrics(system: SyncSystem, service: SyncServiceView): 
       const report = await system.status();
       const values = serviceGauges(report, service);
       for (const [name, g] of Object.entries(gauges)) g.set(values[name as keyof ServiceGauges]);
+      const b = report.backup;
+      backupGauges.pending.set(b?.pending_syncs ?? 0);
+      backupGauges.age.set(b?.recovery_point?.age_seconds ?? -1);
+      backupGauges.lastOk.set(b?.last_backup ? (b.last_backup.ok ? 1 : 0) : -1);
+      backupGauges.lastBytes.set(b?.last_backup?.ok ? b.last_backup.bytes_uploaded : 0);
       for (const g of [tableRows, tableVersions, tableFragments]) g.reset();
       for (const t of report.tables) {
         tableRows.set({ table: t.name }, t.rows);

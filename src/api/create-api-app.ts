@@ -12,6 +12,7 @@ import type { ApiKeyStore } from "./api-keys.js";
 import { createApiMetrics } from "./api-metrics.js";
 import { installAuth } from "./auth.js";
 import { frameworkError, installErrorHandling, MAX_PARAM_LENGTH } from "./error-handler.js";
+import { backupRoutes } from "./routes/backup-routes.js";
 import { documentRoutes } from "./routes/document-routes.js";
 import { healthRoutes } from "./routes/health-routes.js";
 import { maintenanceRoutes } from "./routes/maintenance-routes.js";
@@ -143,6 +144,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
   await app.register(documentRoutes, deps);
   await app.register(searchRoutes, deps);
   await app.register(maintenanceRoutes, deps);
+  await app.register(backupRoutes, deps);
   await app.register(metricsRoutes, deps);
   await app.register(notionWebhookRoutes, deps);
   await app.register(statusPagePlugin);

@@ -196,7 +196,8 @@ export const SERVICE_METRICS = closed(
     s3_sync_available: {
       type: "integer",
       enum: [0, 1],
-      description: "0 until S3 backup is configured (a later release adds it).",
+      description:
+        "1 when a backup target is configured and answered the last backup (or none was tried yet).",
     },
     sources_monitored: { type: "integer", description: "Sources with a live schedule or watcher." },
   },

@@ -16,8 +16,9 @@ export interface EnvironmentCheck {
 
 /**
  * Checks that lancedb-sync can run here: data directories writable, LanceDB opens, the configured embedder
- * answers with vectors of the expected width, and — only when `S3_BUCKET` is set — the bucket answers a
- * HeadBucket. Never throws; every problem is a failed check.
+ * answers with vectors of the expected width, and the backup target: with `S3_BUCKET` the bucket (and the
+ * `S3_REPLICA_BUCKET`, if any) answers a HeadBucket; else with `BACKUP_DIR` that directory is writable. Never
+ * throws; every problem is a failed check.
  */
 export async function checkEnvironment(config: Config, signal?: AbortSignal): Promise<EnvironmentCheck[]> {
   const checks: EnvironmentCheck[] = [];
@@ -50,8 +51,14 @@ export async function checkEnvironment(config: Config, signal?: AbortSignal): Pr
     await store.close();
   }
   checks.push(await checkEmbedder(config, signal));
-  if (config.s3.bucket) checks.push(await checkS3(config, signal));
-  else checks.push({ name: "s3 reachable", ok: true, detail: "S3_BUCKET not set: backup disabled" });
+  if (config.s3.bucket) {
+    checks.push(await checkS3(config, "primary", signal));
+    if (config.s3.replica.bucket) checks.push(await checkS3(config, "replica", signal));
+  } else if (config.backupDir) {
+    checks.push(checkBackupDir(config.backupDir));
+  } else {
+    checks.push({ name: "s3 reachable", ok: true, detail: "S3_BUCKET not set: backup disabled" });
+  }
   return checks;
 }
 
@@ -89,26 +96,42 @@ async function checkEmbedder(config: Config, signal?: AbortSignal): Promise<Envi
   }
 }
 
-async function checkS3(config: Config, signal?: AbortSignal): Promise<EnvironmentCheck> {
-  const { S3Client, HeadBucketCommand } = await import("@aws-sdk/client-s3");
-  const client = new S3Client({
-    region: config.s3.region,
-    ...(config.s3.endpoint ? { endpoint: config.s3.endpoint, forcePathStyle: true } : {}),
-    maxAttempts: 2,
-  });
+async function checkS3(
+  config: Config,
+  which: "primary" | "replica",
+  signal?: AbortSignal,
+): Promise<EnvironmentCheck> {
+  const { HeadBucketCommand } = await import("@aws-sdk/client-s3");
+  const { createS3Client } = await import("../backup/s3-client.js");
+  const { s3ClientSettings } = await import("../backup/create-backup-targets.js");
+  const name = which === "primary" ? "s3 reachable" : "s3 replica reachable";
+  const bucket = which === "primary" ? config.s3.bucket : config.s3.replica.bucket;
+  const client = createS3Client({ ...s3ClientSettings(config, which), maxAttempts: 2 });
   try {
-    await client.send(new HeadBucketCommand({ Bucket: config.s3.bucket }), {
+    await client.send(new HeadBucketCommand({ Bucket: bucket }), {
       abortSignal: signal ?? AbortSignal.timeout(10_000),
     });
-    return { name: "s3 reachable", ok: true, detail: `bucket ${config.s3.bucket}` };
+    return { name, ok: true, detail: `bucket ${bucket}` };
   } catch (err) {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     return {
-      name: "s3 reachable",
+      name,
       ok: false,
-      detail: `bucket ${config.s3.bucket}${status ? ` (HTTP ${status})` : ""}: ${describeError(err)}`,
+      detail: `bucket ${bucket}${status ? ` (HTTP ${status})` : ""}: ${describeError(err)}`,
     };
   } finally {
     client.destroy();
+  }
+}
+
+/** `BACKUP_DIR` (the local backup target) exists or can be made, and is writable. */
+function checkBackupDir(dir: string): EnvironmentCheck {
+  const name = "backup dir writable";
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+    return { name, ok: true, detail: dir };
+  } catch (err) {
+    return { name, ok: false, detail: `BACKUP_DIR ${dir}: ${describeError(err)}` };
   }
 }

@@ -4,6 +4,7 @@ import { DEFAULT_HASHING_DIMENSIONS, hashingEmbedderId } from "../pipeline/embed
 import { openAIEmbedderId } from "../pipeline/embed/openai-embedder.js";
 import { validateId } from "../storage/filter.js";
 import type { AppContext } from "./app-context.js";
+import { type BackupStatus, collectBackupStatus } from "./backup-status.js";
 import { bindingHolds, compareStore, readBinding, type StoreState } from "./store-binding.js";
 
 /** The status report of `lancedb-sync status --json` (and later `GET /api/v1/status`). */
@@ -53,6 +54,8 @@ export interface StatusReport {
     error: string;
     attempts: number;
   }>;
+  /** Backups: recovery point, last result, `s3_sync_available`, `pending_syncs` (store-wide reports only). */
+  backup?: BackupStatus;
 }
 
 /** The configured embedder's id as far as it is known without asking a server. */
@@ -63,7 +66,11 @@ export function describeEmbedder(config: AppContext["config"]): string {
 }
 
 /** Gathers status without creating tables or checking the embedder (status must work when those fail). */
-export async function collectStatus(ctx: AppContext, userId?: string): Promise<StatusReport> {
+export async function collectStatus(
+  ctx: AppContext,
+  userId?: string,
+  backupConfigured?: boolean,
+): Promise<StatusReport> {
   if (userId !== undefined) validateId("user id", userId);
   const { config, journal } = ctx;
   let rows = { documents: 0, chunks: 0 };
@@ -137,5 +144,6 @@ export async function collectStatus(ctx: AppContext, userId?: string): Promise<S
       error: f.error,
       attempts: f.attempts,
     })),
+    ...(userId === undefined ? { backup: collectBackupStatus(ctx, backupConfigured) } : {}),
   };
 }

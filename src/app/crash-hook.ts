@@ -1,5 +1,6 @@
 import type { Config } from "../config/load-config.js";
 import type { SyncStep } from "../core/run-sync.js";
+import type { BackupStep } from "./backups.js";
 
 /**
  * Test only: when `LANCEDB_SYNC_CRASH_AT=<step>:<batch>` is configured, returns a step callback that kills
@@ -8,7 +9,7 @@ import type { SyncStep } from "../core/run-sync.js";
  */
 export function crashHook(
   config: Config,
-): ((step: SyncStep | "blob-stored" | "upload-recorded", batch: number) => void) | undefined {
+): ((step: SyncStep | "blob-stored" | "upload-recorded" | BackupStep, batch: number) => void) | undefined {
   if (config.crashAt === "") return undefined;
   const [step, batch] = config.crashAt.split(":");
   return (s, b) => {

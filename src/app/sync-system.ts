@@ -1,4 +1,8 @@
+import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
+import type { BackupTarget } from "../backup/backup-target.js";
+import type { PruneReport } from "../backup/prune-snapshots.js";
+import type { VerifyReport } from "../backup/verify-snapshot.js";
 import { type Config, type ConfigOptions, resolveConfig } from "../config/load-config.js";
 import type { SourceRecord } from "../core/journal.js";
 import type { Logger } from "../core/logger.js";
@@ -8,9 +12,20 @@ import { createLogger } from "../logging/create-logger.js";
 import type { SearchHit, SearchOptions } from "../search/search-chunks.js";
 import type { SourceRegistry } from "../sources/registry.js";
 import { validateId } from "../storage/filter.js";
+import { acquireLock, type HeldLock } from "../storage/lease-lock.js";
 import { type AppContext, openAppContext } from "./app-context.js";
+import {
+  type BackupResult,
+  configuredBackupTargets,
+  listBackups,
+  pruneBackups,
+  runBackup,
+  type SnapshotSummary,
+  verifyBackups,
+} from "./backups.js";
 import { collectStatus, type StatusReport } from "./collect-status.js";
 import { type CompactResult, compactTables } from "./compact-tables.js";
+import { crashHook } from "./crash-hook.js";
 import {
   type DeleteResult,
   type DocumentView,
@@ -27,6 +42,7 @@ import {
   type NotionWebhookResult,
   storedNotionWebhookToken,
 } from "./notion-webhook.js";
+import { type DrillResult, restoreDrill } from "./restore-drill.js";
 import { type RunSourceOptions, runSource, type SourceRunResult } from "./run-source.js";
 import { searchDocuments } from "./search-documents.js";
 import {
@@ -46,6 +62,8 @@ export interface SyncSystemOptions extends ConfigOptions {
   logger?: Logger;
   /** Source types; default: the built-in ones (`local_filesystem`, `upload`). */
   registry?: SourceRegistry;
+  /** Where backups go (primary first, then a replica); default: the targets the config describes. */
+  backupTargets?: readonly BackupTarget[];
 }
 
 /** A search of one user's documents (the CLI's `search`): query, mode, limit, filters. */
@@ -196,6 +214,21 @@ export interface SyncSystem {
    * vectors kept only under their own embedder; `dryRun` writes nothing.
    */
   migrate(options: MigrateOptions): Promise<MigrateReport>;
+  /** Backups of the store and journal (see `runBackup`, `restoreDrill`); `SYNC_E_BACKUP_NOT_CONFIGURED` without a target. */
+  backups: {
+    /** Takes a consistent, incremental snapshot now (syncs go on meanwhile). */
+    run(input?: { signal?: AbortSignal }): Promise<BackupResult>;
+    /** Complete snapshots on the primary target, oldest first. */
+    list(): Promise<SnapshotSummary[]>;
+    /** Checks every snapshot on every target; `deep` re-reads each object and checks its SHA-256. */
+    verify(input?: { deep?: boolean }): Promise<VerifyReport[]>;
+    /** Deletes snapshots outside the policy and every object no kept snapshot references. */
+    prune(input: { keepLast: number; keepDays: number }): Promise<PruneReport[]>;
+    /** Restores a snapshot into a temporary directory and checks it (counts, checksums, a sample search). */
+    drill(input?: { snapshotId?: string }): Promise<DrillResult>;
+    /** The configured targets (primary first). */
+    targets(): readonly BackupTarget[];
+  };
 }
 
 /** Runs that wrote after which the store's handles are reopened (see `System.maybeRecycle`). */
@@ -229,19 +262,19 @@ interface Waiting<T> {
  * {@link SyncSystem.stop} when done. Throws `SYNC_E_CONFIG_INVALID` naming a bad option and its value.
  */
 export function createSyncSystem(options: SyncSystemOptions = {}): SyncSystem {
-  const { logger: givenLogger, registry, ...settings } = options;
+  const { logger: givenLogger, registry, backupTargets, ...settings } = options;
   const config = resolveConfig(settings);
   const logger = givenLogger ?? createLogger({ level: config.logLevel, file: config.logFile });
   const ctx = openAppContext(config, logger, registry);
-  return new System(ctx, true);
+  return new System(ctx, true, backupTargets);
 }
 
 /**
  * A {@link SyncSystem} over an open context (the CLI's): `stop` then leaves the context open for its owner to
  * close.
  */
-export function systemOn(ctx: AppContext): SyncSystem {
-  return new System(ctx, false);
+export function systemOn(ctx: AppContext, backupTargets?: readonly BackupTarget[]): SyncSystem {
+  return new System(ctx, false, backupTargets);
 }
 
 class System implements SyncSystem {
@@ -256,11 +289,23 @@ class System implements SyncSystem {
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private writesSinceRecycle = 0;
+  private presence: HeldLock | undefined;
+
+  private readonly backupTargets: readonly BackupTarget[];
+  /** Releases the targets this system made from the config (not given ones). */
+  private readonly closeTargets: () => void = () => undefined;
 
   constructor(
     private readonly ctx: AppContext,
     private readonly ownsContext: boolean,
+    backupTargets?: readonly BackupTarget[],
   ) {
+    if (backupTargets) this.backupTargets = backupTargets;
+    else {
+      const made = configuredBackupTargets(ctx.config);
+      this.backupTargets = made.targets;
+      this.closeTargets = made.close;
+    }
     this.gate = createSemaphore(ctx.config.maxConcurrentProcessing);
     this.searchGate = createSemaphore(ctx.config.maxConcurrentSearches);
     // An "error" event without listeners would throw; run failures are also reported to the caller.
@@ -276,6 +321,13 @@ class System implements SyncSystem {
     this.starting ??= this.track(
       (async () => {
         const { journal } = this.ctx;
+        // Says "this process uses the store" for as long as the system runs: a restore refuses meanwhile.
+        this.presence ??= await acquireLock(journal, `process:${randomUUID()}`, {
+          purpose: "a running lancedb-sync system",
+          leaseMs: this.ctx.config.lockLeaseSeconds * 1000,
+          waitMs: 0,
+          busyCode: "SYNC_E_STORE_BUSY",
+        });
         journal.abandonRuns();
         for (const s of journal.listSources()) {
           if (s.type !== "upload") continue;
@@ -323,7 +375,9 @@ class System implements SyncSystem {
         lane.full?.reject(err);
         lane.changes?.reject(err);
       }
+      this.presence?.release();
       if (this.ownsContext) await this.ctx.close();
+      this.closeTargets();
       this.state = "stopped";
     })();
     return this.stopping;
@@ -386,7 +440,7 @@ class System implements SyncSystem {
 
   async status(input: { userId?: string } = {}): Promise<StatusReport> {
     this.live();
-    return this.track(collectStatus(this.ctx, input.userId));
+    return this.track(collectStatus(this.ctx, input.userId, this.backupTargets.length > 0));
   }
 
   readonly sources = {
@@ -515,6 +569,32 @@ class System implements SyncSystem {
     const signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
     return this.track(migrateTable(this.ctx, { ...options, signal }));
   }
+  readonly backups = {
+    run: async (input: { signal?: AbortSignal } = {}): Promise<BackupResult> => {
+      this.live();
+      const signal = input.signal ? AbortSignal.any([input.signal, this.abort.signal]) : this.abort.signal;
+      return this.track(
+        runBackup(this.ctx, this.backupTargets, { signal, onStep: crashHook(this.ctx.config) }),
+      );
+    },
+    list: async (): Promise<SnapshotSummary[]> => {
+      this.live();
+      return this.track(listBackups(this.backupTargets));
+    },
+    verify: async (input: { deep?: boolean } = {}): Promise<VerifyReport[]> => {
+      this.live();
+      return this.track(verifyBackups(this.ctx, this.backupTargets, { deep: input.deep === true }));
+    },
+    prune: async (input: { keepLast: number; keepDays: number }): Promise<PruneReport[]> => {
+      this.live();
+      return this.track(pruneBackups(this.ctx, this.backupTargets, input));
+    },
+    drill: async (input: { snapshotId?: string } = {}): Promise<DrillResult> => {
+      this.live();
+      return this.track(restoreDrill(this.ctx.config, this.backupTargets, this.ctx.logger, input));
+    },
+    targets: (): readonly BackupTarget[] => this.backupTargets,
+  };
 
   /** Throws `SYNC_E_SHUTTING_DOWN` once `stop` was called. */
   private live(): void {

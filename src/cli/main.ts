@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, type CommanderError } from "commander";
+import { registerBackupCommand } from "./commands/backup-command.js";
 import { registerCleanupFailedCommand } from "./commands/cleanup-failed-command.js";
 import { registerCompactCommand } from "./commands/compact-command.js";
 import { registerDemoCommand } from "./commands/demo-command.js";
@@ -9,6 +10,7 @@ import { registerIngestCommand } from "./commands/ingest-command.js";
 import { registerKeysCommand } from "./commands/keys-command.js";
 import { registerMigrateCommand } from "./commands/migrate-command.js";
 import { registerResetCommand } from "./commands/reset-command.js";
+import { registerRestoreCommand } from "./commands/restore-command.js";
 import { registerSearchCommand } from "./commands/search-command.js";
 import { registerServeCommand } from "./commands/serve-command.js";
 import { registerSetupCommand } from "./commands/setup-command.js";
@@ -51,6 +53,8 @@ for (const register of [
   registerServeCommand,
   registerDoctorCommand,
   registerMigrateCommand,
+  registerBackupCommand,
+  registerRestoreCommand,
 ]) {
   register(program);
 }

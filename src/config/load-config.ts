@@ -66,6 +66,12 @@ export interface Config {
   /** Scheduled compaction thresholds (service). */
   compactAfterVersions: number;
   compactAfterFragments: number;
+  /** Seconds between scheduled backups (service); 0: none on a timer. */
+  backupIntervalSeconds: number;
+  /** Quiet seconds after syncs that wrote before the service backs up; 0: none after activity. */
+  backupDebounceSeconds: number;
+  /** Files moved at once by a backup, restore or verify. */
+  backupConcurrency: number;
   /** The HTTP service. */
   api: {
     host: string;
@@ -81,7 +87,23 @@ export interface Config {
   };
   /** A running service the CLI talks to (empty url: the local data). */
   client: { url: string; apiKey: string };
-  s3: { bucket: string; prefix: string; endpoint: string; region: string };
+  s3: {
+    bucket: string;
+    prefix: string;
+    endpoint: string;
+    region: string;
+    /** `S3_FORCE_PATH_STYLE`; undefined: path style exactly when an endpoint is set. */
+    forcePathStyle: boolean | undefined;
+    /** Server-side encryption asked on every upload; empty: the bucket's default. */
+    sse: "" | "AES256" | "aws:kms";
+    sseKmsKeyId: string;
+    /** Explicit credentials (secrets); undefined: the AWS SDK's default chain (profile, SSO, IAM role). */
+    credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+    /** The optional second bucket (`S3_REPLICA_*`), defaults filled in from the primary; bucket "" = none. */
+    replica: { bucket: string; prefix: string; endpoint: string; region: string };
+  };
+  /** `BACKUP_DIR`: local backup directory, used when `s3.bucket` is empty ("" = none). */
+  backupDir: string;
   /** `notion` sources: API address, the default token variable's value, request rate, webhook secret. */
   notion: { apiBaseUrl: string; token: string; requestsPerSecond: number; webhookSecret: string };
   logLevel: string;
@@ -218,6 +240,7 @@ function buildConfig(
       : ["TLS_KEY_FILE", "TLS_CERT_FILE"];
     problems.push(`${label(unset as EnvVarName)}="": must be set together with ${label(set as EnvVarName)}`);
   }
+  if (problems.length === 0) problems.push(...backupProblems(v, label));
   if (problems.length > 0) {
     throw new SyncError("SYNC_E_CONFIG_INVALID", `invalid configuration: ${problems.join(", ")}`);
   }
@@ -271,6 +294,9 @@ function buildConfig(
     watchDebounceMs: v.WATCH_DEBOUNCE_MS,
     compactAfterVersions: v.COMPACT_AFTER_VERSIONS,
     compactAfterFragments: v.COMPACT_AFTER_FRAGMENTS,
+    backupIntervalSeconds: v.BACKUP_INTERVAL,
+    backupDebounceSeconds: v.BACKUP_DEBOUNCE_SECONDS,
+    backupConcurrency: v.BACKUP_CONCURRENCY,
     api: {
       host: v.API_HOST,
       port: v.API_PORT,
@@ -286,7 +312,29 @@ function buildConfig(
       tlsKeyFile: v.TLS_KEY_FILE,
     },
     client: { url: v.LANCEDB_SYNC_URL, apiKey: v.LANCEDB_SYNC_API_KEY },
-    s3: { bucket: v.S3_BUCKET, prefix: v.S3_PREFIX, endpoint: v.S3_ENDPOINT, region: v.AWS_REGION },
+    s3: {
+      bucket: v.S3_BUCKET,
+      prefix: v.S3_PREFIX,
+      endpoint: v.S3_ENDPOINT,
+      region: v.AWS_REGION,
+      forcePathStyle: v.S3_FORCE_PATH_STYLE === "" ? undefined : (v.S3_FORCE_PATH_STYLE as boolean),
+      sse: v.S3_SSE,
+      sseKmsKeyId: v.S3_SSE_KMS_KEY_ID,
+      credentials: v.AWS_ACCESS_KEY_ID
+        ? {
+            accessKeyId: v.AWS_ACCESS_KEY_ID,
+            secretAccessKey: v.AWS_SECRET_ACCESS_KEY,
+            ...(v.AWS_SESSION_TOKEN ? { sessionToken: v.AWS_SESSION_TOKEN as string } : {}),
+          }
+        : undefined,
+      replica: {
+        bucket: v.S3_REPLICA_BUCKET,
+        prefix: (v.S3_REPLICA_PREFIX as string) || v.S3_PREFIX,
+        endpoint: (v.S3_REPLICA_ENDPOINT as string) || v.S3_ENDPOINT,
+        region: (v.S3_REPLICA_REGION as string) || v.AWS_REGION,
+      },
+    },
+    backupDir: v.BACKUP_DIR,
     notion: {
       apiBaseUrl: v.NOTION_API_BASE_URL,
       token: v.NOTION_TOKEN,
@@ -297,6 +345,65 @@ function buildConfig(
     logFile: v.LOG_FILE,
   };
   return deepFreeze(config);
+}
+
+/** Cross-checks of the backup settings (S3, replica, credentials); each problem names the variable and value. */
+function backupProblems(v: Record<EnvVarName, never>, label: (name: EnvVarName) => string): string[] {
+  const problems: string[] = [];
+  const str = (name: EnvVarName): string => v[name] as string;
+  const shown = (name: EnvVarName): string => `${label(name)}=${JSON.stringify(str(name))}`;
+  for (const name of ["S3_BUCKET", "S3_REPLICA_BUCKET"] as const) {
+    if (/[\s/\\]/.test(str(name))) problems.push(`${shown(name)}: a bucket name has no spaces or slashes`);
+  }
+  for (const name of ["S3_PREFIX", "S3_REPLICA_PREFIX"] as const) {
+    const prefix = str(name).replace(/^\/+/, "");
+    const normalized = prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
+    const segments = normalized.split("/").slice(0, -1);
+    if (normalized.includes("\\") || segments.some((s) => s === "" || s === "." || s === "..")) {
+      problems.push(
+        `${shown(name)}: expected folder names separated by / (no empty, . or .. part, no backslash)`,
+      );
+    }
+  }
+  if (str("S3_SSE_KMS_KEY_ID") && str("S3_SSE") !== "aws:kms") {
+    problems.push(
+      `${shown("S3_SSE_KMS_KEY_ID")}: only used with ${label("S3_SSE")}=aws:kms (it is ${JSON.stringify(str("S3_SSE"))})`,
+    );
+  }
+  if (Boolean(str("AWS_ACCESS_KEY_ID")) !== Boolean(str("AWS_SECRET_ACCESS_KEY"))) {
+    const [set, unset] = str("AWS_ACCESS_KEY_ID")
+      ? (["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] as const)
+      : (["AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"] as const);
+    problems.push(`${label(unset)}="": must be set together with ${label(set)}`);
+  }
+  if (str("AWS_SESSION_TOKEN") && !str("AWS_ACCESS_KEY_ID")) {
+    problems.push(
+      `${label("AWS_SESSION_TOKEN")}=***: needs ${label("AWS_ACCESS_KEY_ID")} and ${label("AWS_SECRET_ACCESS_KEY")}`,
+    );
+  }
+  if (!str("S3_REPLICA_BUCKET")) {
+    for (const name of ["S3_REPLICA_PREFIX", "S3_REPLICA_ENDPOINT", "S3_REPLICA_REGION"] as const) {
+      if (str(name)) problems.push(`${shown(name)}: set, but ${label("S3_REPLICA_BUCKET")} is empty`);
+    }
+  } else if (!str("S3_BUCKET")) {
+    problems.push(
+      `${shown("S3_REPLICA_BUCKET")}: a replica needs a primary bucket, but ${label("S3_BUCKET")} is empty`,
+    );
+  } else if (
+    str("S3_REPLICA_BUCKET") === str("S3_BUCKET") &&
+    (str("S3_REPLICA_ENDPOINT") || str("S3_ENDPOINT")) === str("S3_ENDPOINT") &&
+    normalizePrefix(str("S3_REPLICA_PREFIX") || str("S3_PREFIX")) === normalizePrefix(str("S3_PREFIX"))
+  ) {
+    problems.push(
+      `${shown("S3_REPLICA_BUCKET")}: the replica is the primary itself (same endpoint, bucket and prefix)`,
+    );
+  }
+  return problems;
+}
+
+function normalizePrefix(prefix: string): string {
+  const p = prefix.replace(/^\/+/, "");
+  return p === "" || p.endsWith("/") ? p : `${p}/`;
 }
 
 /** LanceDB's rule for table names (its message: "alphanumeric characters, underscores, hyphens, and periods"). */
@@ -335,7 +442,7 @@ function readEnvFile(file: string): Record<string, string> {
 
 /**
  * Checks the paths of the configuration before anything is created: `LANCEDB_URI` (a local one) must be a
- * directory or creatable as one, `STATE_DB_PATH` and `LOG_FILE` must not be directories and their folders must
+ * directory or creatable as one (so must `BACKUP_DIR`, when set), `STATE_DB_PATH` and `LOG_FILE` must not be directories and their folders must
  * be creatable — on a real, writable file system (under `/proc` or `/sys` Node's recursive `mkdir` never
  * returns). Throws `SYNC_E_CONFIG_INVALID` naming each bad variable and its value. Creates nothing.
  */
@@ -348,6 +455,7 @@ export function checkConfigPaths(config: Config): void {
   if (!config.lancedbUri.includes("://")) check("LANCEDB_URI", config.lancedbUri, "dir");
   if (config.stateDbPath !== ":memory:") check("STATE_DB_PATH", config.stateDbPath, "file");
   if (config.logFile) check("LOG_FILE", config.logFile, "file");
+  if (config.backupDir) check("BACKUP_DIR", config.backupDir, "dir");
   if (problems.length > 0) {
     throw new SyncError("SYNC_E_CONFIG_INVALID", `invalid configuration: ${problems.join(", ")}`);
   }

@@ -245,6 +245,21 @@ export const ENV_VARS = {
     default: "64",
     doc: "…or this many small fragments.",
   },
+  BACKUP_INTERVAL: {
+    schema: int(0, 31_536_000),
+    default: "3600",
+    doc: "Seconds between scheduled backups in the service (0: only after sync activity and on request).",
+  },
+  BACKUP_DEBOUNCE_SECONDS: {
+    schema: int(0, 86_400),
+    default: "60",
+    doc: "The service backs up once syncs that wrote have been quiet for this long (0: no backup after activity).",
+  },
+  BACKUP_CONCURRENCY: {
+    schema: int(1, 64),
+    default: "4",
+    doc: "Files uploaded or downloaded at once by a backup, restore or verify.",
+  },
   API_HOST: {
     schema: str,
     default: "127.0.0.1",
@@ -304,9 +319,67 @@ export const ENV_VARS = {
     schema: z
       .string()
       .trim()
-      .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, "expected a region such as us-east-1"),
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "expected a region name such as us-east-1 or auto"),
     default: "us-east-1",
-    doc: "Region of the backup bucket.",
+    doc: "Region of the backup bucket: any name the store accepts (S3-compatible stores use names such as `auto`).",
+  },
+  S3_FORCE_PATH_STYLE: {
+    schema: bool,
+    default: "",
+    doc: "Path-style S3 URLs (`endpoint/bucket/key`). Empty: true when S3_ENDPOINT is set (most S3-compatible stores), false for AWS.",
+  },
+  S3_SSE: {
+    schema: z.enum(["AES256", "aws:kms"]),
+    default: "",
+    doc: "Server-side encryption asked on every backup upload: `AES256` or `aws:kms` (empty: the bucket's default).",
+  },
+  S3_SSE_KMS_KEY_ID: {
+    schema: str,
+    default: "",
+    doc: "KMS key (id, alias or ARN) for S3_SSE=aws:kms; empty: the account's default key for S3.",
+  },
+  AWS_ACCESS_KEY_ID: {
+    schema: str,
+    default: "",
+    doc: "Access key for the backup bucket(s), with AWS_SECRET_ACCESS_KEY. Empty: the AWS SDK's default chain (profile, SSO, IAM role).",
+  },
+  AWS_SECRET_ACCESS_KEY: {
+    schema: str,
+    default: "",
+    doc: "Secret of AWS_ACCESS_KEY_ID (a secret: never logged, never stored in the journal or a backup).",
+  },
+  AWS_SESSION_TOKEN: {
+    schema: str,
+    default: "",
+    doc: "Session token of temporary credentials (a secret, like AWS_SECRET_ACCESS_KEY).",
+  },
+  S3_REPLICA_BUCKET: {
+    schema: z.string().trim(),
+    default: "",
+    doc: "Optional second bucket that receives the same snapshots (cross-region copy), with the same credentials; empty: none.",
+  },
+  S3_REPLICA_PREFIX: {
+    schema: z.string().trim(),
+    default: "",
+    doc: "Key prefix in the replica bucket; empty: S3_PREFIX.",
+  },
+  S3_REPLICA_ENDPOINT: {
+    schema: z.string().trim().url(),
+    default: "",
+    doc: "Endpoint of the replica's store; empty: S3_ENDPOINT.",
+  },
+  S3_REPLICA_REGION: {
+    schema: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "expected a region name such as eu-west-1 or auto"),
+    default: "",
+    doc: "Region of the replica bucket; empty: AWS_REGION.",
+  },
+  BACKUP_DIR: {
+    schema: str,
+    default: "",
+    doc: "Back up to this local directory (a mounted disk or share) when S3_BUCKET is empty; S3_BUCKET wins when both are set.",
   },
   NOTION_API_BASE_URL: {
     schema: z.string().trim().url(),

@@ -205,8 +205,12 @@ export interface DocumentStore {
    * Compacts both tables, folds new rows into (or builds) the full-text index when there are chunk rows, and
    * removes versions older than `retentionHours` (0 also removes files no version references). A write that
    * may delete files: the caller holds the writer lock, so no other writer has uncommitted files meanwhile.
+   * `skipCleanup`: compacts and re-indexes but deletes no file (a backup in progress still reads them).
    */
-  compact(options: { retentionHours: number }): Promise<{ before: TableHealth[]; after: TableHealth[] }>;
+  compact(options: {
+    retentionHours: number;
+    skipCleanup?: boolean;
+  }): Promise<{ before: TableHealth[]; after: TableHealth[] }>;
   /**
    * Drops both tables, returning the names of those that existed; works on a store that was never opened, or
    * whose tables cannot be read. Leaves the store closed. A write: call it under the writer lock.

@@ -236,6 +236,11 @@ export interface Journal {
   deleteUpload(userId: string, name: string, key: string): boolean;
   /** Hashes of every blob some upload refers to (blobs outside this set may be removed). */
   referencedBlobs(): Set<string>;
+  /**
+   * Writes a consistent copy of the journal (every committed transaction) to `path` while it stays in use;
+   * journals that cannot be copied (in-memory fakes) leave it out, and backups then refuse.
+   */
+  backupTo?(path: string): Promise<void>;
   close(): void;
 }
 

@@ -45,6 +45,12 @@ export const ERROR_CODES = {
     message: "a backup object does not match its manifest (size or SHA-256)",
   },
   SYNC_E_BACKUP_NOT_CONFIGURED: { status: 409, retryable: false, message: "no backup target is configured" },
+  SYNC_E_BACKUP_BUSY: { status: 409, retryable: true, message: "another backup or restore is running" },
+  SYNC_E_RESTORE_REFUSED: {
+    status: 409,
+    retryable: false,
+    message: "restore refused: live data at the destination (use --force) or a process holds it",
+  },
   SYNC_E_STORAGE: { status: 500, retryable: true, message: "storage operation failed" },
   SYNC_E_STORE_BUSY: {
     status: 409,

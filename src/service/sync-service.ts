@@ -1,5 +1,6 @@
 import type { SyncSystem, SyncSystemEvents } from "../app/sync-system.js";
 import type { Logger } from "../core/logger.js";
+import { BackupScheduler } from "./backup-scheduler.js";
 import { CompactionScheduler } from "./compaction-scheduler.js";
 import { createInProcessQueue } from "./in-process-queue.js";
 import { Scheduler } from "./scheduler.js";
@@ -7,6 +8,8 @@ import type { SourceMonitorState, SyncServiceView, WorkQueue } from "./service-t
 
 /** The orchestrator of a long-running process (`serve`): see {@link createSyncService}. */
 export interface SyncService extends SyncServiceView {
+  /** The backup scheduler: after sync activity settles and on `BACKUP_INTERVAL` (idle without a target). */
+  readonly backups: BackupScheduler;
   /**
    * Reads the sources, starts their schedules and watchers, and queues a reconciliation of every monitored
    * source (changes made while the service was down). Resolves without waiting for watchers to finish their
@@ -33,6 +36,8 @@ export interface SyncServiceOptions {
   refreshIntervalMs?: number;
   /** Least time between two scheduled compaction checks (ms); default one minute. */
   compactCheckIntervalMs?: number;
+  /** Backup timings (ms): defaults `BACKUP_DEBOUNCE_SECONDS`, `BACKUP_INTERVAL`, 5 s first retry. */
+  backup?: { debounceMs?: number; intervalMs?: number; retryBaseMs?: number; retryMaxMs?: number };
 }
 
 /**
@@ -54,11 +59,18 @@ class Service implements SyncService {
   private state: "new" | "started" | "stopped" = "new";
   private readonly scheduler: Scheduler;
   private readonly compaction: CompactionScheduler;
+  /** Backups after activity settles and on `BACKUP_INTERVAL` (idle without a backup target). */
+  readonly backups: BackupScheduler;
   private readonly onFinished = (e: SyncSystemEvents["run-finished"][0]): void => {
     const r = e.result;
-    this.compaction.runFinished(r.added + r.updated + r.moved + r.deleted + r.repaired > 0);
+    const wrote = r.added + r.updated + r.moved + r.deleted + r.repaired > 0;
+    this.compaction.runFinished(wrote);
+    this.backups.runFinished(wrote);
   };
-  private readonly onFailed = (): void => this.compaction.runFinished(true);
+  private readonly onFailed = (): void => {
+    this.compaction.runFinished(true);
+    this.backups.runFinished(true);
+  };
 
   constructor(private readonly options: SyncServiceOptions) {
     const { system, logger } = options;
@@ -77,6 +89,7 @@ class Service implements SyncService {
       logger,
       minIntervalMs: options.compactCheckIntervalMs,
     });
+    this.backups = new BackupScheduler({ system, logger, ...options.backup });
   }
 
   get startedAt(): string | null {
@@ -90,6 +103,7 @@ class Service implements SyncService {
     system.events.on("run-finished", this.onFinished);
     system.events.on("run-failed", this.onFailed);
     await this.scheduler.start();
+    this.backups.start();
     this.started = new Date().toISOString();
     logger.info(
       { monitoring: this.monitoring, sources_monitored: this.scheduler.sourcesMonitored() },
@@ -104,6 +118,7 @@ class Service implements SyncService {
     system.events.off("run-finished", this.onFinished);
     system.events.off("run-failed", this.onFailed);
     this.compaction.stop();
+    this.backups.stop();
     await this.scheduler.stop();
   }
 

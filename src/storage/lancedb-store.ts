@@ -708,6 +708,7 @@ export class LanceDbStore implements DocumentStore {
 
   async compact(options: {
     retentionHours: number;
+    skipCleanup?: boolean;
   }): Promise<{ before: TableHealth[]; after: TableHealth[] }> {
     const { retentionHours } = options;
     if (!Number.isFinite(retentionHours) || retentionHours < 0) {
@@ -720,14 +721,21 @@ export class LanceDbStore implements DocumentStore {
     const chunks = this.chunksTable();
     for (const t of [docs, chunks]) await wrap("checkout latest", () => t.checkoutLatest(), t.name);
     const before = await this.health();
-    const cleanupOlderThan = new Date(Date.now() - retentionHours * 3_600_000);
+    // `skipCleanup` (a backup is reading the files): only versions older than 1970 would go, i.e. none.
+    const cleanupOlderThan = options.skipCleanup
+      ? new Date(0)
+      : new Date(Date.now() - retentionHours * 3_600_000);
     if ((await wrap("count rows", () => chunks.countRows(), chunks.name)) > 0) {
       await write("build full-text index", () => ensureFtsIndex(chunks), chunks.name);
     }
     for (const table of [docs, chunks]) {
       await write(
         "optimize",
-        () => table.optimize({ cleanupOlderThan, deleteUnverified: retentionHours === 0 }),
+        () =>
+          table.optimize({
+            cleanupOlderThan,
+            deleteUnverified: retentionHours === 0 && !options.skipCleanup,
+          }),
         table.name,
       );
     }

@@ -508,6 +508,20 @@ export class SqliteJournal implements Journal {
     }
   }
 
+  /**
+   * Copies the journal to `path` with SQLite's online backup API: a consistent copy of every committed
+   * transaction, taken while other connections keep reading and writing. `path` is replaced.
+   */
+  async backupTo(path: string): Promise<void> {
+    try {
+      await this.db.backup(path);
+    } catch (err) {
+      throw new SyncError("SYNC_E_JOURNAL", `journal: online backup to ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
   /** The file of the journal. */
   get path(): string {
     return this.db.name;
@@ -563,6 +577,21 @@ export function moveJournalAside(path: string): string {
   }
   renameSync(path, aside);
   return aside;
+}
+
+/** Blobs the uploads of the journal file at `path` refer to (opened read-only: e.g. a backup's copy). */
+export function referencedBlobsIn(path: string): Set<string> {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare("SELECT DISTINCT blob_hash FROM uploads").all() as Array<{ blob_hash: string }>;
+    return new Set(rows.map((r) => r.blob_hash));
+  } catch (err) {
+    throw new SyncError("SYNC_E_JOURNAL", `journal: read uploads of ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  } finally {
+    db.close();
+  }
 }
 
 /** What {@link openJournal} did with a damaged journal. */

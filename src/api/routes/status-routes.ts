@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { serviceGauges } from "../api-metrics.js";
 import { principalOf, scopeUser } from "../auth.js";
+import { BACKUP_STATUS } from "../backup-schemas.js";
 import {
   closed,
   FAILURE,
@@ -72,8 +73,8 @@ const STATUS = closed({
   monitors: { type: "array", items: MONITOR },
   metrics: SERVICE_METRICS,
   backup: {
-    type: "null",
-    description: "S3 backup state: always null in this release (S3 backup comes in a later release).",
+    anyOf: [{ type: "null" }, BACKUP_STATUS],
+    description: "Backup state (store-wide reports only; null in a per-user report).",
   },
 });
 
@@ -126,7 +127,7 @@ export const statusRoutes: FastifyPluginAsync<RouteDeps> = async (app, { system,
         },
         monitors: service.monitors(userId),
         metrics,
-        backup: null,
+        backup: report.backup ?? null,
       };
     },
   );
