@@ -5,8 +5,6 @@ import { loadLanceDb } from "./load-lancedb.js";
 export const VECTOR_INDEX_THRESHOLD = 100_000;
 /** Fewest rows an IVF_PQ index is trained on (PQ's 8-bit codebooks need 256 vectors). */
 export const MIN_VECTOR_INDEX_ROWS = 256;
-/** Share of unindexed rows above which a sync retrains the vector index (below, `compact` folds them in). */
-export const VECTOR_STALE_SHARE = 0.25;
 /** Distance every vector search and the index use: they must match. */
 export const VECTOR_DISTANCE = "cosine" as const;
 

@@ -119,12 +119,21 @@ describe("vector index past VECTOR_INDEX_THRESHOLD", () => {
     tmp.cleanup();
   });
 
-  it("is built by maintain once the chunks table reaches the threshold, not before, and search uses it", async () => {
+  const needs = async () => (await store.health()).find((t) => t.name === "chunks")?.needsVectorIndex;
+
+  it("is built by compact once the chunks table reaches the threshold (never by a sync's maintain), and search uses it", async () => {
     await addDocs(store, "alice", 12, 1); // 600 rows
     await store.maintain();
+    expect(await needs()).toBe(false);
+    await store.compact({ retentionHours: 0 });
     expect(await vectorIndex()).toBeUndefined();
     await addDocs(store, "bob", 12, 100); // 1,200 rows
     await store.maintain();
+    expect(await vectorIndex()).toBeUndefined();
+    // What the service's compaction scheduler reads to run a compaction for it.
+    expect(await needs()).toBe(true);
+    await store.compact({ retentionHours: 0 });
+    expect(await needs()).toBe(false);
     const idx = await vectorIndex();
     expect(idx?.type).toBe("IvfPq");
     expect(idx?.distanceType).toBe("cosine");
@@ -161,7 +170,7 @@ describe("vector index past VECTOR_INDEX_THRESHOLD", () => {
     // carol has one small document: a narrow prefilter on an IVF index must still fill the limit.
     const carol = await makeDoc("carol", "carol.txt", 3, 999);
     await store.applyBatch({ upserts: [carol], replaceDocIds: [], deleteDocIds: [] });
-    await store.maintain();
+    await store.compact({ retentionHours: 0 });
     expect((await vectorIndex())?.numIndexedRows).toBe(1203);
     const bobText = (await makeDoc("bob", "bob-100.txt", 50, 100)).chunks[3]?.text as string;
     for (const mode of ["vector", "hybrid", "fts"] as const) {
@@ -181,7 +190,7 @@ describe("vector index past VECTOR_INDEX_THRESHOLD", () => {
 
   it("finds rows added after the build at once, and compact folds them in and keeps the index", async () => {
     await addDocs(store, "alice", 24, 1);
-    await store.maintain();
+    await store.compact({ retentionHours: 0 });
     expect((await vectorIndex())?.numIndexedRows).toBe(1200);
     const late = await makeDoc("alice", "late.txt", 5, 4242, " zircon");
     await store.applyBatch({ upserts: [late], replaceDocIds: [], deleteDocIds: [] });
@@ -200,12 +209,7 @@ describe("vector index past VECTOR_INDEX_THRESHOLD", () => {
     expect(hits[0]?.chunk_id).toBe(target.chunk_id);
   });
 
-  it("compact builds a missing index past the threshold; a threshold of 0 never builds one", async () => {
-    await addDocs(store, "alice", 24, 1);
-    expect(await vectorIndex()).toBeUndefined();
-    await store.compact({ retentionHours: 0 });
-    expect((await vectorIndex())?.numIndexedRows).toBe(1200);
-
+  it("a threshold of 0 never builds one", async () => {
     await store.close();
     options = { ...options, uri: `${options.uri}-off`, vectorIndexThreshold: 0 };
     store = new LanceDbStore(options);
@@ -214,6 +218,7 @@ describe("vector index past VECTOR_INDEX_THRESHOLD", () => {
     await store.maintain();
     await store.compact({ retentionHours: 0 });
     expect(await vectorIndex()).toBeUndefined();
+    expect(await needs()).toBe(false);
   });
 });
 
