@@ -49,7 +49,8 @@ export async function buildVectorIndex(table: Table, replace: boolean): Promise<
  */
 export function tuneVectorQuery(query: VectorQuery, tuning: VectorSearchTuning): VectorQuery {
   let q = query;
-  if (tuning.nprobes !== undefined) q = q.minimumNprobes(tuning.nprobes);
+  // Maximum first (0: no limit): LanceDB refuses a minimum above its default maximum (20).
+  if (tuning.nprobes !== undefined) q = q.maximumNprobes(0).minimumNprobes(tuning.nprobes);
   if (tuning.refineFactor !== undefined && tuning.refineFactor > 0) q = q.refineFactor(tuning.refineFactor);
   return q;
 }

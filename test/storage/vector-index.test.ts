@@ -209,6 +209,18 @@ describe("vector index past VECTOR_INDEX_THRESHOLD", () => {
     expect(hits[0]?.chunk_id).toBe(target.chunk_id);
   });
 
+  it("takes SEARCH_NPROBES above LanceDB's default maximum of probes (20)", async () => {
+    await addDocs(store, "alice", 24, 1);
+    await store.compact({ retentionHours: 0 });
+    await store.close();
+    store = new LanceDbStore({ ...options, nprobes: 64, refineFactor: 0 });
+    await store.open(embedder);
+    const target = (await makeDoc("alice", "alice-3.txt", 50, 3)).chunks[8] as ChunkRow;
+    const hits = await searchChunks(store, embedder, { query: target.text, userId: "alice", mode: "vector" });
+    expect(hits[0]?.chunk_id).toBe(target.chunk_id);
+    expect(hits).toHaveLength(10);
+  });
+
   it("a threshold of 0 never builds one", async () => {
     await store.close();
     options = { ...options, uri: `${options.uri}-off`, vectorIndexThreshold: 0 };
