@@ -122,8 +122,8 @@ export const ENV_VARS = {
   },
   SEARCH_REFINE_FACTOR: {
     schema: int(0, 1_000),
-    default: "10",
-    doc: "With a vector index: a vector search re-ranks `limit` × this many candidates by their exact distance (0: no re-ranking, approximate scores).",
+    default: "100",
+    doc: "With a vector index: a vector search re-ranks `limit` × this many candidates by their exact distance (0: no re-ranking, approximate scores). At a million hashing-embedder chunks recall@10 was 0.19 / 0.67 / 0.92 / 0.97 at 0 / 10 / 50 / 100; 50 halves the latency of 100.",
   },
   FTS_REINDEX_EVERY_ROWS: {
     schema: int(0, 1_000_000_000),
