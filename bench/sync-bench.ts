@@ -1,4 +1,6 @@
 /**
+ * `npm run bench -- --scale [...]` runs scale-bench.ts (three corpus sizes, search at a million chunks).
+ *
  * `npm run bench [-- --n 2000 --rounds 1 --keep --dir <dir> --json --seed <int> --stall-seconds 120
  * --timeout-seconds 3600 --soak-runs 300 --no-soak]`: benchmark of the sync engine through the built CLI, every step a fresh
  * `node dist/cli/main.js` process (as after a restart) with LANCEDB_URI / STATE_DB_PATH in the work dir,
@@ -644,7 +646,10 @@ async function main(): Promise<number> {
 }
 
 try {
-  process.exitCode = await main();
+  // `--scale`: the corpus sizes and the search benchmark of scale-bench.ts instead.
+  process.exitCode = process.argv.includes("--scale")
+    ? await (await import("./scale-bench.js")).runScale(process.argv.slice(2).filter((a) => a !== "--scale"))
+    : await main();
 } catch (err) {
   process.stderr.write(`[bench] error: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 1;

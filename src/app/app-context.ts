@@ -31,6 +31,10 @@ export function storeOptions(config: Config): LanceDbStoreOptions {
     metadataCacheMb: config.metadataCacheMb,
     fullTextIndex: true,
     readConsistencySeconds: config.readConsistencySeconds,
+    vectorIndexThreshold: config.vectorIndexThreshold,
+    nprobes: config.searchNprobes,
+    refineFactor: config.searchRefineFactor,
+    indexRefreshRows: config.ftsReindexEveryRows,
   };
 }
 

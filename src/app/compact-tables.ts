@@ -15,7 +15,8 @@ export interface CompactResult {
 
 /**
  * Runs LanceDB `optimize` on both tables: compacts small fragments, folds new rows into indices (building
- * the full-text index if missing) and removes versions older than `retentionHours`.
+ * the full-text index if missing, and the vector index once the chunks table reaches `VECTOR_INDEX_THRESHOLD`
+ * rows) and removes versions older than `retentionHours`.
  */
 export async function compactTables(ctx: AppContext, retentionHours: number): Promise<CompactResult> {
   const store = await ctx.openStore();

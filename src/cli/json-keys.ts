@@ -8,6 +8,8 @@ export interface TableHealthJson {
   versions: number;
   fragments: number;
   small_fragments: number;
+  /** Present when the chunks table has passed `VECTOR_INDEX_THRESHOLD` rows: whether `compact` should (re)build its vector index. */
+  needs_vector_index?: boolean;
 }
 
 /** {@link TableHealth} with snake_case keys (`smallFragments` → `small_fragments`). */
@@ -19,5 +21,6 @@ export function tableHealthJson(t: TableHealth): TableHealthJson {
     versions: t.versions,
     fragments: t.fragments,
     small_fragments: t.smallFragments,
+    ...(t.needsVectorIndex === undefined ? {} : { needs_vector_index: t.needsVectorIndex }),
   };
 }

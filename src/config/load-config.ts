@@ -29,6 +29,14 @@ export interface Config {
   massDeleteThreshold: number;
   maxRetryAttempts: number;
   versionRetentionHours: number;
+  /** Chunk rows from which a vector index is kept (0: never). */
+  vectorIndexThreshold: number;
+  /** Least IVF partitions a vector search probes. */
+  searchNprobes: number;
+  /** Re-ranking multiplier of an indexed vector search (0: none). */
+  searchRefineFactor: number;
+  /** Chunk rows written between index checks inside a run (0: only after it). */
+  ftsReindexEveryRows: number;
   embedding: {
     provider: "hashing" | "openai";
     dimensions: number | undefined;
@@ -265,6 +273,10 @@ function buildConfig(
     massDeleteThreshold: v.MASS_DELETE_THRESHOLD,
     maxRetryAttempts: v.MAX_RETRY_ATTEMPTS,
     versionRetentionHours: v.VERSION_RETENTION_HOURS,
+    vectorIndexThreshold: v.VECTOR_INDEX_THRESHOLD,
+    searchNprobes: v.SEARCH_NPROBES,
+    searchRefineFactor: v.SEARCH_REFINE_FACTOR,
+    ftsReindexEveryRows: v.FTS_REINDEX_EVERY_ROWS,
     embedding: {
       provider: v.EMBEDDING_PROVIDER,
       dimensions: (v.EMBEDDING_DIMENSIONS as number | "") || undefined,

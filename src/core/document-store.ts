@@ -66,6 +66,11 @@ export interface TableHealth {
   versions: number;
   fragments: number;
   smallFragments: number;
+  /**
+   * The chunks table has reached the store's vector index threshold but has no vector index yet: `compact`
+   * builds it (the service's compaction runs for it). Absent: not known, or not applicable.
+   */
+  needsVectorIndex?: boolean;
 }
 
 /** How a store answers a {@link ChunkQuery}: by vector, by its full-text index, or both fused by rank. */

@@ -18,13 +18,21 @@ export interface ChunkTextOptions {
   overlap: number;
 }
 
-const BREAKS: readonly string[] = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " "];
+const PARAGRAPH = "\n\n";
+/** Characters after a break that decide whether it is an anchor, and the share of anchors (one in this many). */
+const ANCHOR_CHARS = 32;
+const ANCHOR_ONE_IN = 3;
+const BREAKS: readonly string[] = ["\n", ". ", "? ", "! ", "; ", ", ", " "];
 
 /**
- * Splits text into chunks of at most `size` characters, cutting at the last paragraph break in the window,
- * else a line break, a sentence end, a clause, a space — and only as a last resort inside a word. Each chunk
- * starts `overlap` characters before the previous one ended (moved forward to a word start). Chunks are
- * trimmed of surrounding whitespace; whitespace-only chunks are dropped. Linear in the text length.
+ * Splits text into chunks of at most `size` characters, cutting in the second half of the window at a
+ * paragraph break, else a line break, a sentence end, a clause, a space — and only as a last resort inside a
+ * word. A chunk cut inside a paragraph is followed by one that starts `overlap` characters before it ended
+ * (moved forward to a word start); after a paragraph break the next chunk starts at the next paragraph, with
+ * no overlap, so that an edited paragraph lies in as few chunks as possible. Of several paragraph breaks in
+ * the window, a content-chosen anchor is preferred: after an edit, cuts fall back where they were sooner, and
+ * fewer chunks change (texts embedded again). Chunks are trimmed of surrounding whitespace; whitespace-only
+ * chunks are dropped. Linear in the text length.
  */
 export function chunkText(text: string, options: ChunkTextOptions): TextChunk[] {
   const { size, overlap } = options;
@@ -36,7 +44,8 @@ export function chunkText(text: string, options: ChunkTextOptions): TextChunk[] 
   let start = skipSpace(text, 0);
   while (start < n) {
     let end = Math.min(start + size, n);
-    if (end < n) end = breakPoint(text, start, end, size);
+    let paragraphEnd = false;
+    if (end < n) [end, paragraphEnd] = breakPoint(text, start, end, size);
     let s = start;
     let e = end;
     while (e > s && isSpace(text.charCodeAt(e - 1))) e--;
@@ -46,7 +55,7 @@ export function chunkText(text: string, options: ChunkTextOptions): TextChunk[] 
       out.push({ ordinal: out.length, text: text.slice(s, e), start: s, end: e });
     }
     if (end >= n) break;
-    let next = end - overlap;
+    let next = paragraphEnd ? end : end - overlap;
     if (next <= start) next = end;
     else if (next < end) {
       const ws = nextWordStart(text, next, end);
@@ -58,14 +67,37 @@ export function chunkText(text: string, options: ChunkTextOptions): TextChunk[] 
   return out;
 }
 
-function breakPoint(text: string, start: number, end: number, size: number): number {
+/**
+ * Where a chunk starting at `start` ends, and whether that is a paragraph break: in the second half of the
+ * window, at the last paragraph break that is an *anchor* (see {@link isAnchor}), else the last paragraph
+ * break, else the last break of the strongest other kind present.
+ */
+function breakPoint(text: string, start: number, end: number, size: number): [number, boolean] {
   const min = start + Math.floor(size / 2);
   const window = text.slice(min, end);
+  const last = window.lastIndexOf(PARAGRAPH);
+  for (let at = last; at >= 0; at = at > 0 ? window.lastIndexOf(PARAGRAPH, at - 1) : -1) {
+    const cut = min + at + PARAGRAPH.length;
+    if (isAnchor(text, cut)) return [cut, true];
+  }
+  if (last >= 0) return [min + last + PARAGRAPH.length, true];
   for (const sep of BREAKS) {
     const at = window.lastIndexOf(sep);
-    if (at >= 0) return min + at + sep.length;
+    if (at >= 0) return [min + at + sep.length, false];
   }
-  return end;
+  return [end, false];
+}
+
+/**
+ * A third of the paragraph breaks, chosen by the text that follows them (FNV-1a of the next 32 characters):
+ * a property of the content, not of where the chunk began, so that cuts after an edit fall where they fell
+ * before as soon as an anchor lies in both the old and the new window.
+ */
+function isAnchor(text: string, at: number): boolean {
+  let h = 0x811c9dc5;
+  const stop = Math.min(text.length, at + ANCHOR_CHARS);
+  for (let i = at; i < stop; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % ANCHOR_ONE_IN === 0;
 }
 
 function nextWordStart(text: string, from: number, limit: number): number {

@@ -20,7 +20,8 @@ export const COMPACT_CHECK_INTERVAL_MS = 60_000;
  * health from `system.status()` and calls `system.compact()` (which takes the store's writer lock) when a
  * table has `compactAfterVersions` versions more than the last compaction left it with (old versions are
  * kept for `VERSION_RETENTION_HOURS`, so the plain count could stay above the threshold for a day) or
- * `compactAfterFragments` small fragments. A check that finds runs going waits for the next run to finish.
+ * `compactAfterFragments` small fragments, or the chunks table needs its vector index built
+ * (`needsVectorIndex`). A check that finds runs going waits for the next run to finish.
  * Outcomes are logged; a failed compaction is retried after the next write.
  */
 export class CompactionScheduler {
@@ -116,7 +117,8 @@ export class CompactionScheduler {
       .filter(
         (t) =>
           t.versions - (this.baseline.get(t.name) ?? 0) >= compactAfterVersions ||
-          t.smallFragments >= compactAfterFragments,
+          t.smallFragments >= compactAfterFragments ||
+          t.needsVectorIndex === true,
       )
       .map((t) => ({ name: t.name, versions: t.versions, small_fragments: t.smallFragments }));
   }
@@ -127,6 +129,13 @@ function brief(t: TableHealth): {
   versions: number;
   fragments: number;
   small_fragments: number;
+  needs_vector_index?: true;
 } {
-  return { name: t.name, versions: t.versions, fragments: t.fragments, small_fragments: t.smallFragments };
+  return {
+    name: t.name,
+    versions: t.versions,
+    fragments: t.fragments,
+    small_fragments: t.smallFragments,
+    ...(t.needsVectorIndex ? { needs_vector_index: true as const } : {}),
+  };
 }

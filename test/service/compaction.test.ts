@@ -50,6 +50,31 @@ describe("scheduled compaction", () => {
     expect(logger.lines.find((l) => l.msg === "compacting the store")?.level).toBe("info");
   });
 
+  it("compacts once the chunks table passes VECTOR_INDEX_THRESHOLD without a vector index, which builds it", async () => {
+    const system = await startSystem(tmp.path, {
+      compactAfterVersions: 100_000,
+      compactAfterFragments: 100_000,
+      vectorIndexThreshold: 256,
+    });
+    sys = system;
+    const files: Record<string, string> = {};
+    // One chunk per file: 300 chunk rows, past the threshold.
+    for (let i = 0; i < 300; i++)
+      files[`f${i}.md`] = `# File ${i}\n\nword${i} lighthouse keeper ${i * 7919}\n`;
+    await addFolder(system, "docs", files);
+    const logger = recordingLogger();
+    const s = createSyncService({ system, logger, watch: false, compactCheckIntervalMs: 0 });
+    service = s;
+    await s.start();
+    const done = await until("a compaction", () => logger.lines.find((l) => l.msg === "store compacted"));
+    const before = done.obj.before as Array<{ name: string; needs_vector_index?: boolean }>;
+    expect(before.find((t) => t.name === "document_chunks")?.needs_vector_index).toBe(true);
+    const { tables } = await system.status();
+    const chunks = tables.find((t) => t.name === "document_chunks");
+    expect(chunks?.rows).toBe(300);
+    expect(chunks?.needsVectorIndex).toBe(false);
+  });
+
   it("never starts while a run is in progress: it waits for the run to end", async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => {

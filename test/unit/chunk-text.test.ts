@@ -176,23 +176,56 @@ describe("chunkText", () => {
     expect(uncovered(text, withOverlap)).toEqual([]);
   });
 
-  it("respects the overlap roughly: neighbours share at most `overlap` characters and about that many", () => {
+  it("overlaps neighbours inside a paragraph (at most `overlap` characters, about that many), never across a paragraph break", () => {
     const size = 300;
     const overlap = 60;
     const shared: number[] = [];
+    let paragraphCuts = 0;
     for (let seed = 1; seed <= 10; seed++) {
       const text = prose(seed, 2000);
       const chunks = chunkText(text, { size, overlap });
       for (let i = 1; i < chunks.length; i++) {
-        const s = (chunks[i - 1] as TextChunk).end - (chunks[i] as TextChunk).start;
+        const prev = chunks[i - 1] as TextChunk;
+        const cur = chunks[i] as TextChunk;
+        const gap = text.slice(prev.end, cur.start);
+        if (cur.start >= prev.end && gap.includes("\n\n")) {
+          // A paragraph break: the next chunk starts at the next paragraph.
+          expect(gap.trim()).toBe("");
+          paragraphCuts++;
+          continue;
+        }
+        const s = prev.end - cur.start;
         expect(s).toBeLessThanOrEqual(overlap);
         shared.push(s);
       }
     }
+    expect(paragraphCuts).toBeGreaterThan(20);
+    expect(shared.length).toBeGreaterThan(20);
     // Moved forward to a word start: never more than a word (+ spaces) short of the overlap.
     for (const s of shared) expect(s).toBeGreaterThanOrEqual(overlap - 16);
     const mean = shared.reduce((a, b) => a + b, 0) / shared.length;
     expect(mean).toBeGreaterThan(overlap * 0.7);
+  });
+
+  it("resynchronises after an edit that changes a paragraph's length: few chunks are new", () => {
+    let newChunks = 0;
+    let edits = 0;
+    for (let seed = 1; seed <= 120; seed++) {
+      const text = prose(seed, 2500);
+      const paras = text.split("\n\n");
+      const k = Math.floor(paras.length / 2);
+      const replacement = prose(1000 + seed, 20 + (seed % 30)).replace(/\n+/g, " ");
+      const next = [...paras.slice(0, k), replacement, ...paras.slice(k + 1)].join("\n\n");
+      const old = new Set(chunkText(text, { size: 1000, overlap: 150 }).map((c) => c.text));
+      const now = chunkText(next, { size: 1000, overlap: 150 });
+      checkInvariants(next, now, 1000);
+      newChunks += now.filter((c) => !old.has(c.text)).length;
+      edits++;
+    }
+    // One paragraph lies in one or two chunks; the rest is cuts that drifted before they fell back into
+    // place. Measured: 2.48 (greedy cuts with overlap everywhere, the splitter before: 2.95; without the
+    // anchors: 3.36).
+    expect(newChunks / edits).toBeLessThan(2.7);
   });
 
   it("overlap 0: chunks do not overlap", () => {
