@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as lancedb from "@lancedb/lancedb";
 import { arrow } from "../src/storage/arrow.js";
+import { prng } from "../test/helpers/prng.js";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const CLI = join(REPO, "dist", "cli", "main.js");
@@ -42,18 +43,6 @@ const WORDS =
   "river lantern copper orchard meadow glacier harbor quartz saffron ember willow falcon canyon prairie tundra cobalt".split(
     " ",
   );
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function writeLegacy(uri: string): Promise<void> {
   const { Field, FixedSizeList, Float32, Int32, Schema, Utf8 } = arrow;
