@@ -3,6 +3,7 @@ import { requireTargets } from "../../app/backups.js";
 import { systemOn } from "../../app/sync-system.js";
 import { applyLifecycle, type LifecycleResult } from "../../backup/lifecycle.js";
 import { SyncError } from "../../errors/sync-error.js";
+import { plural } from "../plural.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
 
 /** Exit code of `backup verify` when a snapshot has a missing or damaged object. */
@@ -79,8 +80,8 @@ export function registerBackupCommand(program: Command): void {
         else {
           for (const t of targets) {
             process.stdout.write(
-              `${t.location}: ${t.snapshots} snapshots, ${t.objects_checked} objects checked` +
-                `${t.deep ? ` (${mb(t.bytes_read)} read)` : ""}, ${t.problems.length} problems\n`,
+              `${t.location}: ${plural(t.snapshots, "snapshot")}, ${plural(t.objects_checked, "object")} checked` +
+                `${t.deep ? ` (${mb(t.bytes_read)} read)` : ""}, ${plural(t.problems.length, "problem")}\n`,
             );
             for (const p of t.problems) process.stdout.write(`  ${p.snapshot_id}: ${p.holds}: ${p.detail}\n`);
           }
@@ -116,8 +117,8 @@ export function registerBackupCommand(program: Command): void {
         else {
           for (const t of targets) {
             process.stdout.write(
-              `${t.location}: kept ${t.kept.length} snapshots, removed ${t.removed_snapshots.length} snapshots and ` +
-                `${t.removed_objects} objects (${mb(t.removed_bytes)})\n`,
+              `${t.location}: kept ${plural(t.kept.length, "snapshot")}, removed ${plural(t.removed_snapshots.length, "snapshot")} and ` +
+                `${plural(t.removed_objects, "object")} (${mb(t.removed_bytes)})\n`,
             );
           }
         }
