@@ -1,9 +1,10 @@
 import type { Config } from "../config/load-config.js";
 import { SyncError } from "../errors/sync-error.js";
 import type { BackupTarget } from "./backup-target.js";
+import { LazyS3Target } from "./lazy-s3-target.js";
 import { LocalDirTarget } from "./local-dir-target.js";
-import { createS3Client, type S3ClientSettings } from "./s3-client.js";
-import { type S3Sse, S3Target, type S3TargetOptions } from "./s3-target.js";
+import type { S3ClientSettings } from "./s3-client.js";
+import type { S3Sse, S3TargetOptions } from "./s3-target.js";
 
 /** The backup settings of a {@link Config}. */
 export type BackupConfig = Pick<Config, "s3" | "backupDir">;
@@ -31,13 +32,11 @@ export type BackupTargetTuning = Pick<
  * `SYNC_E_BACKUP_UNAVAILABLE`. Callers that need a target use {@link requirePrimaryTarget}.
  */
 export function createBackupTargets(config: BackupConfig, tuning: BackupTargetTuning = {}): BackupTargets {
-  const made: S3Target[] = [];
-  const s3 = (which: "primary" | "replica"): S3Target => {
+  const made: LazyS3Target[] = [];
+  const s3 = (which: "primary" | "replica"): LazyS3Target => {
     const settings = s3ClientSettings(config, which);
     const where = which === "primary" ? config.s3 : config.s3.replica;
-    const target = new S3Target({
-      client: createS3Client(settings),
-      ownsClient: true,
+    const target = new LazyS3Target(settings, {
       bucket: where.bucket,
       prefix: where.prefix,
       endpoint: settings.endpoint ?? "",

@@ -5,6 +5,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { SyncError } from "../errors/sync-error.js";
 import type { BackupTarget } from "./backup-target.js";
+import { LazyS3Target } from "./lazy-s3-target.js";
 import { S3Target } from "./s3-target.js";
 
 /** Options of {@link applyLifecycle}. */
@@ -53,6 +54,7 @@ export async function applyLifecycle(
       );
     }
   }
+  if (target instanceof LazyS3Target) target = await target.resolve();
   if (!(target instanceof S3Target)) {
     return {
       applied: false,

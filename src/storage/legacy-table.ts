@@ -5,7 +5,8 @@ import type { Table as ArrowTable } from "apache-arrow";
 import { SyncError } from "../errors/sync-error.js";
 import { wrap } from "./lance-errors.js";
 import { loadLanceDb } from "./load-lancedb.js";
-import { EMBEDDER_ID_KEY, STORE_ID_KEY } from "./table-schemas.js";
+// Not table-schemas.js: that loads apache-arrow, which every CLI start would then pay for.
+import { EMBEDDER_ID_KEY, STORE_ID_KEY } from "./table-keys.js";
 
 /** What a legacy column can stand for. */
 export const LEGACY_FIELDS = [

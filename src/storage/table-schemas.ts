@@ -1,14 +1,11 @@
 import type { Schema } from "apache-arrow";
 import { arrow } from "./arrow.js";
+import { DIMENSIONS_KEY, EMBEDDER_ID_KEY } from "./table-keys.js";
+
+export { DIMENSIONS_KEY, EMBEDDER_ID_KEY, STORE_ID_KEY } from "./table-keys.js";
 
 const { Field, FixedSizeList, Float32, Float64, Int32, Utf8 } = arrow;
 
-/** Schema-metadata key holding the id of the embedder a chunks table was built with. */
-export const EMBEDDER_ID_KEY = "lancedb_sync.embedder_id";
-/** Schema-metadata key holding the vector width. */
-export const DIMENSIONS_KEY = "lancedb_sync.dimensions";
-/** Schema- (or `doc_id` field-) metadata key holding the store's random id (see `LanceDbStore.identity`). */
-export const STORE_ID_KEY = "lancedb_sync.store_id";
 /**
  * Schema-metadata key holding the table layout version of lancedb-sync (a table upgraded in place records it in
  * the `doc_id` field's metadata instead, which LanceDB can update; see {@link layoutOf}).

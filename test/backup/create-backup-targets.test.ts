@@ -8,8 +8,8 @@ import {
   requirePrimaryTarget,
   s3ClientSettings,
 } from "../../src/backup/create-backup-targets.js";
+import { LazyS3Target } from "../../src/backup/lazy-s3-target.js";
 import { LocalDirTarget } from "../../src/backup/local-dir-target.js";
-import { S3Target } from "../../src/backup/s3-target.js";
 import { type Config, loadConfig } from "../../src/config/load-config.js";
 import { isSyncError, type SyncError } from "../../src/errors/sync-error.js";
 import { thrown } from "../helpers/caught.js";
@@ -68,7 +68,7 @@ describe("createBackupTargets from config", () => {
       BACKUP_DIR: join(dir.path, "unused"),
       S3_ENDPOINT: "http://127.0.0.1:9",
     });
-    expect(targets.primary).toBeInstanceOf(S3Target);
+    expect(targets.primary).toBeInstanceOf(LazyS3Target);
     expect(targets.primary?.location).toBe("s3://b/lancedb-sync/");
   });
 
@@ -183,8 +183,8 @@ describe("createBackupTargets against s3rver", () => {
       S3_SSE: "aws:kms",
       S3_SSE_KMS_KEY_ID: "alias/backups",
     });
-    const primary = requirePrimaryTarget(targets) as S3Target;
-    const replica = targets.replica as S3Target;
+    const primary = await (requirePrimaryTarget(targets) as LazyS3Target).resolve();
+    const replica = await (targets.replica as LazyS3Target).resolve();
     expect(primary.location).toBe("s3://primary/team-a/");
     expect(replica.location).toBe("s3://replica/team-a/");
     const headers: Record<string, string>[] = [];

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { requireTargets } from "../../app/backups.js";
 import { systemOn } from "../../app/sync-system.js";
-import { applyLifecycle, type LifecycleResult } from "../../backup/lifecycle.js";
+import type { LifecycleResult } from "../../backup/lifecycle.js";
 import { SyncError } from "../../errors/sync-error.js";
 import { plural } from "../plural.js";
 import { EXIT, printJson, runCommand } from "../run-command.js";
@@ -156,6 +156,8 @@ function registerLifecycle(backup: Command): void {
         };
         const targets = systemOn(ctx).backups.targets();
         requireTargets(targets);
+        // Loaded here: it brings the AWS SDK, which no other command needs at start.
+        const { applyLifecycle } = await import("../../backup/lifecycle.js");
         const out: Array<{ location: string } & LifecycleResult> = [];
         for (const t of targets) out.push({ location: t.location, ...(await applyLifecycle(t, options)) });
         if (opts.json) printJson({ targets: out });
