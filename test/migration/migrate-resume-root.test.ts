@@ -220,7 +220,7 @@ describe("migrate --root: documents join a local_filesystem source over their fi
     writeFileSync(join(root, "c.txt"), "Charlie text about granite quarries, revised with basalt columns.");
     const later = new Date(at.getTime() + 3600_000);
     utimesSync(join(root, "c.txt"), later, later);
-    const r = await s.cli([
+    const migrateArgs = [
       "migrate",
       "--from",
       s.legacy,
@@ -232,7 +232,8 @@ describe("migrate --root: documents join a local_filesystem source over their fi
       root,
       "--source",
       "kb-files",
-    ]);
+    ];
+    const r = await s.cli(migrateArgs);
     expect(r.code, show(r)).toBe(0);
     expect(r.json.root).toMatchObject({ found: 2, newer: 1, missing: 1 });
     const sync = await s.cli(["sync", root, "--user", "alice"]);
@@ -243,19 +244,7 @@ describe("migrate --root: documents join a local_filesystem source over their fi
       "Charlie text about granite quarries, revised with basalt columns.",
     ]);
     // Migrating again does not put the legacy text back over the re-processed file.
-    const again = await s.cli([
-      "migrate",
-      "--from",
-      s.legacy,
-      "--table",
-      "kb",
-      "--assign-user",
-      "alice",
-      "--root",
-      root,
-      "--source",
-      "kb-files",
-    ]);
+    const again = await s.cli(migrateArgs);
     // c.txt is unchanged (indexed as the file is now); only gone.md, which the sync deleted, is brought back.
     expect(again.json.unchanged_documents, show(again)).toBe(3);
     expect(again.json.written_documents).toBe(sync.json.deleted);
