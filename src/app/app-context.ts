@@ -32,6 +32,7 @@ export function storeOptions(config: Config): LanceDbStoreOptions {
     fullTextIndex: true,
     readConsistencySeconds: config.readConsistencySeconds,
     vectorIndexThreshold: config.vectorIndexThreshold,
+    compactSmallFragments: config.syncCompactAfterFragments,
     nprobes: config.searchNprobes,
     refineFactor: config.searchRefineFactor,
     indexRefreshRows: config.ftsReindexEveryRows,

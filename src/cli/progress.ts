@@ -1,4 +1,5 @@
-import cliProgress from "cli-progress";
+import { createRequire } from "node:module";
+import type cliProgressModule from "cli-progress";
 
 /** A progress bar on stderr when it is a terminal; a no-op otherwise. */
 export interface Progress {
@@ -9,7 +10,9 @@ export interface Progress {
 /** Creates a {@link Progress} labelled `label`. */
 export function createProgress(label: string): Progress {
   if (!process.stderr.isTTY) return { update() {}, stop() {} };
-  let bar: cliProgress.SingleBar | undefined;
+  // Loaded only for a terminal: a script's run does not pay for it.
+  const cliProgress = createRequire(import.meta.url)("cli-progress") as typeof cliProgressModule;
+  let bar: cliProgressModule.SingleBar | undefined;
   return {
     update({ done, total }) {
       if (!bar) {

@@ -68,6 +68,7 @@ const SECTIONS: ReadonlyArray<{ title: string; note?: string[]; names: readonly 
       "VERSION_RETENTION_HOURS",
       "COMPACT_AFTER_VERSIONS",
       "COMPACT_AFTER_FRAGMENTS",
+      "SYNC_COMPACT_AFTER_FRAGMENTS",
       "LANCEDB_INDEX_CACHE_MB",
       "LANCEDB_METADATA_CACHE_MB",
       "LANCEDB_READ_CONSISTENCY_SECONDS",

@@ -74,6 +74,8 @@ export interface Config {
   /** Scheduled compaction thresholds (service). */
   compactAfterVersions: number;
   compactAfterFragments: number;
+  /** Small fragments from which a sync compacts the chunks table (0: never). */
+  syncCompactAfterFragments: number;
   /** Seconds between scheduled backups (service); 0: none on a timer. */
   backupIntervalSeconds: number;
   /** Quiet seconds after syncs that wrote before the service backs up; 0: none after activity. */
@@ -306,6 +308,7 @@ function buildConfig(
     watchDebounceMs: v.WATCH_DEBOUNCE_MS,
     compactAfterVersions: v.COMPACT_AFTER_VERSIONS,
     compactAfterFragments: v.COMPACT_AFTER_FRAGMENTS,
+    syncCompactAfterFragments: v.SYNC_COMPACT_AFTER_FRAGMENTS,
     backupIntervalSeconds: v.BACKUP_INTERVAL,
     backupDebounceSeconds: v.BACKUP_DEBOUNCE_SECONDS,
     backupConcurrency: v.BACKUP_CONCURRENCY,

@@ -169,9 +169,15 @@ export interface DocumentStore {
   ): Promise<void>;
   /**
    * Vectors already stored for these chunk text hashes (the embedding cache). With `userId`, only that
-   * user's chunks are consulted, so a cache hit never tells one user what another stores.
+   * user's chunks are consulted, so a cache hit never tells one user what another stores. `nearDocIds`: documents
+   * whose chunks likely hold most of the hashes (the old rows of documents being replaced); a store may read
+   * those rows first and look up only the rest across the table. The result is the same either way.
    */
-  lookupVectors(textHashes: readonly string[], userId?: string): Promise<Map<string, Float32Array>>;
+  lookupVectors(
+    textHashes: readonly string[],
+    userId?: string,
+    nearDocIds?: readonly string[],
+  ): Promise<Map<string, Float32Array>>;
   applyBatch(batch: ApplyBatch): Promise<void>;
   /** True when both tables have no rows: a first run then skips cache lookups and replace-deletes. */
   isEmpty(): Promise<boolean>;

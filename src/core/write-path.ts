@@ -348,7 +348,8 @@ export class WritePath {
       else misses.push(h);
     }
     if (!this.storeWasEmpty && misses.length > 0) {
-      for (const [h, v] of await s.lookupVectors(misses, this.cacheUser)) vectors.set(h, v);
+      for (const [h, v] of await s.lookupVectors(misses, this.cacheUser, rows.replaceDocIds))
+        vectors.set(h, v);
       misses = misses.filter((h) => !vectors.has(h));
     }
     const rejected = new Map<string, ItemFailure>();

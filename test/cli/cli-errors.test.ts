@@ -27,6 +27,48 @@ describe("CLI errors a user can act on", () => {
     return { dir: tmp.path, docs, env: envFor(tmp.path), cli };
   }
 
+  it("help lists every command though a command's process loads only its own; a typo gets a suggestion", async () => {
+    const w = world();
+    const help = await w.cli(["--help"]);
+    expect(help.code, show(help)).toBe(0);
+    const commands = help.stdout.slice(help.stdout.indexOf("Commands:"));
+    const listed = [...commands.matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1]);
+    expect(listed).toEqual([
+      "sync",
+      "sources",
+      "ingest",
+      "documents",
+      "status",
+      "search",
+      "demo",
+      "setup",
+      "compact",
+      "cleanup-failed",
+      "reset",
+      "unlock",
+      "keys",
+      "serve",
+      "doctor",
+      "migrate",
+      "backup",
+      "restore",
+      "help",
+    ]);
+    const typo = await w.cli(["synk", "--user", "alice"]);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain("SYNC_E_INVALID_ARGUMENT: unknown command 'synk'");
+    expect(typo.stderr).toContain("Did you mean sync?");
+    const version = await w.cli(["--version"]);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const sub = await w.cli(["help", "backup"]);
+    expect(sub.code, show(sub)).toBe(0);
+    expect(sub.stdout).toContain("Usage: lancedb-sync backup");
+    // A command after a global option value still runs as itself.
+    const synced = await w.cli(["sync", w.docs, "--user", "alice", "--json"]);
+    expect(synced.code, show(synced)).toBe(0);
+    expect(synced.json.added).toBe(2);
+  });
+
   it("--json covers argument errors: a missing --user, an unknown flag, a bad --limit", async () => {
     const w = world();
     const missing = await w.cli(["search", "lamp", "--json"]);

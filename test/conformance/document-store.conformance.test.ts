@@ -285,6 +285,23 @@ describe.each(IMPLEMENTATIONS)("DocumentStore conformance: %s", (_name, make) =>
     expect((await store.lookupVectors([unknown])).size).toBe(0);
   });
 
+  it("lookupVectors with nearDocIds finds exactly what it finds without them, the user scope included", async () => {
+    const a = makeDoc({ itemKey: "a.txt", texts: ["shared text", "a one", "a two"] });
+    const c = makeDoc({ itemKey: "c.txt", texts: ["c only"] });
+    const b = makeDoc({ userId: "bob", itemKey: "b.txt", texts: ["shared text", "bob only"] });
+    await store.applyBatch(batch([a, b, c]));
+    const asked = [...a.chunks, ...b.chunks, ...c.chunks]
+      .map((ch) => ch.text_hash)
+      .concat(hashContent("never stored"));
+    const plainly = await store.lookupVectors(asked);
+    const near = await store.lookupVectors(asked, undefined, [a.doc.doc_id, b.doc.doc_id, "no-such-doc"]);
+    expect(new Set(near.keys())).toEqual(new Set(plainly.keys()));
+    for (const [h, v] of plainly) expect(Array.from(near.get(h) ?? [])).toEqual(Array.from(v));
+    // Bob's document named as near does not leak his chunks into Alice's cache.
+    const alice = await store.lookupVectors(asked, "alice", [b.doc.doc_id, a.doc.doc_id]);
+    expect(new Set(alice.keys())).toEqual(new Set([...a.chunks, ...c.chunks].map((ch) => ch.text_hash)));
+  });
+
   it("lookupVectors with a user id consults only that user's chunks (a per-user embedding cache)", async () => {
     const a = makeDoc({ itemKey: "a.txt", texts: ["shared text", "alice only"] });
     const b = makeDoc({ userId: "bob", itemKey: "b.txt", texts: ["shared text", "bob only"] });
@@ -924,6 +941,53 @@ describe("LanceDbStore only", () => {
     expect(await unindexed(store)).toEqual({ doc_id: 8, text_hash: 8 });
     const smallHashes = small.flatMap((d) => d.chunks.map((c) => c.text_hash));
     expect((await store.lookupVectors(smallHashes)).size).toBe(6);
+  });
+
+  it("maintain indexes the documents table's doc_id from indexMinRows documents on", async () => {
+    const store = await openStore({ indexMinRows: 50 });
+    await store.applyBatch(batch(docs("d", 49, 1)));
+    await store.maintain();
+    const docIndices = () =>
+      withRawTable(uri(), "processed_documents", async (t) =>
+        (await t.listIndices()).map((i) => i.columns.join(",")),
+      );
+    expect(await docIndices()).toEqual([]);
+    await store.applyBatch(batch(docs("e", 1, 1)));
+    await store.maintain();
+    expect(await docIndices()).toEqual(["doc_id"]);
+    // Replace-deletes through the index keep exactly one row per document.
+    const [first] = docs("d", 1, 1);
+    if (!first) throw new Error("fixture");
+    const again = makeDoc({ itemKey: first.doc.item_key, texts: texts("d-v2", 1), version: 2 });
+    await store.applyBatch(batch([again], [again.doc.doc_id]));
+    expect(await store.countRows()).toEqual({ documents: 50, chunks: 50 });
+  });
+
+  it("maintain compacts a table past compactSmallFragments small fragments and keeps its old versions", async () => {
+    const store = await openStore({ compactSmallFragments: 4 });
+    const written = [];
+    for (let i = 0; i < 5; i++) {
+      const d = docs(`c${i}`, 2, 2);
+      written.push(...d);
+      await store.applyBatch(batch(d)); // a commit, and a fragment, per table and batch
+    }
+    const fragments = async (name: string) =>
+      withRawTable(uri(), name, async (t) => (await t.stats()).fragmentStats.numFragments);
+    expect(await fragments("document_chunks")).toBe(5);
+    const versionsBefore = await chunksTable(async (t) => (await t.listVersions()).length);
+    await store.maintain();
+    expect(await fragments("document_chunks")).toBe(1);
+    expect(await fragments("processed_documents")).toBe(1);
+    // Compaction only: every earlier version is still there (a backup may be reading one).
+    expect(await chunksTable(async (t) => (await t.listVersions()).length)).toBeGreaterThan(versionsBefore);
+    const subject = lanceSubject(store, uri());
+    expect(await subject.chunkRows()).toEqual(sortChunks(written.flatMap((d) => d.chunks).map(plain)));
+    expect(await subject.docRows()).toEqual(sortDocs(written.map((d) => d.doc)));
+
+    const off = await openStore({ compactSmallFragments: 0 });
+    await off.applyBatch(batch(docs("z", 1, 1)));
+    await off.maintain();
+    expect(await fragments("document_chunks")).toBe(2);
   });
 
   it("maintain rebuilds the indices once more than a tenth (and more than indexMinRows) rows are unindexed", async () => {

@@ -58,3 +58,6 @@ export function createNotionClient(options: NotionClientOptions): Client {
     },
   });
 }
+
+/** The SDK's error checks, for code that loads this module only with a client. */
+export { APIResponseError, isNotionClientError } from "@notionhq/client";

@@ -1,8 +1,9 @@
-import { APIResponseError, type Client, isNotionClientError } from "@notionhq/client";
+import type { Client } from "@notionhq/client";
 import type { Journal } from "../../core/journal.js";
 import type { Logger } from "../../core/logger.js";
 import type { FetchedItem, Source, SourceChanges, SourceItemRef, SourceListing } from "../../core/source.js";
 import { describeError, SyncError } from "../../errors/sync-error.js";
+import type { NotionClientOptions } from "./notion-client.js";
 import {
   type BlockNode,
   type NotionObject,
@@ -17,8 +18,11 @@ import {
 export interface NotionSourceOptions {
   name: string;
   userId: string;
-  /** The client, or why there is none (a token that is not set): every request then fails unavailable. */
-  client: Client | string;
+  /**
+   * How to make the client (made on the first request: `@notionhq/client` is loaded only by a process that
+   * reads Notion), or why there is none (a token that is not set): every request then fails unavailable.
+   */
+  client: NotionClientOptions | string;
   /** Page, database and data source ids; empty: everything shared with the integration. */
   roots: readonly string[];
   /** The source's stored cursor (`SourceRecord.state`). */
@@ -28,6 +32,9 @@ export interface NotionSourceOptions {
   /** Pages edited less than this before the previous poll are read again (default 5 minutes). */
   racyWindowMs?: number;
 }
+
+/** The client module, once a client was made (an error can be the SDK's only after that). */
+let sdk: typeof import("./notion-client.js") | undefined;
 
 /** Prefix of the keys of data sources (pages are keyed by their bare id). */
 export const DATA_SOURCE_KEY = "data_source:";
@@ -70,6 +77,7 @@ export class NotionSource implements Source {
   private readonly retrieved = new Map<string, NotionObject>();
   private readonly discovered = new Set<string>();
   private listed: NotionCursor | undefined;
+  private loadedClient: Promise<Client> | undefined;
 
   constructor(private readonly options: NotionSourceOptions) {
     this.name = options.name;
@@ -97,8 +105,8 @@ export class NotionSource implements Source {
       let cursor: string | undefined;
       do {
         signal?.throwIfAborted();
-        const page = (await this.call(`query data source ${String(obj.id)}`, () =>
-          this.client().dataSources.query({
+        const page = (await this.call(`query data source ${String(obj.id)}`, (client) =>
+          client.dataSources.query({
             data_source_id: String(obj.id),
             page_size: 100,
             start_cursor: cursor,
@@ -181,8 +189,8 @@ export class NotionSource implements Source {
       let cursor: string | undefined;
       do {
         signal?.throwIfAborted();
-        const page = (await this.call(`query data source ${key}`, () =>
-          this.client().dataSources.query({
+        const page = (await this.call(`query data source ${key}`, (client) =>
+          client.dataSources.query({
             data_source_id: key.slice(DATA_SOURCE_KEY.length),
             filter: { timestamp: "last_edited_time", last_edited_time: { on_or_after: floorIso } },
             sorts: [{ timestamp: "last_edited_time", direction: "descending" }],
@@ -354,8 +362,8 @@ export class NotionSource implements Source {
         let cursor: string | undefined;
         do {
           signal?.throwIfAborted();
-          const res = (await this.call(`read relation of ${String(page.id)}`, () =>
-            this.client().pages.properties.retrieve({
+          const res = (await this.call(`read relation of ${String(page.id)}`, (client) =>
+            client.pages.properties.retrieve({
               page_id: String(page.id),
               property_id: String(prop.id),
               start_cursor: cursor,
@@ -389,8 +397,8 @@ export class NotionSource implements Source {
     let cursor: string | undefined;
     do {
       signal?.throwIfAborted();
-      const page = (await this.call(`read blocks of ${blockId}`, () =>
-        this.client().blocks.children.list({ block_id: blockId, page_size: 100, start_cursor: cursor }),
+      const page = (await this.call(`read blocks of ${blockId}`, (client) =>
+        client.blocks.children.list({ block_id: blockId, page_size: 100, start_cursor: cursor }),
       )) as unknown as NotionObject;
       for (const block of list(page)) nodes.push({ block, children: [] });
       cursor = nextCursor(page);
@@ -413,8 +421,8 @@ export class NotionSource implements Source {
     let cursor: string | undefined;
     do {
       signal?.throwIfAborted();
-      const page = (await this.call("search", () =>
-        this.client().search({
+      const page = (await this.call("search", (client) =>
+        client.search({
           sort: { timestamp: "last_edited_time", direction },
           page_size: 100,
           start_cursor: cursor,
@@ -426,16 +434,16 @@ export class NotionSource implements Source {
   }
 
   private async retrievePage(id: string): Promise<NotionObject> {
-    const page = (await this.call(`retrieve page ${id}`, () =>
-      this.client().pages.retrieve({ page_id: id }),
+    const page = (await this.call(`retrieve page ${id}`, (client) =>
+      client.pages.retrieve({ page_id: id }),
     )) as unknown as NotionObject;
     this.remember(page);
     return page;
   }
 
   private async retrieveDataSource(id: string): Promise<NotionObject> {
-    const ds = (await this.call(`retrieve data source ${id}`, () =>
-      this.client().dataSources.retrieve({ data_source_id: id }),
+    const ds = (await this.call(`retrieve data source ${id}`, (client) =>
+      client.dataSources.retrieve({ data_source_id: id }),
     )) as unknown as NotionObject;
     this.remember(ds);
     return ds;
@@ -461,15 +469,15 @@ export class NotionSource implements Source {
       if (parent.type === "page_id") return await this.retrievePage(parent.id);
       if (parent.type === "data_source_id") return await this.retrieveDataSource(parent.id);
       if (parent.type === "block_id") {
-        const block = (await this.call(`retrieve block ${parent.id}`, () =>
-          this.client().blocks.retrieve({ block_id: parent.id }),
+        const block = (await this.call(`retrieve block ${parent.id}`, (client) =>
+          client.blocks.retrieve({ block_id: parent.id }),
         )) as unknown as NotionObject;
         this.remember(block);
         return block;
       }
       if (parent.type === "database_id") {
-        const db = (await this.call(`retrieve database ${parent.id}`, () =>
-          this.client().databases.retrieve({ database_id: parent.id }),
+        const db = (await this.call(`retrieve database ${parent.id}`, (client) =>
+          client.databases.retrieve({ database_id: parent.id }),
         )) as unknown as NotionObject;
         this.remember(db);
         return db;
@@ -507,10 +515,14 @@ export class NotionSource implements Source {
     if (typeof obj.id === "string") this.objects.set(normalizeId(obj.id), obj);
   }
 
-  private client(): Client {
+  private client(): Promise<Client> {
     const c = this.options.client;
-    if (typeof c === "string") throw new SyncError("SYNC_E_SOURCE_UNAVAILABLE", c);
-    return c;
+    if (typeof c === "string") return Promise.reject(new SyncError("SYNC_E_SOURCE_UNAVAILABLE", c));
+    this.loadedClient ??= import("./notion-client.js").then((m) => {
+      sdk = m;
+      return m.createNotionClient(c);
+    });
+    return this.loadedClient;
   }
 
   /** `fn`, its failure (but an abort) as `SYNC_E_SOURCE_UNAVAILABLE`: the listing says nothing then. */
@@ -525,12 +537,12 @@ export class NotionSource implements Source {
   }
 
   /** Runs one API call, prefixing a failure with what was being done (the error keeps its Notion code). */
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  private async call<T>(what: string, fn: (client: Client) => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      return await fn(await this.client());
     } catch (err) {
       if (err instanceof SyncError) throw err;
-      if (isNotionClientError(err)) {
+      if (sdk?.isNotionClientError(err)) {
         err.message = `notion: ${what}: ${err.message}${"status" in err ? ` (HTTP ${String(err.status)})` : ""}`;
       }
       throw err;
@@ -585,7 +597,7 @@ function nextCursor(page: NotionObject): string | undefined {
 
 /** A 404 `object_not_found` (never a timeout, 5xx, 401 or 429). */
 export function isNotFound(err: unknown): boolean {
-  return APIResponseError.isAPIResponseError(err) && err.code === "object_not_found";
+  return sdk?.APIResponseError.isAPIResponseError(err) === true && err.code === "object_not_found";
 }
 
 function fileSlug(title: string): string {

@@ -5,7 +5,6 @@ import type { Logger } from "../../core/logger.js";
 import { silentLogger } from "../../core/logger.js";
 import { SyncError } from "../../errors/sync-error.js";
 import type { SourceType } from "../registry.js";
-import { createNotionClient } from "./notion-client.js";
 import { normalizeId } from "./notion-render.js";
 import { NotionSource } from "./notion-source.js";
 
@@ -134,7 +133,7 @@ export function createNotionType(options: NotionTypeOptions = {}): SourceType {
       const found = resolveNotionToken(config, options.env ?? process.env, ctx.config.notion.token);
       const client =
         "token" in found
-          ? createNotionClient({
+          ? {
               token: found.token,
               baseUrl: ctx.config.notion.apiBaseUrl,
               requestsPerSecond: ctx.config.notion.requestsPerSecond,
@@ -143,7 +142,7 @@ export function createNotionType(options: NotionTypeOptions = {}): SourceType {
               maxRetries: options.maxRetries,
               initialRetryDelayMs: options.initialRetryDelayMs,
               maxRetryDelayMs: options.maxRetryDelayMs,
-            })
+            }
           : found.problem;
       return new NotionSource({
         name: record.name,
