@@ -1,6 +1,8 @@
 /**
  * `node dist-bench/bench/search-scale.js [--chunks 1000000 --users 10 --dims 384 --queries 200 --probes 20
- * --refines 10 --dir <dir> --keep --out <file.json>]` (run by `npm run bench -- --scale`): search at scale.
+ * --refines 10 --index-type ivf_pq|ivf_hnsw_sq|ivf_flat --ef 0 --dir <dir> --keep --out <file.json>]` (run by
+ * `npm run bench -- --scale`): search at scale. `--probes`, `--refines` and `--ef` take lists (every combination
+ * is measured); an existing build whose vector index is of another type than `--index-type` gets it rebuilt.
  *
  * Builds a chunks table of `--chunks` rows directly through `LanceDbStore.applyBatch` (the sync pipeline would
  * take hours at this size on 2 cores): the first 10 chunks (TEXT_CHUNK_SIZE 1000) of the bench corpus's
@@ -23,6 +25,13 @@ import { chunkText } from "../src/pipeline/chunk-text.js";
 import { HashingEmbedder } from "../src/pipeline/embed/hashing-embedder.js";
 import { userFilter } from "../src/storage/filter.js";
 import { LanceDbStore, type LanceDbStoreOptions } from "../src/storage/lancedb-store.js";
+import {
+  buildVectorIndex,
+  isIndexType,
+  VECTOR_INDEX_TYPES,
+  type VectorIndexType,
+  vectorIndexOf,
+} from "../src/storage/vector-index.js";
 import { Corpus } from "./corpus.js";
 
 const CHUNKS_PER_DOC = 10;
@@ -36,6 +45,8 @@ const { values } = parseArgs({
     queries: { type: "string", default: "200" },
     probes: { type: "string", default: "20" },
     refines: { type: "string", default: "10" },
+    "index-type": { type: "string", default: "ivf_pq" },
+    ef: { type: "string", default: "0" },
     seed: { type: "string", default: "20240601" },
     dir: { type: "string" },
     keep: { type: "boolean", default: false },
@@ -48,6 +59,10 @@ const dims = Number(values.dims);
 const nQueries = Number(values.queries);
 const probes = String(values.probes).split(",").map(Number);
 const refines = String(values.refines).split(",").map(Number);
+const indexType = values["index-type"] as VectorIndexType;
+if (!VECTOR_INDEX_TYPES.includes(indexType))
+  throw new Error(`--index-type: one of ${VECTOR_INDEX_TYPES.join(", ")}`);
+const efs = String(values.ef).split(",").map(Number);
 const log = (msg: string) => process.stderr.write(`[search-scale] ${msg}\n`);
 const rssMb = () => Math.round(process.memoryUsage().rss / 1048576);
 let peakRss = 0;
@@ -66,6 +81,7 @@ const baseOptions: LanceDbStoreOptions = {
   chunksTable: "document_chunks",
   fullTextIndex: true,
   maxChunkRowsPerCommit: 50_000,
+  vectorIndexType: indexType,
 };
 const userOf = (doc: number) => `user${doc % users}`;
 const chunksOf = (doc: number) =>
@@ -160,6 +176,11 @@ async function main(): Promise<void> {
   }
   const conn = await lancedb.connect(uri);
   const table = await conn.openTable("document_chunks");
+  const current = await vectorIndexOf(table);
+  if (current && !isIndexType(current, indexType)) {
+    log(`vector index ${current.indexType}: rebuilding it as ${indexType}`);
+    await timed(`build ${indexType}`, () => buildVectorIndex(table, true, indexType));
+  }
   const rows = await table.countRows();
   const indices = await table.listIndices();
   const indexStats = await Promise.all(
@@ -209,8 +230,8 @@ async function main(): Promise<void> {
 
   const settings: Array<Record<string, unknown>> = [];
   for (const nprobes of probes) {
-    for (const refineFactor of refines) {
-      const store = new LanceDbStore({ ...baseOptions, nprobes, refineFactor });
+    for (const [refineFactor, ef] of refines.flatMap((r) => efs.map((e) => [r, e] as const))) {
+      const store = new LanceDbStore({ ...baseOptions, nprobes, refineFactor, ef });
       await store.openExisting();
       const got: string[][] = [];
       const vector = await measure(async (q) => {
@@ -230,12 +251,14 @@ async function main(): Promise<void> {
       }
       const recall = found / (nQueries * 10);
       const entry: Record<string, unknown> = {
+        indexType,
         nprobes,
         refineFactor,
+        ef,
         vector,
         recallAt10: round(recall * 1000) / 1000,
       };
-      if (nprobes === probes[0] && refineFactor === refines[0]) {
+      if (nprobes === probes[0] && refineFactor === refines[0] && ef === efs[0]) {
         entry.fts = await measure((q) =>
           store.search({ userId: q.userId, mode: "fts", text: q.text, limit: 10 }),
         );

@@ -35,6 +35,8 @@ export function storeOptions(config: Config): LanceDbStoreOptions {
     compactSmallFragments: config.syncCompactAfterFragments,
     nprobes: config.searchNprobes,
     refineFactor: config.searchRefineFactor,
+    vectorIndexType: config.vectorIndexType,
+    ef: config.searchEf,
     indexRefreshRows: config.ftsReindexEveryRows,
   };
 }

@@ -35,6 +35,10 @@ export interface Config {
   searchNprobes: number;
   /** Re-ranking multiplier of an indexed vector search (0: none). */
   searchRefineFactor: number;
+  /** The kind of vector index `compact` builds. */
+  vectorIndexType: "ivf_pq" | "ivf_hnsw_sq" | "ivf_flat";
+  /** HNSW search candidates (0: LanceDB's default). */
+  searchEf: number;
   /** Chunk rows written between index checks inside a run (0: only after it). */
   ftsReindexEveryRows: number;
   embedding: {
@@ -278,6 +282,8 @@ function buildConfig(
     vectorIndexThreshold: v.VECTOR_INDEX_THRESHOLD,
     searchNprobes: v.SEARCH_NPROBES,
     searchRefineFactor: v.SEARCH_REFINE_FACTOR,
+    vectorIndexType: v.VECTOR_INDEX_TYPE,
+    searchEf: v.SEARCH_EF,
     ftsReindexEveryRows: v.FTS_REINDEX_EVERY_ROWS,
     embedding: {
       provider: v.EMBEDDING_PROVIDER,

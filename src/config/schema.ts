@@ -125,6 +125,16 @@ export const ENV_VARS = {
     default: "100",
     doc: "With a vector index: a vector search re-ranks `limit` × this many candidates by their exact distance (0: no re-ranking, approximate scores). At a million hashing-embedder chunks recall@10 was 0.19 / 0.67 / 0.92 / 0.97 at 0 / 10 / 50 / 100; 50 halves the latency of 100.",
   },
+  VECTOR_INDEX_TYPE: {
+    schema: z.enum(["ivf_pq", "ivf_hnsw_sq", "ivf_flat"]),
+    default: "ivf_pq",
+    doc: "The vector index `compact` builds: ivf_pq (product-quantised, smallest; needs SEARCH_REFINE_FACTOR for recall), ivf_hnsw_sq (an HNSW graph over 8-bit scalar-quantised vectors) or ivf_flat (full vectors: exact distances within the probed partitions, largest). Changing it makes the next compact rebuild the index.",
+  },
+  SEARCH_EF: {
+    schema: int(0, 100_000),
+    default: "0",
+    doc: "With an ivf_hnsw_sq index: candidates the graph search keeps (higher: better recall, slower; 0: LanceDB's default).",
+  },
   FTS_REINDEX_EVERY_ROWS: {
     schema: int(0, 1_000_000_000),
     default: "50000",

@@ -45,9 +45,11 @@ import {
 } from "./table-schemas.js";
 import {
   buildVectorIndex,
+  isIndexType,
   tuneVectorQuery,
   VECTOR_DISTANCE,
   VECTOR_INDEX_THRESHOLD,
+  type VectorIndexType,
   vectorIndexOf,
   wantsVectorIndex,
 } from "./vector-index.js";
@@ -101,6 +103,10 @@ export interface LanceDbStoreOptions {
   nprobes?: number;
   /** Re-ranking multiplier of an indexed vector or hybrid search (0 or unset: none). */
   refineFactor?: number;
+  /** The kind of vector index `compact` builds (default IVF_PQ); an index of another kind is rebuilt. */
+  vectorIndexType?: VectorIndexType;
+  /** Candidates an IVF_HNSW_SQ graph search keeps (0 or unset: LanceDB's default). */
+  ef?: number;
   /**
    * Chunk rows added (by `applyBatch`) between two checks of the full-text index inside a long run, which
    * rebuild it when stale as `maintain` does; 0 or unset: only `maintain` checks.
@@ -656,7 +662,11 @@ export class LanceDbStore implements DocumentStore {
     const where = chunkFilter(q.userId, q.filters, metadataDocIds);
     const columns = HIT_COLUMNS.filter((c) => this.chunkColumns.has(c));
     const vector = q.vector as Float32Array;
-    const tuning = { nprobes: this.options.nprobes, refineFactor: this.options.refineFactor };
+    const tuning = {
+      nprobes: this.options.nprobes,
+      refineFactor: this.options.refineFactor,
+      ef: this.options.ef,
+    };
     if (q.mode === "vector") {
       const rows = await wrap(
         "vector search",
@@ -826,8 +836,16 @@ export class LanceDbStore implements DocumentStore {
     }
     const rows = await wrap("count rows", () => chunks.countRows(), chunks.name);
     const threshold = this.options.vectorIndexThreshold ?? VECTOR_INDEX_THRESHOLD;
-    if (wantsVectorIndex(rows, threshold) && !(await wrap("list indices", () => vectorIndexOf(chunks)))) {
-      await write("build vector index", () => buildVectorIndex(chunks, false), chunks.name);
+    if (wantsVectorIndex(rows, threshold)) {
+      const type = this.options.vectorIndexType ?? "ivf_pq";
+      const existing = await wrap("list indices", () => vectorIndexOf(chunks));
+      if (!existing || !isIndexType(existing, type)) {
+        await write(
+          "build vector index",
+          () => buildVectorIndex(chunks, existing !== undefined, type),
+          chunks.name,
+        );
+      }
     }
     for (const table of [docs, chunks]) {
       await write(

@@ -221,6 +221,38 @@ describe("vector index past VECTOR_INDEX_THRESHOLD", () => {
     expect(hits).toHaveLength(10);
   });
 
+  it("builds the kind VECTOR_INDEX_TYPE names, rebuilds it when that changes, and keeps users apart", async () => {
+    await addDocs(store, "alice", 12, 1);
+    await addDocs(store, "bob", 12, 100);
+    await store.compact({ retentionHours: 0 });
+    expect((await vectorIndex())?.type).toBe("IvfPq");
+    const target = (await makeDoc("bob", "bob-104.txt", 50, 104)).chunks[9] as ChunkRow;
+    for (const [type, shown] of [
+      ["ivf_hnsw_sq", "IvfHnswSq"],
+      ["ivf_flat", "IvfFlat"],
+    ] as const) {
+      await store.close();
+      store = new LanceDbStore({ ...options, vectorIndexType: type, ef: 64 });
+      await store.open(embedder);
+      await store.compact({ retentionHours: 0 });
+      const idx = await vectorIndex();
+      expect(idx?.type).toBe(shown);
+      expect(idx?.numIndexedRows).toBe(1200);
+      // A second compact keeps it (no retraining when the kind matches).
+      await store.compact({ retentionHours: 0 });
+      expect((await vectorIndex())?.type).toBe(shown);
+      const hits = await searchChunks(store, embedder, { query: target.text, userId: "bob", mode: "vector" });
+      expect(hits[0]?.chunk_id, type).toBe(target.chunk_id);
+      const alice = await searchChunks(store, embedder, {
+        query: target.text,
+        userId: "alice",
+        mode: "vector",
+      });
+      expect(alice.length).toBe(10);
+      for (const h of alice) expect(h.item_key.startsWith("alice"), `${type}: ${h.item_key}`).toBe(true);
+    }
+  });
+
   it("a threshold of 0 never builds one", async () => {
     await store.close();
     options = { ...options, uri: `${options.uri}-off`, vectorIndexThreshold: 0 };
