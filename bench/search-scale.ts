@@ -1,6 +1,6 @@
 /**
  * `node dist-bench/bench/search-scale.js [--chunks 1000000 --users 10 --dims 384 --queries 200 --probes 20
- * --refines 10 --index-type ivf_pq|ivf_hnsw_sq|ivf_flat --ef 0 --dir <dir> --keep --out <file.json>]` (run by
+ * --refines 10 --index-type ivf_pq|ivf_hnsw_sq|ivf_flat --ef 0 --index-cache-mb N --dir <dir> --keep --out <file.json>]` (run by
  * `npm run bench -- --scale`): search at scale. `--probes`, `--refines` and `--ef` take lists (every combination
  * is measured); an existing build whose vector index is of another type than `--index-type` gets it rebuilt.
  *
@@ -47,6 +47,7 @@ const { values } = parseArgs({
     refines: { type: "string", default: "10" },
     "index-type": { type: "string", default: "ivf_pq" },
     ef: { type: "string", default: "0" },
+    "index-cache-mb": { type: "string" },
     seed: { type: "string", default: "20240601" },
     dir: { type: "string" },
     keep: { type: "boolean", default: false },
@@ -82,6 +83,7 @@ const baseOptions: LanceDbStoreOptions = {
   fullTextIndex: true,
   maxChunkRowsPerCommit: 50_000,
   vectorIndexType: indexType,
+  ...(values["index-cache-mb"] ? { indexCacheMb: Number(values["index-cache-mb"]) } : {}),
 };
 const userOf = (doc: number) => `user${doc % users}`;
 const chunksOf = (doc: number) =>
@@ -187,7 +189,9 @@ async function main(): Promise<void> {
     indices.map(async (i) => ({ name: i.name, type: i.indexType, ...(await table.indexStats(i.name)) })),
   );
   log(`table: ${rows} chunks; indices ${indices.map((i) => `${i.name} (${i.indexType})`).join(", ")}`);
-  if (!docs) docs = Math.ceil(rows / CHUNKS_PER_DOC);
+  // The queries are drawn from the built documents: an existing build's are counted (shorter documents have
+  // fewer than CHUNKS_PER_DOC chunks, so rows / CHUNKS_PER_DOC would draw other queries than the build's run).
+  if (!docs) docs = await (await conn.openTable("processed_documents")).countRows();
 
   // Queries: the opening words of stored chunks, searched as their user.
   const queries: Array<{ userId: string; text: string; vector: Float32Array }> = [];

@@ -1,6 +1,7 @@
 import { type AppContext, openAppContext } from "../app/app-context.js";
 import { configWarnings } from "../config/config-warnings.js";
 import { checkConfigPaths, loadConfig } from "../config/load-config.js";
+import type { EnvVarName } from "../config/schema.js";
 import { describeError, isSyncError } from "../errors/sync-error.js";
 import { createLogger, FILE_ONLY } from "../logging/create-logger.js";
 import {
@@ -47,7 +48,17 @@ export async function runPlain(
 export interface RunCommandOptions {
   /** A long-running command (`serve`): its log lines go to stderr as they come, info lines included. */
   service?: boolean;
+  /** Defaults of this command for variables the user did not set (see {@link WRITER_DEFAULTS}). */
+  defaults?: Partial<Record<EnvVarName, string>>;
 }
+
+/**
+ * Defaults of the commands that write but never search (`sync`, `ingest`, `migrate`): a smaller LanceDB index
+ * cache. Their lookups hold index pages too, but re-reading some costs them nothing measurable, while the 256 MB
+ * a searching process keeps for its full-text and vector indices made half the peak RSS of a large change step
+ * (100,000 documents, 5% changed: 857 MB; 558 MB with 64, same time). A value the user sets still wins.
+ */
+export const WRITER_DEFAULTS: Partial<Record<EnvVarName, string>> = { LANCEDB_INDEX_CACHE_MB: "64" };
 
 /**
  * Loads config, a logger and an app context, runs `fn` with it, closes it, maps errors to exit codes. When the
@@ -64,7 +75,7 @@ export async function runCommand(
   await runPlain(
     json,
     async () => {
-      const config = loadConfig();
+      const config = loadConfig(options.defaults ? { defaults: options.defaults } : {});
       checkConfigPaths(config);
       warnAboutConfig();
       const log = createLogger({

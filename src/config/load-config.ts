@@ -130,6 +130,8 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Path of the `.env` file; defaults to `.env` in the working directory. Missing is fine. */
   envFile?: string;
+  /** Values for variables set neither in `env` nor in the file, in place of the documented defaults. */
+  defaults?: Partial<Record<EnvVarName, string>>;
 }
 
 const MB = 1024 * 1024;
@@ -147,7 +149,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   return buildConfig(
     (name) => {
       const old = oldName(name);
-      return env[name] ?? fromFile[name] ?? (old === undefined ? undefined : (env[old] ?? fromFile[old]));
+      return (
+        env[name] ??
+        fromFile[name] ??
+        (old === undefined ? undefined : (env[old] ?? fromFile[old])) ??
+        options.defaults?.[name]
+      );
     },
     (name) => name,
   );

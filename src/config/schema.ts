@@ -41,7 +41,7 @@ export const ENV_VARS = {
   LANCEDB_INDEX_CACHE_MB: {
     schema: int(1, 1_000_000),
     default: "256",
-    doc: "LanceDB cache for index pages (full-text, BTree), in MB.",
+    doc: "LanceDB cache for index pages (full-text, vector, BTree, bitmap), in MB. sync, ingest and migrate, which never search, use 64 unless it is set.",
   },
   LANCEDB_METADATA_CACHE_MB: {
     schema: int(1, 1_000_000),

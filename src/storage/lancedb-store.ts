@@ -126,8 +126,17 @@ const FTS_STALE_SHARE = 0.1;
 const IN_SLICE = 1000;
 /** Below this many chunk rows a scan is as fast as an index. */
 const INDEX_MIN_ROWS = 10_000;
-/** Chunk columns with a BTree index: `text_hash` serves the embedding cache, `doc_id` replace-deletes. */
-const INDEXED_COLUMNS = ["text_hash", "doc_id"] as const;
+/**
+ * Scalar indices of the chunks table: BTree on `text_hash` (the embedding cache) and `doc_id` (replace-deletes),
+ * and a bitmap on `user_id`, which every search prefilters on: at a million chunks of 10 users it took the p99 of
+ * a vector search from 66 to 48 ms and of a full-text search from 82 to 47-52 ms (the prefilter no longer reads
+ * the column of every row).
+ */
+const CHUNK_INDICES = [
+  ["text_hash", "btree"],
+  ["doc_id", "btree"],
+  ["user_id", "bitmap"],
+] as const;
 /**
  * Every commit adds a fragment, and every delete, lookup and scan pays per fragment: at 100,000 documents
  * (1,369 fragments after the first sync) a 5% change took 65 s, 23 s once both tables were compacted. Past this
@@ -376,7 +385,7 @@ export class LanceDbStore implements DocumentStore {
       const filter =
         userId === undefined ? inList("doc_id", slice) : and(inList("doc_id", slice), userFilter(userId));
       const rows = await wrap(
-        "lookup vectors",
+        "lookup vectors of replaced documents",
         () => table.query().where(filter).select(["text_hash", "vector"]).toArray(),
         table.name,
       );
@@ -536,7 +545,8 @@ export class LanceDbStore implements DocumentStore {
    *   and rebuilt whenever rows are not in it; above, an existing index is rebuilt once more than a tenth of the
    *   rows are not in it (amortised), and a missing one is left to the first full-text search or `compact`;
    * - from `indexMinRows` rows, BTree indices on the chunks' `text_hash` and `doc_id` and the documents'
-   *   `doc_id`, rebuilt when more than a tenth of the rows are not in them;
+   *   `doc_id`, and a bitmap index on the chunks' `user_id`, rebuilt when more than a tenth of the rows are not
+   *   in them;
    *
    * It never builds the vector index: training it on a few hundred thousand rows costs minutes of CPU and
    * hundreds of MB (measured at 277,000 chunks: peak RSS 463 -> 676 MB in the sync that built it). `compact`
@@ -560,13 +570,19 @@ export class LanceDbStore implements DocumentStore {
     await this.maintainFullText(table, rows);
     const minRows = this.options.indexMinRows ?? INDEX_MIN_ROWS;
     if (rows < minRows) return;
-    for (const col of INDEXED_COLUMNS) await this.maintainBtree(table, col, rows, minRows);
+    for (const [col, kind] of CHUNK_INDICES) await this.maintainScalar(table, col, kind, rows, minRows);
     const docRows = await wrap("count rows", () => docs.countRows(), docs.name);
-    if (docRows >= minRows) await this.maintainBtree(docs, "doc_id", docRows, minRows);
+    if (docRows >= minRows) await this.maintainScalar(docs, "doc_id", "btree", docRows, minRows);
   }
 
-  /** Builds the BTree index on `col` when missing, rebuilds it when more than a tenth of the rows are not in it. */
-  private async maintainBtree(table: Table, col: string, rows: number, minRows: number): Promise<void> {
+  /** Builds a scalar index on `col` when missing, rebuilds it when more than a tenth of the rows are not in it. */
+  private async maintainScalar(
+    table: Table,
+    col: string,
+    kind: "btree" | "bitmap",
+    rows: number,
+    minRows: number,
+  ): Promise<void> {
     const { Index } = await loadLanceDb();
     const indices = await wrap("list indices", () => table.listIndices(), table.name);
     const idx = indices.find((i) => i.columns.length === 1 && i.columns[0] === col);
@@ -574,7 +590,11 @@ export class LanceDbStore implements DocumentStore {
     if (!idx || (stale ?? 0) > Math.max(minRows, rows / 10)) {
       await write(
         `index ${col}`,
-        () => table.createIndex(col, { config: Index.btree(), replace: true }),
+        () =>
+          table.createIndex(col, {
+            config: kind === "bitmap" ? Index.bitmap() : Index.btree(),
+            replace: true,
+          }),
         table.name,
       );
     }

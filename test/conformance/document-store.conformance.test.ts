@@ -907,13 +907,13 @@ describe("LanceDbStore only", () => {
     expect(await indexedColumns(store)).toEqual([]);
   });
 
-  it("maintain indexes text_hash and doc_id from indexMinRows on, and reads and writes stay correct", async () => {
+  it("maintain indexes text_hash, doc_id (BTree) and user_id (bitmap) from indexMinRows on, and reads and writes stay correct", async () => {
     const store = await openStore({ indexMinRows: 50 });
     const first = docs("d", 10, 6); // 60 chunk rows
     await store.applyBatch(batch(first));
     await store.maintain();
-    expect(await indexedColumns(store)).toEqual(["doc_id", "text_hash"]);
-    expect(await unindexed(store)).toEqual({ doc_id: 0, text_hash: 0 });
+    expect(await indexedColumns(store)).toEqual(["doc_id", "text_hash", "user_id"]);
+    expect(await unindexed(store)).toEqual({ doc_id: 0, text_hash: 0, user_id: 0 });
 
     const subject = lanceSubject(store, uri());
     const all = first.flatMap((d) => d.chunks);
@@ -938,7 +938,7 @@ describe("LanceDbStore only", () => {
     await store.applyBatch(batch(small));
     await store.maintain();
     // Unindexed: the 2 chunks of the replaced document and the 6 new ones, < max(indexMinRows, rows / 10).
-    expect(await unindexed(store)).toEqual({ doc_id: 8, text_hash: 8 });
+    expect(await unindexed(store)).toEqual({ doc_id: 8, text_hash: 8, user_id: 8 });
     const smallHashes = small.flatMap((d) => d.chunks.map((c) => c.text_hash));
     expect((await store.lookupVectors(smallHashes)).size).toBe(6);
   });
@@ -996,10 +996,10 @@ describe("LanceDbStore only", () => {
     await store.maintain();
     const grown = docs("g", 11, 6); // +66: > 50 and > (60 + 66) / 10
     await store.applyBatch(batch(grown));
-    expect(await unindexed(store)).toEqual({ doc_id: 66, text_hash: 66 });
+    expect(await unindexed(store)).toEqual({ doc_id: 66, text_hash: 66, user_id: 66 });
     await store.maintain();
-    expect(await indexedColumns(store)).toEqual(["doc_id", "text_hash"]);
-    expect(await unindexed(store)).toEqual({ doc_id: 0, text_hash: 0 });
+    expect(await indexedColumns(store)).toEqual(["doc_id", "text_hash", "user_id"]);
+    expect(await unindexed(store)).toEqual({ doc_id: 0, text_hash: 0, user_id: 0 });
     const hashes = grown.flatMap((d) => d.chunks.map((c) => c.text_hash));
     expect((await store.lookupVectors(hashes)).size).toBe(66);
     expect(await store.countRows()).toEqual({ documents: 21, chunks: 126 });

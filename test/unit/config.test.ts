@@ -130,6 +130,20 @@ describe("loadConfig", () => {
     expect(both.massDeleteThreshold).toBe(0.25);
   });
 
+  it("a command's own defaults fill only what neither the environment nor .env sets, and are validated", () => {
+    const defaults = { LANCEDB_INDEX_CACHE_MB: "64" } as const;
+    expect(loadConfig({ env: {}, envFile: noFile, defaults }).indexCacheMb).toBe(64);
+    expect(loadConfig({ env: {}, envFile: noFile }).indexCacheMb).toBe(256);
+    expect(
+      loadConfig({ env: { LANCEDB_INDEX_CACHE_MB: "300" }, envFile: noFile, defaults }).indexCacheMb,
+    ).toBe(300);
+    const file = writeEnv("LANCEDB_INDEX_CACHE_MB=128\n");
+    expect(loadConfig({ env: {}, envFile: file, defaults }).indexCacheMb).toBe(128);
+    expect(() => loadConfig({ env: {}, envFile: noFile, defaults: { LANCEDB_INDEX_CACHE_MB: "0" } })).toThrow(
+      /LANCEDB_INDEX_CACHE_MB/,
+    );
+  });
+
   it("a bad value in the .env file is ignored when the environment overrides it", () => {
     const file = writeEnv("MAX_CONCURRENT_PROCESSING=abc\n");
     expect(load({ MAX_CONCURRENT_PROCESSING: "7" }, file).maxConcurrentProcessing).toBe(7);

@@ -3,7 +3,7 @@ import { dryRunMigration, type MigrateOptions, type MigrateReport, migrateTable 
 import { loadConfig } from "../../config/load-config.js";
 import { SyncError } from "../../errors/sync-error.js";
 import { createProgress } from "../progress.js";
-import { EXIT, printJson, runCommand, runPlain } from "../run-command.js";
+import { EXIT, printJson, runCommand, runPlain, WRITER_DEFAULTS } from "../run-command.js";
 
 /**
  * `lancedb-sync migrate --from <uri> --table <name> (--all-users | --user <id> | --assign-user <id>) …`: brings
@@ -60,16 +60,20 @@ export function registerMigrateCommand(program: Command): void {
         });
         return;
       }
-      await runCommand(opts.json, async (ctx) => {
-        const progress = createProgress("migrating");
-        try {
-          const r = await migrateTable(ctx, { ...options, onProgress: progress.update });
-          progress.stop();
-          return finish(r);
-        } finally {
-          progress.stop();
-        }
-      });
+      await runCommand(
+        opts.json,
+        async (ctx) => {
+          const progress = createProgress("migrating");
+          try {
+            const r = await migrateTable(ctx, { ...options, onProgress: progress.update });
+            progress.stop();
+            return finish(r);
+          } finally {
+            progress.stop();
+          }
+        },
+        { defaults: WRITER_DEFAULTS },
+      );
     });
 }
 

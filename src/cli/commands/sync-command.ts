@@ -8,7 +8,7 @@ import { listenForInterrupt, SIGNAL_EXIT } from "../interrupt.js";
 import { collect } from "../parse-options.js";
 import { plural } from "../plural.js";
 import { createProgress } from "../progress.js";
-import { EXIT, printJson, runCommand } from "../run-command.js";
+import { EXIT, printJson, runCommand, WRITER_DEFAULTS } from "../run-command.js";
 import { markShown } from "../terminal.js";
 import { syncAll } from "./sync-all.js";
 
@@ -38,87 +38,95 @@ export function registerSyncCommand(program: Command): void {
     .option("--follow-symlinks", "index files that symlinks lead to outside the folders (default: skip them)")
     .option("--json", "print one JSON object with the run's figures on stdout", false)
     .action(async (paths: string[], opts) => {
-      await runCommand(opts.json, async (ctx) => {
-        if (opts.all) {
-          if (paths.length > 0 || opts.source !== undefined) {
+      await runCommand(
+        opts.json,
+        async (ctx) => {
+          if (opts.all) {
+            if (paths.length > 0 || opts.source !== undefined) {
+              throw new SyncError(
+                "SYNC_E_INVALID_ARGUMENT",
+                "--all syncs registered sources: give no paths nor --source",
+              );
+            }
+            const interrupt = listenForInterrupt();
+            try {
+              return await syncAll(ctx, {
+                userId: opts.user,
+                allowMassDelete: opts.allowMassDelete,
+                json: opts.json,
+                interrupt,
+              });
+            } catch (err) {
+              const signal = interrupt.received();
+              if (signal === undefined) throw err;
+              reportInterrupted(ctx, opts.user, signal, { done: 0, total: 0 }, opts.json, err);
+              return SIGNAL_EXIT[signal];
+            } finally {
+              interrupt.dispose();
+            }
+          }
+          if (opts.user === undefined) {
             throw new SyncError(
               "SYNC_E_INVALID_ARGUMENT",
-              "--all syncs registered sources: give no paths nor --source",
+              "required option '-u, --user <id>' not specified (or --all: every registered source)",
             );
           }
+          const progress = createProgress("syncing");
+          const t0 = performance.now();
+          const loop = watchEventLoop();
           const interrupt = listenForInterrupt();
+          let done = { done: 0, total: 0 };
           try {
-            return await syncAll(ctx, {
+            const result = await syncFolders(ctx, {
               userId: opts.user,
+              sourceName: opts.source,
+              paths,
+              patterns: opts.pattern,
               allowMassDelete: opts.allowMassDelete,
-              json: opts.json,
-              interrupt,
+              allowEmptyRoots: opts.allowEmptyRoot,
+              onProgress: (p) => {
+                done = p;
+                progress.update(p);
+              },
+              followSymlinks: opts.followSymlinks,
+              signal: interrupt.signal,
             });
+            progress.stop();
+            const delay = loop.stop();
+            // Held deletions wait for a decision (--allow-mass-delete), failed items are retried by themselves:
+            // 3 takes precedence over 2; the JSON carries both counts.
+            const exitCode =
+              result.held_deletions > 0
+                ? EXIT.DELETIONS_HELD
+                : result.failed > 0
+                  ? EXIT.ITEMS_FAILED
+                  : EXIT.OK;
+            const out = {
+              ...result,
+              exit_code: exitCode,
+              duration_ms: Math.round(performance.now() - t0),
+              peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+              event_loop_p50_ms: delay.p50,
+              event_loop_p99_ms: delay.p99,
+              event_loop_max_ms: delay.max,
+            };
+            if (opts.json) printJson(out);
+            else printSummary(out);
+            return exitCode;
           } catch (err) {
             const signal = interrupt.received();
             if (signal === undefined) throw err;
-            reportInterrupted(ctx, opts.user, signal, { done: 0, total: 0 }, opts.json, err);
+            progress.stop();
+            reportInterrupted(ctx, opts.user, signal, done, opts.json, err);
             return SIGNAL_EXIT[signal];
           } finally {
             interrupt.dispose();
+            loop.stop();
+            progress.stop();
           }
-        }
-        if (opts.user === undefined) {
-          throw new SyncError(
-            "SYNC_E_INVALID_ARGUMENT",
-            "required option '-u, --user <id>' not specified (or --all: every registered source)",
-          );
-        }
-        const progress = createProgress("syncing");
-        const t0 = performance.now();
-        const loop = watchEventLoop();
-        const interrupt = listenForInterrupt();
-        let done = { done: 0, total: 0 };
-        try {
-          const result = await syncFolders(ctx, {
-            userId: opts.user,
-            sourceName: opts.source,
-            paths,
-            patterns: opts.pattern,
-            allowMassDelete: opts.allowMassDelete,
-            allowEmptyRoots: opts.allowEmptyRoot,
-            onProgress: (p) => {
-              done = p;
-              progress.update(p);
-            },
-            followSymlinks: opts.followSymlinks,
-            signal: interrupt.signal,
-          });
-          progress.stop();
-          const delay = loop.stop();
-          // Held deletions wait for a decision (--allow-mass-delete), failed items are retried by themselves:
-          // 3 takes precedence over 2; the JSON carries both counts.
-          const exitCode =
-            result.held_deletions > 0 ? EXIT.DELETIONS_HELD : result.failed > 0 ? EXIT.ITEMS_FAILED : EXIT.OK;
-          const out = {
-            ...result,
-            exit_code: exitCode,
-            duration_ms: Math.round(performance.now() - t0),
-            peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-            event_loop_p50_ms: delay.p50,
-            event_loop_p99_ms: delay.p99,
-            event_loop_max_ms: delay.max,
-          };
-          if (opts.json) printJson(out);
-          else printSummary(out);
-          return exitCode;
-        } catch (err) {
-          const signal = interrupt.received();
-          if (signal === undefined) throw err;
-          progress.stop();
-          reportInterrupted(ctx, opts.user, signal, done, opts.json, err);
-          return SIGNAL_EXIT[signal];
-        } finally {
-          interrupt.dispose();
-          loop.stop();
-          progress.stop();
-        }
-      });
+        },
+        { defaults: WRITER_DEFAULTS },
+      );
     });
 }
 
