@@ -173,9 +173,9 @@ export async function runScale(args: string[]): Promise<number> {
         "--chunks",
         values["search-chunks"],
         "--probes",
-        "20,40",
+        "20",
         "--refines",
-        "10",
+        "50,100",
       ]);
       if (r.code !== 0) failed = true;
       else {

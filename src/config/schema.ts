@@ -277,8 +277,8 @@ export const ENV_VARS = {
   },
   SYNC_COMPACT_AFTER_FRAGMENTS: {
     schema: int(0, 1_000_000),
-    default: "1024",
-    doc: "A sync that leaves the chunks table with this many small fragments (one per commit) compacts it before it ends, keeping old versions (about 20 s at 1.4 million chunks; deletes and lookups of later syncs then take a third of the time); the documents table from 64, its rows being small. 0: never (left to compact and the service).",
+    default: "512",
+    doc: "A sync that leaves the chunks table with this many small fragments (one per commit) compacts it before it ends, keeping old versions (about 20 s at 1.4 million chunks; the lookups and deletes of later syncs pay per fragment: at 100,000 documents a 5% change took 65 s on 1,452 fragments, 17-23 s on 170, 21-30 s on 415); the documents table from 64, its rows being small. 0: never (left to compact and the service).",
   },
   BACKUP_INTERVAL: {
     schema: int(0, 31_536_000),

@@ -178,6 +178,15 @@ export interface DocumentStore {
     userId?: string,
     nearDocIds?: readonly string[],
   ): Promise<Map<string, Float32Array>>;
+  /**
+   * Of these chunk text hashes, those the store holds: exactly the keys {@link lookupVectors} would return with
+   * the same arguments, without reading a vector (for a `recomputable` embedder).
+   */
+  storedTextHashes(
+    textHashes: readonly string[],
+    userId?: string,
+    nearDocIds?: readonly string[],
+  ): Promise<Set<string>>;
   applyBatch(batch: ApplyBatch): Promise<void>;
   /** True when both tables have no rows: a first run then skips cache lookups and replace-deletes. */
   isEmpty(): Promise<boolean>;

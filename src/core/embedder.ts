@@ -14,6 +14,12 @@ export interface Embedder {
    */
   readonly normalized: boolean;
   /**
+   * True when a text's vector is the same on every call and costs less to compute again than to read back from
+   * the store (the built-in hashing embedder): a sync then asks the store only which texts it holds (for its
+   * figures: those still count as reused, not embedded) and computes their vectors again.
+   */
+  readonly recomputable?: boolean;
+  /**
    * Embeds `texts` in order; the result has exactly `texts.length` vectors of `dimensions` finite floats, and a
    * text's vector does not depend on the other texts of the call or their order. `[]` gives `[]`.
    *

@@ -347,13 +347,23 @@ export class WritePath {
       if (v) vectors.set(h, v);
       else misses.push(h);
     }
+    // Texts the store holds whose vectors are computed again, not read back (a `recomputable` embedder).
+    let recomputed = 0;
     if (!this.storeWasEmpty && misses.length > 0) {
-      for (const [h, v] of await s.lookupVectors(misses, this.cacheUser, rows.replaceDocIds))
-        vectors.set(h, v);
-      misses = misses.filter((h) => !vectors.has(h));
+      if (embedder.recomputable) {
+        const stored = await s.storedTextHashes(misses, this.cacheUser, rows.replaceDocIds);
+        recomputed = misses.filter((h) => stored.has(h)).length;
+      } else {
+        for (const [h, v] of await s.lookupVectors(misses, this.cacheUser, rows.replaceDocIds))
+          vectors.set(h, v);
+        misses = misses.filter((h) => !vectors.has(h));
+      }
     }
     const rejected = new Map<string, ItemFailure>();
-    const embeddedNow = await embedMisses(embedder, rows, misses, vectors, rejected, signal);
+    const embeddedNow = Math.max(
+      0,
+      (await embedMisses(embedder, rows, misses, vectors, rejected, signal)) - recomputed,
+    );
     this.stats.embedded_chunks += embeddedNow;
     if (rejected.size > 0) {
       const bad = writes.filter((w) => rejected.has(w.ref.key));

@@ -139,11 +139,12 @@ const CHUNK_INDICES = [
 ] as const;
 /**
  * Every commit adds a fragment, and every delete, lookup and scan pays per fragment: at 100,000 documents
- * (1,369 fragments after the first sync) a 5% change took 65 s, 23 s once both tables were compacted. Past this
- * many small fragments the chunks table is compacted after the run that wrote them (about 20 s at 1.4 million
- * chunks, 2.5 s at 277,000: not worth it there). Old versions stay for `compact` to remove.
+ * (1,369 fragments after the first sync) a 5% change took 65 s, 23 s once both tables were compacted, and
+ * 21-30 s again with 415 fragments. Past this many small fragments the chunks table is compacted after the run
+ * that wrote them (about 20 s at 1.4 million chunks; 2.5 s at 277,000, where the first sync's 270 fragments are
+ * not worth it). Old versions stay for `compact` to remove.
  */
-export const COMPACT_SMALL_FRAGMENTS = 1024;
+export const COMPACT_SMALL_FRAGMENTS = 512;
 /** The documents table's rows are small: compacting 1,452 fragments of 100,000 documents took 2.5 s. */
 export const DOCS_COMPACT_SMALL_FRAGMENTS = 64;
 
@@ -375,44 +376,63 @@ export class LanceDbStore implements DocumentStore {
     nearDocIds: readonly string[] = [],
   ): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
-    const table = this.chunksTable();
-    const wanted = new Set(textHashes);
-    // A replaced document's unchanged chunks are most of what a batch asks for: its rows lie together and are
-    // found through the doc_id index, 2-5 times faster than the same rows looked up hash by hash (measured at
-    // 1.4 million chunks).
-    for (let i = 0; i < nearDocIds.length && wanted.size > 0; i += IN_SLICE) {
-      const slice = nearDocIds.slice(i, i + IN_SLICE);
-      const filter =
-        userId === undefined ? inList("doc_id", slice) : and(inList("doc_id", slice), userFilter(userId));
-      const rows = await wrap(
-        "lookup vectors of replaced documents",
-        () => table.query().where(filter).select(["text_hash", "vector"]).toArray(),
-        table.name,
-      );
-      for (const row of rows) {
-        const hash = row.text_hash as string;
-        if (wanted.has(hash) && !out.has(hash))
-          out.set(hash, Float32Array.from(row.vector.toArray() as Float32Array));
-      }
-    }
-    const rest = out.size === 0 ? textHashes : textHashes.filter((h) => !out.has(h));
-    for (let i = 0; i < rest.length; i += IN_SLICE) {
-      const slice = rest.slice(i, i + IN_SLICE);
-      const filter =
-        userId === undefined
-          ? inList("text_hash", slice)
-          : and(inList("text_hash", slice), userFilter(userId));
-      const rows = await wrap(
-        "lookup vectors",
-        () => table.query().where(filter).select(["text_hash", "vector"]).toArray(),
-        table.name,
-      );
-      for (const row of rows) {
-        const hash = row.text_hash as string;
-        if (!out.has(hash)) out.set(hash, Float32Array.from(row.vector.toArray() as Float32Array));
-      }
-    }
+    await this.findStored(textHashes, userId, nearDocIds, true, (hash, row) => {
+      if (!out.has(hash)) out.set(hash, Float32Array.from(row.vector.toArray() as Float32Array));
+    });
     return out;
+  }
+
+  async storedTextHashes(
+    textHashes: readonly string[],
+    userId?: string,
+    nearDocIds: readonly string[] = [],
+  ): Promise<Set<string>> {
+    const out = new Set<string>();
+    await this.findStored(textHashes, userId, nearDocIds, false, (hash) => out.add(hash));
+    return out;
+  }
+
+  /**
+   * Calls `found` once per stored hash of `textHashes` (of `userId`'s chunks when given), with a row holding
+   * `text_hash` and, `withVectors`, `vector`. A replaced document's unchanged
+   * chunks are most of what a batch asks for: the rows of `nearDocIds` lie together and are read through the
+   * doc_id index first, 2-5 times faster than the same rows looked up hash by hash (measured at 1.4 million
+   * chunks); only the hashes still missing are looked up across the table. Without the vector column a lookup
+   * costs a third (it reads no vector pages).
+   */
+  private async findStored(
+    textHashes: readonly string[],
+    userId: string | undefined,
+    nearDocIds: readonly string[],
+    withVectors: boolean,
+    // biome-ignore lint/suspicious/noExplicitAny: an Arrow row of the selected columns.
+    found: (hash: string, row: any) => void,
+  ): Promise<void> {
+    const table = this.chunksTable();
+    const columns = withVectors ? ["text_hash", "vector"] : ["text_hash"];
+    const wanted = new Set(textHashes);
+    const seen = new Set<string>();
+    const read = async (what: string, filter: string) => {
+      const rows = await wrap(what, () => table.query().where(filter).select(columns).toArray(), table.name);
+      for (const row of rows) {
+        const hash = row.text_hash as string;
+        if (wanted.has(hash) && !seen.has(hash)) {
+          seen.add(hash);
+          found(hash, row);
+        }
+      }
+    };
+    const scoped = (filter: string) => (userId === undefined ? filter : and(filter, userFilter(userId)));
+    for (let i = 0; i < nearDocIds.length && seen.size < wanted.size; i += IN_SLICE) {
+      await read(
+        "lookup vectors of replaced documents",
+        scoped(inList("doc_id", nearDocIds.slice(i, i + IN_SLICE))),
+      );
+    }
+    const rest = seen.size === 0 ? textHashes : textHashes.filter((h) => !seen.has(h));
+    for (let i = 0; i < rest.length; i += IN_SLICE) {
+      await read("lookup vectors", scoped(inList("text_hash", rest.slice(i, i + IN_SLICE))));
+    }
   }
 
   async applyBatch(batch: ApplyBatch): Promise<void> {

@@ -300,6 +300,11 @@ describe.each(IMPLEMENTATIONS)("DocumentStore conformance: %s", (_name, make) =>
     // Bob's document named as near does not leak his chunks into Alice's cache.
     const alice = await store.lookupVectors(asked, "alice", [b.doc.doc_id, a.doc.doc_id]);
     expect(new Set(alice.keys())).toEqual(new Set([...a.chunks, ...c.chunks].map((ch) => ch.text_hash)));
+    // storedTextHashes: the same keys, no vectors read.
+    expect(await store.storedTextHashes(asked)).toEqual(new Set(plainly.keys()));
+    expect(await store.storedTextHashes(asked, undefined, [a.doc.doc_id])).toEqual(new Set(plainly.keys()));
+    expect(await store.storedTextHashes(asked, "alice", [b.doc.doc_id])).toEqual(new Set(alice.keys()));
+    expect((await store.storedTextHashes([])).size).toBe(0);
   });
 
   it("lookupVectors with a user id consults only that user's chunks (a per-user embedding cache)", async () => {

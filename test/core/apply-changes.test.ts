@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { type RetryBackoff, retryDueAt } from "../../src/core/detect-changes.js";
 import type { FailureState } from "../../src/core/journal.js";
 import type { SyncStep } from "../../src/core/run-sync.js";
-import { chunkedText, type Harness, makeHarness, USER } from "../fakes/sync-harness.js";
+import { chunkedText, editChunk, type Harness, makeHarness, USER } from "../fakes/sync-harness.js";
 import { rejection } from "../helpers/caught.js";
 
 const key = (i: number) => `dir/d${String(i).padStart(2, "0")}.txt`;
@@ -224,4 +224,23 @@ describe("retry with backoff", () => {
     const r4 = await h.run({ maxRetryAttempts: 2 });
     expect(r4).toMatchObject({ failed: 1, given_up: 0 });
   });
+});
+
+describe("a recomputable embedder (vectors cheaper to compute again than to read back)", () => {
+  for (const recomputable of [false, true]) {
+    it(`${recomputable ? "asks the store only which texts it holds" : "reads stored vectors back"}; the figures are the same`, async () => {
+      const h = confirming(makeHarness());
+      Object.assign(h.embedder, { recomputable });
+      for (let i = 0; i < 3; i++) h.source.set(key(i), chunkedText(`doc${i}`, 4));
+      await h.run();
+      h.source.set(key(0), editChunk(chunkedText("doc0", 4), 1, "changed"));
+      h.source.set("copy.txt", chunkedText("doc2", 4));
+      const r = await h.run();
+      // One new text (the edited chunk); the rest of doc0 and the copy's four are found in the store.
+      expect(r).toMatchObject({ updated: 1, added: 1, embedded_chunks: 1, reused_chunks: 7 });
+      const sent = h.embedder.texts.length;
+      expect(sent).toBe(recomputable ? 8 : 1);
+      h.expectConverged();
+    });
+  }
 });

@@ -105,6 +105,10 @@ export class MemoryStore implements DocumentStore {
     return out;
   }
 
+  async storedTextHashes(textHashes: readonly string[], userId?: string): Promise<Set<string>> {
+    return new Set((await this.lookupVectors(textHashes, userId)).keys());
+  }
+
   async applyBatch(batch: ApplyBatch): Promise<void> {
     const commit: Commit = {
       upsertDocIds: batch.upserts.map((u) => u.doc.doc_id),

@@ -46,6 +46,8 @@ export class HashingEmbedder implements Embedder {
   readonly id: string;
   readonly dimensions: number;
   readonly normalized = true;
+  /** Deterministic and local: computing a vector again costs less than reading it back from the store. */
+  readonly recomputable = true;
   private readonly threads: number;
   private readonly inlineMaxChars: number;
   private readonly batchChars: number;
