@@ -6,8 +6,8 @@
  *
  * Builds a chunks table of `--chunks` rows directly through `LanceDbStore.applyBatch` (the sync pipeline would
  * take hours at this size on 2 cores): the first 10 chunks (TEXT_CHUNK_SIZE 1000) of the bench corpus's
- * documents, spread over `--users` users, vectors from the hashing embedder; then `maintain()` (BTree and vector
- * index) and `compact` (full-text index, fragments). With `--dir` of an existing build it only queries.
+ * documents, spread over `--users` users, vectors from the hashing embedder; then `maintain()` (BTree and bitmap
+ * indices) and `compact` (full-text and vector index, fragments). With `--dir` of an existing build it only queries.
  *
  * Queries: the first 16 words of `--queries` stored chunks, each searched as that chunk's user (a user filter,
  * prefiltered) in vector, full-text and hybrid mode, limit 10, after 20 warm-up queries. Reports p50/p99 latency
@@ -172,7 +172,7 @@ async function main(): Promise<void> {
     const store = new LanceDbStore(baseOptions);
     await store.open(embedder);
     docs = await timed("write", () => build(store));
-    await timed("maintain (BTree + vector index)", () => store.maintain());
+    await timed("maintain (BTree and bitmap indices)", () => store.maintain());
     await timed("compact (full-text index, optimize)", () => store.compact({ retentionHours: 0 }));
     await store.close();
   }

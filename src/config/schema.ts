@@ -113,7 +113,7 @@ export const ENV_VARS = {
   VECTOR_INDEX_THRESHOLD: {
     schema: int(0, 1_000_000_000),
     default: "100000",
-    doc: "Chunk rows from which `compact` (and the service's compaction, which then runs for it) builds a vector index (IVF_PQ, cosine) on `vector`; rows added later are searched at once (scanned) and folded into it by the next compaction. Syncs never build it (minutes of CPU and hundreds of MB at this size). 0: never (brute-force search).",
+    doc: "Chunk rows from which `compact` (and the service's compaction, which then runs for it) builds a vector index (VECTOR_INDEX_TYPE, cosine) on `vector`; rows added later are searched at once (scanned) and folded into it by the next compaction. Syncs never build it (minutes of CPU and hundreds of MB at this size). 0: never (brute-force search).",
   },
   SEARCH_NPROBES: {
     schema: int(1, 100_000),
