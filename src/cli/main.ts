@@ -18,39 +18,47 @@ const program = new Command()
     if (err.exitCode !== 0) reportArgumentError(err);
     process.exit(err.exitCode === 0 ? 0 : 1);
   });
+
 /**
- * Each command's module, in the order `--help` lists them. A process loads only the module of the command it
- * runs (a command's module loads what its work needs: the API server, the AWS SDK, the parsers), so that a
- * short command starts in a fraction of the time; help, an unknown name or no command load them all.
+ * The commands, in the order `--help` lists them; each is `./commands/<name>-command.js`, exporting one
+ * `register…Command(program)`. A process loads only the module of the command it runs (a command's module loads
+ * what its work needs: the API server, the AWS SDK, the parsers), so that a short command starts in a fraction
+ * of the time; help, an unknown name or no command load them all.
  */
-const COMMANDS: ReadonlyArray<readonly [string, () => Promise<(program: Command) => void>]> = [
-  ["sync", async () => (await import("./commands/sync-command.js")).registerSyncCommand],
-  ["sources", async () => (await import("./commands/sources-command.js")).registerSourcesCommand],
-  ["ingest", async () => (await import("./commands/ingest-command.js")).registerIngestCommand],
-  ["documents", async () => (await import("./commands/documents-command.js")).registerDocumentsCommand],
-  ["status", async () => (await import("./commands/status-command.js")).registerStatusCommand],
-  ["search", async () => (await import("./commands/search-command.js")).registerSearchCommand],
-  ["demo", async () => (await import("./commands/demo-command.js")).registerDemoCommand],
-  ["setup", async () => (await import("./commands/setup-command.js")).registerSetupCommand],
-  ["compact", async () => (await import("./commands/compact-command.js")).registerCompactCommand],
-  [
-    "cleanup-failed",
-    async () => (await import("./commands/cleanup-failed-command.js")).registerCleanupFailedCommand,
-  ],
-  ["reset", async () => (await import("./commands/reset-command.js")).registerResetCommand],
-  ["unlock", async () => (await import("./commands/unlock-command.js")).registerUnlockCommand],
-  ["keys", async () => (await import("./commands/keys-command.js")).registerKeysCommand],
-  ["serve", async () => (await import("./commands/serve-command.js")).registerServeCommand],
-  ["doctor", async () => (await import("./commands/doctor-command.js")).registerDoctorCommand],
-  ["migrate", async () => (await import("./commands/migrate-command.js")).registerMigrateCommand],
-  ["backup", async () => (await import("./commands/backup-command.js")).registerBackupCommand],
-  ["restore", async () => (await import("./commands/restore-command.js")).registerRestoreCommand],
-];
+const COMMANDS = [
+  "sync",
+  "sources",
+  "ingest",
+  "documents",
+  "status",
+  "search",
+  "demo",
+  "setup",
+  "compact",
+  "cleanup-failed",
+  "reset",
+  "unlock",
+  "keys",
+  "serve",
+  "doctor",
+  "migrate",
+  "backup",
+  "restore",
+] as const;
+
+/** The `register…Command` function of command `name`'s module. */
+async function loadCommand(name: string): Promise<(program: Command) => void> {
+  const module = (await import(`./commands/${name}-command.js`)) as Record<string, unknown>;
+  const register = Object.entries(module).find(([key]) => /^register\w+Command$/.test(key))?.[1];
+  if (typeof register !== "function") throw new Error(`commands/${name}-command.js registers no command`);
+  return register as (program: Command) => void;
+}
+
 const named = process.argv.slice(2).find((arg) => !arg.startsWith("-"));
-const only = COMMANDS.find(([name]) => name === named);
+const only = COMMANDS.find((name) => name === named);
 const version = process.argv.length === 3 && ["-V", "--version"].includes(process.argv[2] ?? "");
-for (const [, load] of only ? [only] : version ? [] : COMMANDS) {
-  (await load())(program);
+for (const name of only ? [only] : version ? [] : COMMANDS) {
+  (await loadCommand(name))(program);
 }
 await program.parseAsync(process.argv);
 
