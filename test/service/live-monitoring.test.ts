@@ -135,9 +135,12 @@ describe("live monitoring of a local folder", () => {
     });
     renameSync(outside, join(dir, "moved-in"));
     await until("the moved folder's files", async () => (await keys("notes")).length === 3);
-    expect(jobs(s.queue, (j) => j.reason === "watch-fallback" && j.kind === "full").length).toBeGreaterThan(
-      0,
-    );
+    // The documents show before the run has finished; its job is listed once it has.
+    const fallback = await until("the reconciliation's job", () => {
+      const found = jobs(s.queue, (j) => j.reason === "watch-fallback" && j.kind === "full");
+      return found.length > 0 ? found : undefined;
+    });
+    expect(fallback.length).toBeGreaterThan(0);
   });
 
   it("a root removed while watched: unhealthy, nothing deleted; when it returns the next poll restores watcher and health", async () => {

@@ -86,6 +86,8 @@ describe("scheduling", () => {
     s.sourceChanged("u1", "off");
     await until("off to be scheduled", () => byId().get("off")?.next_poll_at);
     await until("off to be synced", async () => (await names(system, "off")).length === 2);
+    // Its documents show before the run has finished; the job is listed once it has.
+    await until("off's job", () => jobs(s.queue, (j) => j.source_id === "off").length);
     expect(jobs(s.queue, (j) => j.source_id === "off" && j.reason === "source-changed")).toHaveLength(1);
 
     // Disabled and removed: no schedule any more.
