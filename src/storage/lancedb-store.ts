@@ -377,7 +377,7 @@ export class LanceDbStore implements DocumentStore {
   ): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
     await this.findStored(textHashes, userId, nearDocIds, true, (hash, row) => {
-      if (!out.has(hash)) out.set(hash, Float32Array.from(row.vector.toArray() as Float32Array));
+      out.set(hash, Float32Array.from(row.vector.toArray() as Float32Array));
     });
     return out;
   }
@@ -394,11 +394,10 @@ export class LanceDbStore implements DocumentStore {
 
   /**
    * Calls `found` once per stored hash of `textHashes` (of `userId`'s chunks when given), with a row holding
-   * `text_hash` and, `withVectors`, `vector`. A replaced document's unchanged
-   * chunks are most of what a batch asks for: the rows of `nearDocIds` lie together and are read through the
-   * doc_id index first, 2-5 times faster than the same rows looked up hash by hash (measured at 1.4 million
-   * chunks); only the hashes still missing are looked up across the table. Without the vector column a lookup
-   * costs a third (it reads no vector pages).
+   * `text_hash` and, when `withVectors`, `vector`. A replaced document's unchanged chunks are most of what a
+   * batch asks for: the rows of `nearDocIds` lie together and are read through the doc_id index first, 2-5 times
+   * faster than the same rows looked up hash by hash (measured at 1.4 million chunks); only the hashes still
+   * missing are looked up across the table. Without the vector column a lookup costs a third (no vector pages).
    */
   private async findStored(
     textHashes: readonly string[],
@@ -590,33 +589,37 @@ export class LanceDbStore implements DocumentStore {
     await this.maintainFullText(table, rows);
     const minRows = this.options.indexMinRows ?? INDEX_MIN_ROWS;
     if (rows < minRows) return;
-    for (const [col, kind] of CHUNK_INDICES) await this.maintainScalar(table, col, kind, rows, minRows);
+    await this.maintainScalar(table, CHUNK_INDICES, rows, minRows);
     const docRows = await wrap("count rows", () => docs.countRows(), docs.name);
-    if (docRows >= minRows) await this.maintainScalar(docs, "doc_id", "btree", docRows, minRows);
+    if (docRows >= minRows) await this.maintainScalar(docs, [["doc_id", "btree"]], docRows, minRows);
   }
 
-  /** Builds a scalar index on `col` when missing, rebuilds it when more than a tenth of the rows are not in it. */
+  /**
+   * Builds each scalar index of `wanted` (column, kind) that `table` lacks, and rebuilds one when more than a
+   * tenth of the rows (and more than `minRows`) are not in it.
+   */
   private async maintainScalar(
     table: Table,
-    col: string,
-    kind: "btree" | "bitmap",
+    wanted: ReadonlyArray<readonly [string, "btree" | "bitmap"]>,
     rows: number,
     minRows: number,
   ): Promise<void> {
     const { Index } = await loadLanceDb();
     const indices = await wrap("list indices", () => table.listIndices(), table.name);
-    const idx = indices.find((i) => i.columns.length === 1 && i.columns[0] === col);
-    const stale = idx && (await table.indexStats(idx.name))?.numUnindexedRows;
-    if (!idx || (stale ?? 0) > Math.max(minRows, rows / 10)) {
-      await write(
-        `index ${col}`,
-        () =>
-          table.createIndex(col, {
-            config: kind === "bitmap" ? Index.bitmap() : Index.btree(),
-            replace: true,
-          }),
-        table.name,
-      );
+    for (const [col, kind] of wanted) {
+      const idx = indices.find((i) => i.columns.length === 1 && i.columns[0] === col);
+      const stale = idx && (await table.indexStats(idx.name))?.numUnindexedRows;
+      if (!idx || (stale ?? 0) > Math.max(minRows, rows / 10)) {
+        await write(
+          `index ${col}`,
+          () =>
+            table.createIndex(col, {
+              config: kind === "bitmap" ? Index.bitmap() : Index.btree(),
+              replace: true,
+            }),
+          table.name,
+        );
+      }
     }
   }
 
