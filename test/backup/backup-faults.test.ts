@@ -11,6 +11,7 @@ import { rejection } from "../helpers/caught.js";
 import { startEmbeddingsServer } from "../helpers/embeddings-server.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import {
+  addFolderSource,
   dataDir,
   localTarget,
   openSystem,
@@ -39,12 +40,7 @@ async function backedUp(count = 8) {
   const backups = join(tmp.path, "backups");
   const sys = await openSystem(live, [localTarget(backups)]);
   systems.push(sys);
-  await sys.sources.add({
-    userId: "bob",
-    sourceId: "docs",
-    type: "local_filesystem",
-    config: { watch_paths: [root] },
-  });
+  await addFolderSource(sys, "bob", "docs", root);
   await sys.syncSource({ userId: "bob", sourceId: "docs" });
   const backup = await sys.backups.run();
   const manifest = await readManifest(localTarget(backups), backup.snapshot_id);
@@ -207,12 +203,7 @@ describe("backup faults", () => {
     });
     systems.push(sys);
     try {
-      await sys.sources.add({
-        userId: "bob",
-        sourceId: "docs",
-        type: "local_filesystem",
-        config: { watch_paths: [root] },
-      });
+      await addFolderSource(sys, "bob", "docs", root);
       await sys.syncSource({ userId: "bob", sourceId: "docs" });
       const startVersion = manifestVersions(join(live, "lancedb"), "processed_documents")[0]?.version ?? 0;
       writeCorpus(join(root, "wave"), 120, 13, "wave");

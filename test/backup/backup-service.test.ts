@@ -22,7 +22,7 @@ import {
   startS3Server,
 } from "../helpers/s3-server.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
-import { dataDir, localTarget, writeCorpus } from "./support.js";
+import { addFolderSource, dataDir, localTarget, writeCorpus } from "./support.js";
 
 process.env.AWS_EC2_METADATA_DISABLED = "true";
 
@@ -107,12 +107,7 @@ describe("backups in the service", () => {
     const root = join(tmp.path, "files");
     writeCorpus(root, 10, 31);
     const s = await serve([localTarget(join(tmp.path, "backups"))], { debounceMs: 100, intervalMs: 0 });
-    await s.system.sources.add({
-      userId: "dee",
-      sourceId: "n",
-      type: "local_filesystem",
-      config: { watch_paths: [root] },
-    });
+    await addFolderSource(s.system, "dee", "n", root);
     const ticket = await s.service.queue.enqueue({
       kind: "full",
       userId: "dee",
@@ -172,12 +167,7 @@ describe("backups in the service", () => {
     const root = join(tmp.path, "files");
     const paths = writeCorpus(root, 6, 32);
     const s = await serve([target], { debounceMs: 50, intervalMs: 0, retryBaseMs: 100, retryMaxMs: 400 });
-    await s.system.sources.add({
-      userId: "dee",
-      sourceId: "n",
-      type: "local_filesystem",
-      config: { watch_paths: [root] },
-    });
+    await addFolderSource(s.system, "dee", "n", root);
     const sync = async () => {
       const t = await s.service.queue.enqueue({ kind: "full", userId: "dee", sourceId: "n", reason: "api" });
       return s.service.queue.wait(t.job_id);

@@ -17,7 +17,7 @@ import {
   startS3Server,
 } from "../helpers/s3-server.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
-import { dataDir, openSystem, snapshotOfTables, writeCorpus, writes } from "./support.js";
+import { addFolderSource, dataDir, openSystem, snapshotOfTables, writeCorpus, writes } from "./support.js";
 
 process.env.AWS_EC2_METADATA_DISABLED = "true";
 
@@ -57,12 +57,7 @@ describe("backups on a real S3 protocol server (s3rver)", () => {
     const targets = [s3Target("backup"), s3Target("replica")];
     const sys = await openSystem(live, targets);
     systems.push(sys);
-    await sys.sources.add({
-      userId: "cy",
-      sourceId: "s",
-      type: "local_filesystem",
-      config: { watch_paths: [root] },
-    });
+    await addFolderSource(sys, "cy", "s", root);
     await sys.syncSource({ userId: "cy", sourceId: "s" });
     const b = await sys.backups.run();
     expect(b.targets.map((t) => t.files_uploaded)).toEqual([b.total_files, b.total_files]);
@@ -87,12 +82,7 @@ describe("backups on a real S3 protocol server (s3rver)", () => {
     const target = s3Target();
     const sys = await openSystem(live, [target]);
     systems.push(sys);
-    await sys.sources.add({
-      userId: "cy",
-      sourceId: "s",
-      type: "local_filesystem",
-      config: { watch_paths: [root] },
-    });
+    await addFolderSource(sys, "cy", "s", root);
     await sys.syncSource({ userId: "cy", sourceId: "s" });
     const first = await sys.backups.run();
     for (let i = 0; i < 3; i++) {

@@ -14,6 +14,7 @@ import { rejection } from "../helpers/caught.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { journalItems } from "../integration/support.js";
 import {
+  addFolderSource,
   dataDir,
   localTarget,
   openSystem,
@@ -41,12 +42,7 @@ async function system(dir: string, backups = join(tmp.path, "backups")): Promise
 }
 
 async function withSource(sys: SyncSystem, root: string): Promise<void> {
-  await sys.sources.add({
-    userId: "alice",
-    sourceId: "notes",
-    type: "local_filesystem",
-    config: { watch_paths: [root] },
-  });
+  await addFolderSource(sys, "alice", "notes", root);
 }
 
 const configFor = (dir: string) => resolveConfig(dataDir(dir));

@@ -37,6 +37,16 @@ export async function openSystem(
   return sys;
 }
 
+/** Registers `root` as `userId`'s `local_filesystem` source `sourceId` (not synced yet). */
+export async function addFolderSource(
+  sys: Pick<SyncSystem, "sources">,
+  userId: string,
+  sourceId: string,
+  root: string,
+): Promise<void> {
+  await sys.sources.add({ userId, sourceId, type: "local_filesystem", config: { watch_paths: [root] } });
+}
+
 /** A local-directory backup target at `dir`. */
 export function localTarget(dir: string): LocalDirTarget {
   return new LocalDirTarget(dir);

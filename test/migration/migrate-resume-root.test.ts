@@ -36,6 +36,20 @@ function setup(extra: Record<string, string> = {}) {
   return { dir: tmp.path, legacy, env, cli };
 }
 
+/** `migrate` of every user of the `legacy_chunks` table under `legacy`, its vectors kept. */
+function migrateAllUsers(legacy: string): string[] {
+  return [
+    "migrate",
+    "--from",
+    legacy,
+    "--table",
+    "legacy_chunks",
+    "--all-users",
+    "--legacy-embedder",
+    EMBEDDER_ID,
+  ];
+}
+
 function show(r: CliResult): string {
   return `exit ${r.code} ${r.signal ?? ""}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 }
@@ -46,16 +60,7 @@ describe("migrate: resume after SIGKILL", () => {
     for (const step of ["batch-applied:1", "pending-marked:3"]) {
       const s = setup({ WRITE_BATCH_DOCS: "2" });
       await writeTable(s.legacy, "legacy_chunks", rows as never, chunkTableSchema());
-      const args = [
-        "migrate",
-        "--from",
-        s.legacy,
-        "--table",
-        "legacy_chunks",
-        "--all-users",
-        "--legacy-embedder",
-        EMBEDDER_ID,
-      ];
+      const args = migrateAllUsers(s.legacy);
       const killed = await s.cli(args, { LANCEDB_SYNC_CRASH_AT: step });
       expect(killed.signal, show(killed)).toBe("SIGKILL");
       // Rows written by the killed batch are there, not yet committed in the journal.
@@ -95,16 +100,7 @@ describe("migrate: a resumed run whose pinned version is gone", () => {
     const s = setup({ WRITE_BATCH_DOCS: "2" });
     const rows = await chunkTableRows(3, 4, "same");
     await writeTable(s.legacy, "legacy_chunks", rows as never, chunkTableSchema());
-    const args = [
-      "migrate",
-      "--from",
-      s.legacy,
-      "--table",
-      "legacy_chunks",
-      "--all-users",
-      "--legacy-embedder",
-      EMBEDDER_ID,
-    ];
+    const args = migrateAllUsers(s.legacy);
     const killed = await s.cli(args, { LANCEDB_SYNC_CRASH_AT: "batch-applied:1" });
     expect(killed.signal, show(killed)).toBe("SIGKILL");
     await appendRows(s.legacy, "legacy_chunks", [
